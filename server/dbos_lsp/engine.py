@@ -1,0 +1,97 @@
+"""The analysis: a pure function of (text, settings, project index) to findings.
+
+The server, the CLI and the tests all call :func:`analyze`; nothing here knows
+about editors.  A rule that raises is recorded in ``Analysis.rule_errors`` and
+contributes nothing; it never takes the other rules down with it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from . import sdk_facts
+from .model import Analysis, Finding, Position, Span, SyntaxProblem
+from .module_model import ModuleModel
+from .parsing import parse_tolerant
+from .project_index import ProjectIndex
+from .rules import REGISTRY, Rule, RuleContext
+from .settings import Settings, parse_version
+from .source_text import SourceText
+from .suppression import is_suppressed
+
+
+def selected_rules(settings: Settings, version: tuple[int, ...]) -> list[Rule]:
+    return [
+        r
+        for r in REGISTRY.values()
+        if r.applies_to(version) and _matches(r, settings.select, True) and not _matches(r, settings.ignore, False)
+    ]
+
+
+def _matches(r: Rule, selectors: Iterable[str], empty_means_all: bool) -> bool:
+    selectors = tuple(selectors)
+    if not selectors:
+        return empty_means_all
+    for sel in selectors:
+        s = sel.strip()
+        if s.upper() == "ALL" or r.code.startswith(s.upper()) or r.name == s.lower():
+            return True
+    return False
+
+
+def effective_version(settings: Settings) -> tuple[tuple[int, ...], str, str]:
+    """(version tuple, version text, why) for the rules' version gates."""
+    if settings.dbos_version:
+        parsed = parse_version(settings.dbos_version)
+        if parsed:
+            return parsed, settings.dbos_version, "the dbosVersion setting"
+    newest = sdk_facts.NEWEST_RELEASE
+    return parse_version(newest) or (3,), newest, "the newest release (no DBOS version configured)"
+
+
+def analyze(
+    text: str,
+    settings: Optional[Settings] = None,
+    index: Optional[ProjectIndex] = None,
+    path: Optional[str] = None,
+) -> Analysis:
+    settings = settings or Settings()
+    version, version_text, version_source = effective_version(settings)
+    result = Analysis(dbos_version=version_text, dbos_version_source=version_source)
+    source = SourceText(text)
+    parsed = parse_tolerant(text)
+    if parsed.error is not None:
+        line, col, message = parsed.error
+        pos = Position(max(line - 1, 0), max(col, 0))
+        result.syntax_error = SyntaxProblem(message, Span(pos, pos))
+    if parsed.tree is None:
+        return result
+    model = ModuleModel(parsed.tree, source.lines, path, index)
+    findings: list[Finding] = []
+    for r in selected_rules(settings, version):
+        ctx = RuleContext(r, model, source, settings, version)
+        try:
+            findings.extend(r.check(ctx))
+        except Exception as exc:  # a broken rule must not take the others down
+            result.rule_errors.append((r.code, f"{type(exc).__name__}: {exc}"))
+    overrides = {k.upper(): v for k, v in settings.severity.items()}
+    for f in findings:
+        sev = overrides.get(f.code) or overrides.get(f.name.upper())
+        if sev is not None:
+            f.severity = sev
+    result.findings = sorted(
+        (f for f in findings if not is_suppressed(f, source.line(f.span.start.line))),
+        key=lambda f: (f.span.start, f.code),
+    )
+    return result
+
+
+def module_model(text: str, index: Optional[ProjectIndex] = None, path: Optional[str] = None) -> Optional[ModuleModel]:
+    """The model alone, for hover; None when nothing parses."""
+    parsed = parse_tolerant(text)
+    if parsed.tree is None:
+        return None
+    return ModuleModel(parsed.tree, SourceText(text).lines, path, index)
+
+
+__all__ = ["analyze", "effective_version", "module_model", "selected_rules"]

@@ -1,0 +1,500 @@
+"""One walk over a module's AST that gives rules everything they ask about.
+
+The model knows: the import table, every function with its DBOS role
+(workflow, step, transaction, HTTP handler, plain) and whether it is async,
+the execution context of every call, and the local types of names bound from
+DBOS calls (queues, clients, handles, datasources).  Rules never walk the tree
+themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional, Union
+
+from . import sdk_facts as sdk
+from .names import ImportTable, PendingImport, dotted
+
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
+
+
+class Role(enum.Enum):
+    WORKFLOW = "workflow"
+    STEP = "step"
+    TRANSACTION = "transaction"
+    HTTP_HANDLER = "HTTP handler"
+    PLAIN = "function"
+
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
+
+_HTTP_METHODS = frozenset(
+    "get post put delete patch head options api_route websocket route".split()
+)
+_HTTP_APP_FACTORIES = frozenset(
+    {"fastapi.FastAPI", "fastapi.APIRouter", "flask.Flask", "flask.Blueprint"}
+)
+
+
+@dataclass
+class Callee:
+    """What a called function is, whether defined here or found by the index."""
+
+    name: str
+    role: Role
+    is_async: bool
+    # "sync" or "async" for datasource transactions; "legacy" for 2.x @DBOS.transaction.
+    tx_kind: Optional[str] = None
+    info: Optional["FunctionInfo"] = None  # set when defined in this file
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: FunctionNode
+    name: str
+    is_async: bool
+    role: Role
+    parent: Optional["FunctionInfo"]
+    class_node: Optional[ast.ClassDef] = None
+    tx_kind: Optional[str] = None
+    # Names bound in this function (params, assignments, loop targets, imports).
+    bound: dict[str, int] = field(default_factory=dict)
+    # Name -> DBOS type (e.g. "dbos.Queue") for names bound once from a DBOS call.
+    local_types: dict[str, Optional[str]] = field(default_factory=dict)
+    # Nested function definitions by name.
+    nested: dict[str, "FunctionInfo"] = field(default_factory=dict)
+    loads: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_lambda(self) -> bool:
+        return isinstance(self.node, ast.Lambda)
+
+    def as_callee(self) -> Callee:
+        return Callee(self.name, self.role, self.is_async, self.tx_kind, self)
+
+
+@dataclass(eq=False)
+class CallSite:
+    node: ast.Call
+    parent: ast.AST
+    fn: Optional[FunctionInfo]  # None: module or class body
+    awaited: bool
+
+
+@dataclass(eq=False)
+class AttributeSite:
+    node: ast.Attribute
+    parent: ast.AST
+    fn: Optional[FunctionInfo]
+
+
+class ModuleModel:
+    def __init__(
+        self,
+        tree: ast.Module,
+        lines: list[str],
+        path: Optional[str] = None,
+        index: Optional["ProjectIndex"] = None,
+    ) -> None:
+        self.tree = tree
+        self.lines = lines
+        self.path = path
+        self.index = index
+        self.imports = ImportTable()
+        self.functions: list[FunctionInfo] = []
+        self.top_functions: dict[str, FunctionInfo] = {}
+        self.class_methods: dict[str, dict[str, FunctionInfo]] = {}
+        self.module_types: dict[str, Optional[str]] = {}
+        self.datasources: dict[str, str] = {}  # module-level name -> "sync" | "async"
+        self.http_apps: set[str] = {"app", "router"}
+        self.calls: list[CallSite] = []
+        self.attributes: list[AttributeSite] = []
+        self.module_awaits: list[ast.Await] = []
+        self._resolved_pending: dict[str, object] = {}
+        self._scan_module_level()
+        self._walk()
+
+    # ----- phase 1: module-level bindings -------------------------------------------------
+
+    def _scan_module_level(self) -> None:
+        for stmt in _flatten_module(self.tree.body):
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.imports.add(stmt)
+        for stmt in _flatten_module(self.tree.body):
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
+                    continue
+                name = targets[0].id
+                typ = self.type_of_value(stmt.value, None)
+                self.module_types[name] = typ if name not in self.module_types else None
+                if typ == sdk.SQL_DATASOURCE:
+                    self.datasources[name] = "sync"
+                elif typ == sdk.ASYNC_SQL_DATASOURCE:
+                    self.datasources[name] = "async"
+                if isinstance(stmt.value, ast.Call):
+                    factory = self.qualname(stmt.value.func, None)
+                    if factory in _HTTP_APP_FACTORIES:
+                        self.http_apps.add(name)
+
+    # ----- phase 2: the walk --------------------------------------------------------------
+
+    def _walk(self) -> None:
+        # Iterative DFS: (node, parent, enclosing function, enclosing class body)
+        stack: list[tuple[ast.AST, ast.AST, Optional[FunctionInfo], Optional[ast.ClassDef]]] = [
+            (child, self.tree, None, None) for child in reversed(self.tree.body)
+        ]
+        iter_children = ast.iter_child_nodes
+        while stack:
+            node, parent, fn, cls = stack.pop()
+            kind = type(node)
+            if kind is ast.Call:
+                self.calls.append(CallSite(node, parent, fn, type(parent) is ast.Await))
+            elif kind is ast.Name:
+                if fn is not None:
+                    if type(node.ctx) is ast.Load:
+                        fn.loads[node.id] = fn.loads.get(node.id, 0) + 1
+                    else:
+                        fn.bound[node.id] = fn.bound.get(node.id, 0) + 1
+                continue
+            elif kind is ast.Attribute:
+                if node.attr in sdk.QUEUE_PROPERTIES_WITH_ASYNC_GETTER:
+                    self.attributes.append(AttributeSite(node, parent, fn))
+            elif kind is ast.Await and fn is None:
+                self.module_awaits.append(node)
+            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+                info = self._enter_function(node, fn, cls)
+                outer_parts: list[ast.AST] = []
+                if kind is not ast.Lambda:
+                    outer_parts.extend(node.decorator_list)
+                    if node.returns is not None:
+                        outer_parts.append(node.returns)
+                args = node.args
+                outer_parts.extend(d for d in args.defaults)
+                outer_parts.extend(d for d in args.kw_defaults if d is not None)
+                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                    if a is None:
+                        continue
+                    info.bound[a.arg] = info.bound.get(a.arg, 0) + 1
+                    if a.annotation is not None:
+                        outer_parts.append(a.annotation)
+                        typ = self._annotation_type(a.annotation)
+                        if typ:
+                            info.local_types[a.arg] = typ
+                body = [node.body] if kind is ast.Lambda else node.body
+                for child in reversed(body):
+                    stack.append((child, node, info, None))
+                for child in reversed(outer_parts):
+                    stack.append((child, node, fn, cls))
+                continue
+            elif kind is ast.ClassDef:
+                for child in reversed(node.body):
+                    stack.append((child, node, fn, node))
+                for child in reversed([*node.decorator_list, *node.bases, *node.keywords]):
+                    stack.append((child, node, fn, cls))
+                continue
+            elif kind in (ast.Import, ast.ImportFrom) and fn is not None:
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    fn.bound[local] = fn.bound.get(local, 0) + 1
+                continue
+            elif kind is ast.Constant:
+                continue
+            for child in iter_children(node):
+                stack.append((child, node, fn, cls))
+        for info in self.functions:
+            self._infer_local_types(info)
+
+    def _enter_function(
+        self, node: FunctionNode, parent: Optional[FunctionInfo], cls: Optional[ast.ClassDef]
+    ) -> FunctionInfo:
+        is_lambda = isinstance(node, ast.Lambda)
+        name = "<lambda>" if is_lambda else node.name
+        role, tx_kind = (Role.PLAIN, None) if is_lambda else self._role_of(node)
+        info = FunctionInfo(
+            node=node,
+            name=name,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            role=role,
+            parent=parent,
+            class_node=cls,
+            tx_kind=tx_kind,
+        )
+        self.functions.append(info)
+        if not is_lambda:
+            if cls is not None:
+                self.class_methods.setdefault(cls.name, {})[name] = info
+            elif parent is None:
+                self.top_functions[name] = info
+            else:
+                parent.nested[name] = info
+                parent.bound[name] = parent.bound.get(name, 0) + 1
+        return info
+
+    def _role_of(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> tuple[Role, Optional[str]]:
+        roles: list[tuple[Role, Optional[str]]] = []
+        for dec in node.decorator_list:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            q = self.qualname(target, None)
+            if q == "dbos.DBOS.workflow":
+                roles.append((Role.WORKFLOW, None))
+            elif q == "dbos.DBOS.step":
+                roles.append((Role.STEP, None))
+            elif q == "dbos.DBOS.transaction":
+                roles.append((Role.TRANSACTION, "legacy"))
+            elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                owner = target.value.id
+                if target.attr == "transaction" and owner in self.datasources:
+                    roles.append((Role.TRANSACTION, self.datasources[owner]))
+                elif (
+                    target.attr in _HTTP_METHODS
+                    and owner in self.http_apps
+                    and isinstance(dec, ast.Call)
+                ):
+                    roles.append((Role.HTTP_HANDLER, None))
+        for wanted in (Role.WORKFLOW, Role.STEP, Role.TRANSACTION, Role.HTTP_HANDLER):
+            for role, kind in roles:
+                if role is wanted:
+                    return role, kind
+        return Role.PLAIN, None
+
+    # ----- name and type resolution -------------------------------------------------------
+
+    def qualname(self, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+        """Qualified name of a dotted expression, e.g. ``D.sleep`` -> ``dbos.DBOS.sleep``."""
+        parts = dotted(expr)
+        if parts is None:
+            return None
+        head = parts[0]
+        if fn is not None and self._is_local(head, fn):
+            return None
+        base = self.imports.known.get(head)
+        if base is None:
+            pending = self.imports.pending.get(head)
+            if pending is None or pending.name not in sdk.TRACKED_EXPORTS:
+                return None
+            base = self._resolve_pending_qualname(head, pending)
+            if base is None:
+                return None
+        if len(parts) == 1:
+            return base
+        return base + "." + ".".join(parts[1:])
+
+    def _is_local(self, name: str, fn: FunctionInfo) -> bool:
+        f: Optional[FunctionInfo] = fn
+        while f is not None:
+            if name in f.bound:
+                return True
+            f = f.parent
+        return False
+
+    def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> Optional[str]:
+        if local in self._resolved_pending:
+            res = self._resolved_pending[local]
+            return res if isinstance(res, str) else None
+        result = None
+        if self.index is not None:
+            resolution = self.index.resolve_import(self.path, pending)
+            result = resolution.qualname if resolution is not None else None
+        self._resolved_pending[local] = result
+        return result
+
+    def _annotation_type(self, ann: ast.expr) -> Optional[str]:
+        if isinstance(ann, ast.Subscript):  # WorkflowHandle[int]
+            ann = ann.value
+        q = self.qualname(ann, None)
+        if q in _INSTANCE_TYPES:
+            return q
+        return None
+
+    def type_of_value(self, value: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+        """DBOS type of the object an expression evaluates to, when syntax can tell."""
+        awaited = False
+        if isinstance(value, ast.Await):
+            awaited, value = True, value.value
+        if not isinstance(value, ast.Call):
+            return None
+        # asyncio.run(AsyncSQLAlchemyDatasource.create(...))
+        if self.qualname(value.func, fn) == "asyncio.run" and value.args:
+            inner = value.args[0]
+            if isinstance(inner, ast.Call) and self.qualname(inner.func, fn) == "dbos.AsyncSQLAlchemyDatasource.create":
+                return sdk.ASYNC_SQL_DATASOURCE
+            return None
+        q = self.qualname(value.func, fn)
+        if q in (sdk.CLIENT, sdk.DEBOUNCER_CLIENT):
+            return q
+        api = self.api_of(value, fn)
+        if api is None:
+            return None
+        cls, method = api
+        if cls == sdk.DBOS and method in ("register_queue", "retrieve_queue"):
+            return sdk.QUEUE if not awaited else None
+        if cls == sdk.DBOS and method in ("register_queue_async", "retrieve_queue_async"):
+            return sdk.QUEUE if awaited else None
+        if cls == sdk.DBOS and method == "reserve_step":
+            return sdk.STEP_RESERVATION
+        if cls == sdk.DEBOUNCER and method in ("create", "create_async"):
+            return sdk.DEBOUNCER
+        if cls == sdk.SQL_DATASOURCE and method == "create":
+            return sdk.SQL_DATASOURCE
+        if cls == sdk.ASYNC_SQL_DATASOURCE and method == "create" and awaited:
+            return sdk.ASYNC_SQL_DATASOURCE
+        if cls == sdk.QUEUE and not awaited and method == "__init__":
+            return sdk.QUEUE
+        if method in sdk.SYNC_HANDLE_SOURCES.get(cls, ()) and not awaited:
+            return sdk.HANDLE
+        if method in sdk.ASYNC_HANDLE_SOURCES.get(cls, ()) and awaited:
+            return sdk.HANDLE_ASYNC
+        return None
+
+    def _infer_local_types(self, info: FunctionInfo) -> None:
+        if info.is_lambda:
+            return
+        for stmt in _own_statements(info.node.body):
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
+                    continue
+                name = targets[0].id
+                if info.bound.get(name, 0) != 1:
+                    info.local_types[name] = None  # rebound: unsure
+                    continue
+                typ = self.type_of_value(stmt.value, info)
+                if typ is None and isinstance(stmt, ast.AnnAssign):
+                    typ = self._annotation_type(stmt.annotation)
+                info.local_types[name] = typ
+
+    def instance_type(self, name: str, fn: Optional[FunctionInfo]) -> Optional[str]:
+        f = fn
+        while f is not None:
+            if name in f.local_types:
+                return f.local_types[name]
+            if name in f.bound:
+                return None
+            f = f.parent
+        return self.module_types.get(name)
+
+    def api_of(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
+        """``(class, method)`` of a DBOS API call such as ``DBOS.sleep(1)`` or ``q.enqueue(f)``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            q = self.qualname(func, fn)
+            if q == sdk.QUEUE:
+                return sdk.QUEUE, "__init__"
+            return None
+        return self.api_of_attribute(func, fn)
+
+    def api_of_attribute(self, func: ast.Attribute, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
+        receiver = func.value
+        q = self.qualname(receiver, fn)
+        if q is not None:
+            if q in _CLASS_RECEIVERS:
+                return q, func.attr
+            if isinstance(receiver, ast.Name):
+                typ = self.module_types.get(receiver.id) if fn is None else None
+                if typ:
+                    return typ, func.attr
+            return None
+        if isinstance(receiver, ast.Name):
+            typ = self.instance_type(receiver.id, fn)
+            if typ is not None:
+                return typ, func.attr
+        return None
+
+    def callee(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+        """The function a call targets, when it is defined in this file or found by the index."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            name = func.id
+            f = fn
+            while f is not None:
+                if name in f.nested:
+                    return f.nested[name].as_callee()
+                if name in f.bound:
+                    return None
+                f = f.parent
+            if name in self.top_functions:
+                return self.top_functions[name].as_callee()
+            pending = self.imports.pending.get(name)
+            if pending is not None and self.index is not None:
+                resolution = self.index.resolve_import(self.path, pending)
+                if resolution is not None and resolution.function is not None:
+                    return resolution.function
+            return None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = func.value.id
+            if owner in ("self", "cls") and fn is not None:
+                cls = _enclosing_class(fn)
+                if cls is not None:
+                    method = self.class_methods.get(cls.name, {}).get(func.attr)
+                    return method.as_callee() if method else None
+            elif owner in self.class_methods and (fn is None or not self._is_local(owner, fn)):
+                method = self.class_methods[owner].get(func.attr)
+                return method.as_callee() if method else None
+        return None
+
+    # ----- text helpers -------------------------------------------------------------------
+
+    def enclosing_workflow(self, fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
+        return fn if fn is not None and fn.role is Role.WORKFLOW else None
+
+
+_CLASS_RECEIVERS = frozenset(
+    {sdk.DBOS, sdk.DEBOUNCER, sdk.SQL_DATASOURCE, sdk.ASYNC_SQL_DATASOURCE}
+)
+_INSTANCE_TYPES = frozenset(
+    {
+        sdk.DBOS,
+        sdk.QUEUE,
+        sdk.CLIENT,
+        sdk.DEBOUNCER,
+        sdk.DEBOUNCER_CLIENT,
+        sdk.HANDLE,
+        sdk.HANDLE_ASYNC,
+        sdk.STEP_RESERVATION,
+        sdk.SQL_DATASOURCE,
+        sdk.ASYNC_SQL_DATASOURCE,
+    }
+)
+
+
+def _enclosing_class(fn: FunctionInfo) -> Optional[ast.ClassDef]:
+    f: Optional[FunctionInfo] = fn
+    while f is not None:
+        if f.class_node is not None:
+            return f.class_node
+        f = f.parent
+    return None
+
+
+def _flatten_module(body: list[ast.stmt]):
+    """Module-level statements, looking into if/try/with blocks but not defs."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.If, ast.Try, ast.With)):
+            for block in _blocks(stmt):
+                yield from _flatten_module(block)
+
+
+def _own_statements(body: list[ast.stmt]):
+    """Statements of a function body, including nested blocks, excluding nested defs."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for block in _blocks(stmt):
+            yield from _own_statements(block)
+
+
+def _blocks(stmt: ast.stmt):
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, name, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            yield block
+    for handler in getattr(stmt, "handlers", ()) or ():
+        yield handler.body
+    for case in getattr(stmt, "cases", ()) or ():
+        yield case.body

@@ -1,0 +1,116 @@
+"""Syntactic name resolution: which local names mean which DBOS (or stdlib) objects.
+
+This answers the common cases with no I/O: ``from dbos import DBOS``,
+``import dbos``, ``from dbos import DBOS as D``, ``import asyncio as aio``.
+Names imported from the user's own modules (``from .app import DBOS``) are
+recorded as *pending* and resolved by the project index (jedi), only when a
+rule needs them.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Private SDK modules re-export these classes from the top-level package.
+_PRIVATE_TO_PUBLIC = {
+    "dbos._dbos.DBOS": "dbos.DBOS",
+    "dbos._queue.Queue": "dbos.Queue",
+    "dbos._client.DBOSClient": "dbos.DBOSClient",
+    "dbos._debouncer.Debouncer": "dbos.Debouncer",
+    "dbos._debouncer.DebouncerClient": "dbos.DebouncerClient",
+    "dbos._dbos.WorkflowHandle": "dbos.WorkflowHandle",
+    "dbos._dbos.WorkflowHandleAsync": "dbos.WorkflowHandleAsync",
+    "dbos._dbos.StepReservation": "dbos.StepReservation",
+    "dbos._datasource.SQLAlchemyDatasource": "dbos.SQLAlchemyDatasource",
+    "dbos._datasource.AsyncSQLAlchemyDatasource": "dbos.AsyncSQLAlchemyDatasource",
+    "dbos._dbos.DBOSConfiguredInstance": "dbos.DBOSConfiguredInstance",
+    "dbos._context.SetWorkflowID": "dbos.SetWorkflowID",
+}
+
+
+def public_name(qualname: str) -> str:
+    """Map ``dbos._dbos.DBOS.sleep`` to ``dbos.DBOS.sleep``."""
+    for private, public in _PRIVATE_TO_PUBLIC.items():
+        if qualname == private or qualname.startswith(private + "."):
+            return public + qualname[len(private) :]
+    return qualname
+
+
+@dataclass(frozen=True)
+class PendingImport:
+    """``from <module> import <name>`` where the module is the user's own."""
+
+    module: str  # as written, without the leading dots
+    level: int  # number of leading dots
+    name: str
+    line: int  # 1-based line of the import statement
+    col: int  # 0-based UTF-8 column of the imported name
+
+
+@dataclass
+class ImportTable:
+    # local name -> qualified name, e.g. "D" -> "dbos.DBOS", "aio" -> "asyncio"
+    known: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, PendingImport] = field(default_factory=dict)
+    # every module imported anywhere ("dbos", "asyncio", ...), for cheap pre-checks
+    modules: set[str] = field(default_factory=set)
+
+    def add(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                self.modules.add(alias.name)
+                if alias.asname:
+                    self.known[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    self.known[top] = top
+        elif isinstance(stmt, ast.ImportFrom):
+            module = stmt.module or ""
+            if stmt.level == 0:
+                self.modules.add(module)
+            for alias in stmt.names:
+                if alias.name == "*":
+                    continue
+                local = alias.asname or alias.name
+                if stmt.level == 0 and _is_third_party_or_stdlib(module):
+                    self.known[local] = public_name(f"{module}.{alias.name}")
+                    self.pending.pop(local, None)
+                else:
+                    self.known.pop(local, None)
+                    self.pending[local] = PendingImport(
+                        module, stmt.level, alias.name, stmt.lineno, _alias_col(stmt, alias)
+                    )
+
+
+def _alias_col(stmt: ast.ImportFrom, alias: ast.alias) -> int:
+    # Python 3.10+ gives aliases their own positions.
+    return getattr(alias, "col_offset", stmt.col_offset)
+
+
+# Modules whose names we resolve syntactically.  Anything else imported with
+# ``from x import y`` may be the user's own module and goes to the index.
+_SYNTACTIC_ROOTS = frozenset(
+    """dbos asyncio time datetime random uuid secrets os sys threading concurrent subprocess
+    socket requests httpx aiohttp urllib fastapi flask sqlalchemy psycopg psycopg2 typing
+    collections functools itertools logging json pathlib contextlib dataclasses enum re
+    math abc inspect""".split()
+)
+
+
+def _is_third_party_or_stdlib(module: str) -> bool:
+    return module.split(".")[0] in _SYNTACTIC_ROOTS
+
+
+def dotted(expr: ast.expr) -> Optional[list[str]]:
+    """``a.b.c`` as ["a", "b", "c"], or None for anything that is not a plain chain."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        parts.append(expr.id)
+        parts.reverse()
+        return parts
+    return None

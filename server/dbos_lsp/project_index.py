@@ -1,0 +1,138 @@
+"""Cross-module answers from jedi, for what syntax alone cannot tell.
+
+Two questions only: what a name imported from the user's own module is
+(``from .app import DBOS`` -> the DBOS class?), and what a function imported
+from another module is (a step? a workflow? async?).  Jedi runs against the
+project's environment and never executes user code.  Answers are cached per
+(importing file, import) and dropped when the defining file changes, so the
+keystroke path pays for jedi at most once per import.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Protocol
+
+from .module_model import Callee, ModuleModel, Role
+from .names import PendingImport, public_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    qualname: Optional[str] = None  # e.g. "dbos.DBOS" when the import is the DBOS class
+    function: Optional[Callee] = None  # when the import is a function
+    # The file that defines it: a change there invalidates the cached answer.
+    source_path: Optional[str] = field(default=None, compare=False)
+
+
+class ProjectIndex(Protocol):
+    def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]: ...
+
+
+class JediProjectIndex:
+    """A :class:`ProjectIndex` backed by jedi, for one workspace root."""
+
+    def __init__(self, root: Optional[str] = None, environment_path: Optional[str] = None) -> None:
+        self.root = root
+        self.environment_path = environment_path or os.environ.get("VIRTUAL_ENV") or None
+        self._cache: dict[tuple[str, PendingImport], tuple[Optional[Resolution], tuple]] = {}
+        self._models: dict[str, tuple[float, Optional[ModuleModel]]] = {}
+        self._lock = threading.Lock()
+        self._project = None
+        self._environment = None
+        self.calls = 0  # jedi invocations, for tests and benchmarks
+
+    # jedi is imported lazily: files without user-module imports never load it.
+    def _jedi_project(self):
+        if self._project is None:
+            import jedi
+
+            self._project = jedi.Project(self.root or os.getcwd(), environment_path=None)
+            if self.environment_path:
+                try:
+                    self._environment = jedi.create_environment(self.environment_path, safe=True)
+                except Exception as exc:  # a wrong path must not break analysis
+                    log.warning("dbos-lsp: cannot use Python environment %s: %s", self.environment_path, exc)
+                    self._environment = None
+        return self._project
+
+    def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]:
+        if not path:
+            return None
+        key = (path, imp)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[1] == self._stamp(cached[0]):
+                return cached[0]
+        resolution = self._resolve(path, imp)
+        with self._lock:
+            self._cache[key] = (resolution, self._stamp(resolution))
+        return resolution
+
+    def _stamp(self, resolution: Optional[Resolution]) -> tuple:
+        target = resolution.source_path if resolution else None
+        if not target:
+            return ()
+        try:
+            return (os.stat(target).st_mtime_ns,)
+        except OSError:
+            return ("gone",)
+
+    def _resolve(self, path: str, imp: PendingImport) -> Optional[Resolution]:
+        try:
+            import jedi
+
+            self.calls += 1
+            dots = "." * imp.level
+            code = f"from {dots}{imp.module} import {imp.name}\n{imp.name}\n"
+            script = jedi.Script(code, path=path, project=self._jedi_project(), environment=self._environment)
+            names = script.goto(2, 0, follow_imports=True)
+        except Exception as exc:
+            log.info("dbos-lsp: jedi could not resolve %s in %s: %s", imp.name, path, exc)
+            return None
+        for name in names:
+            full = public_name(name.full_name or "")
+            if full in ("dbos.DBOS", "dbos.Queue", "dbos.DBOSClient", "dbos.Debouncer", "dbos.DebouncerClient"):
+                return Resolution(qualname=full)
+            if name.type == "function" and name.module_path is not None:
+                callee = self._callee_at(str(name.module_path), name.line, name.name)
+                return Resolution(function=callee, source_path=str(name.module_path))
+        return None
+
+    def _callee_at(self, file: str, line: Optional[int], name: str) -> Optional[Callee]:
+        model = self._model(file)
+        if model is None:
+            return None
+        for info in model.functions:
+            node = info.node
+            if info.name == name and info.parent is None and info.class_node is None:
+                if line is None or node.lineno == line or any(d.lineno == line for d in getattr(node, "decorator_list", [])):
+                    return Callee(info.name, info.role, info.is_async, info.tx_kind)
+        return None
+
+    def _model(self, file: str) -> Optional[ModuleModel]:
+        try:
+            mtime = os.stat(file).st_mtime
+        except OSError:
+            return None
+        cached = self._models.get(file)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        model = None
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+            model = ModuleModel(ast.parse(text), text.splitlines(), file, self)
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+            model = None
+        self._models[file] = (mtime, model)
+        return model
+
+
+__all__ = ["JediProjectIndex", "ProjectIndex", "Resolution", "Role"]

@@ -1,0 +1,677 @@
+"""Rules DBOS101-DBOS110: DBOS in coroutines (skill document ``advanced-async``)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator, Optional
+
+from .. import sdk_facts as sdk
+from ..model import Edit, Finding, Position, Severity, Span
+from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
+from ..source_text import ensure_module_import, insert
+from .registry import RuleContext, rule
+
+SKILL = "advanced-async"
+
+# Calls that legitimately receive a coroutine object instead of awaiting it.
+_COROUTINE_CONSUMERS = frozenset(
+    {
+        "asyncio.run",
+        "asyncio.run_coroutine_threadsafe",
+        "asyncio.create_task",
+        "asyncio.ensure_future",
+        "asyncio.gather",
+        "asyncio.wait",
+        "asyncio.wait_for",
+        "asyncio.shield",
+        "asyncio.timeout",
+        "asyncio.as_completed",
+    }
+)
+_CONSUMER_METHODS = frozenset({"run_until_complete", "create_task", "run_coroutine_threadsafe", "start_soon"})
+_DURABLE_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
+
+
+# ----- shared helpers ---------------------------------------------------------------------
+
+
+def _in_async(site: CallSite) -> bool:
+    return site.fn is not None and site.fn.is_async
+
+
+def _in_sync(site: CallSite) -> bool:
+    # Lambdas are skipped: a lambda returning a coroutine is a coroutine factory.
+    return site.fn is None or (not site.fn.is_async and not site.fn.is_lambda)
+
+
+def _in_chain(node: ast.AST, parent: ast.AST) -> bool:
+    """True when ``node`` is the object of ``.attr``, ``[i]`` or ``(...)``: an inserted
+    ``await`` then needs parentheses."""
+    if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
+        return True
+    return isinstance(parent, ast.Call) and parent.func is node
+
+
+def _await_edits(ctx: RuleContext, node: ast.AST, parent: ast.AST) -> list[Edit]:
+    start, end = ctx.source.start(node), ctx.source.end(node)
+    if _in_chain(node, parent):
+        return [insert(start, "(await "), insert(end, ")")]
+    return [insert(start, "await ")]
+
+
+def _rename_edit(ctx: RuleContext, func: ast.Attribute, new_attr: str) -> Edit:
+    end = ctx.source.end(func)
+    start = Position(end.line, end.character - len(func.attr))
+    return Edit(Span(start, end), new_attr)
+
+
+def _receiver_text(ctx: RuleContext, func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        text = ctx.source.node_text(func.value)
+        if "\n" not in text and len(text) <= 40:
+            return text
+    return "..."
+
+
+def _dropped(site: CallSite) -> bool:
+    """The call's value is thrown away: a bare statement, or bound to an unused name."""
+    parent = site.parent
+    if isinstance(parent, ast.Expr):
+        return True
+    if isinstance(parent, (ast.Assign, ast.AnnAssign)) and site.fn is not None:
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            return site.fn.loads.get(targets[0].id, 0) == 0
+    return False
+
+
+def _consumed_as_coroutine(model: ModuleModel, site: CallSite) -> bool:
+    parent = site.parent
+    if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom, ast.Await)):
+        return True
+    if isinstance(parent, ast.keyword):
+        return True  # e.g. ``loop.run_until_complete(coro=...)``: too dynamic to judge
+    if isinstance(parent, ast.Call) and parent.func is not site.node:
+        q = model.qualname(parent.func, site.fn)
+        if q in _COROUTINE_CONSUMERS:
+            return True
+        if isinstance(parent.func, ast.Attribute) and parent.func.attr in _CONSUMER_METHODS:
+            return True
+    return False
+
+
+def _calls_by_function(model: ModuleModel) -> dict[Optional[FunctionInfo], list[CallSite]]:
+    grouped: dict[Optional[FunctionInfo], list[CallSite]] = {}
+    for site in model.calls:
+        grouped.setdefault(site.fn, []).append(site)
+    return grouped
+
+
+def _callee_of(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+    """The function an expression names (``wf``, ``self.step``), without calling it."""
+    fake = ast.Call(func=expr, args=[], keywords=[])
+    return model.callee(fake, fn)
+
+
+# ----- DBOS101 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS101",
+    "async-sync-dbos-call",
+    Severity.ERROR,
+    SKILL,
+    "A sync DBOS method that raises RuntimeError inside a running event loop, called in async code",
+    fix="safe",
+    min_version=sdk.CHECK_ASYNC_SINCE,
+)
+def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if site.awaited or not _in_async(site):
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is None or not sdk.raises_in_loop(*api):
+            continue
+        cls, method = api
+        func = site.node.func
+        recv = _receiver_text(ctx, func)
+        twin = sdk.async_twin(cls, method)
+        if twin is None:
+            yield ctx.finding(
+                func,
+                f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
+                "in async code get an async handle (the `_async` API that returned it) and await its methods",
+            )
+            continue
+        if sdk.is_async_generator(cls, twin):
+            yield _read_stream_finding(ctx, site, recv, method, twin)
+            continue
+        edits = [_rename_edit(ctx, func, twin), *_await_edits(ctx, site.node, site.parent)]
+        yield ctx.finding(
+            func,
+            f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
+            f"use `await {recv}.{twin}()` in async code",
+            f"Use `await {recv}.{twin}(...)`",
+            edits if not _inside_generator_expression(site) else None,
+        )
+
+
+def _inside_generator_expression(site: CallSite) -> bool:
+    # ``await`` in a generator expression would turn it into an async generator.
+    return isinstance(site.parent, (ast.GeneratorExp, ast.comprehension))
+
+
+def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: str, twin: str) -> Finding:
+    message = (
+        f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
+        f"iterate `{recv}.{twin}()` with `async for` instead"
+    )
+    func = site.node.func
+    parent = site.parent
+    keyword_pos: Optional[Position] = None
+    if isinstance(parent, ast.For) and parent.iter is site.node:
+        keyword_pos = ctx.source.start(parent)
+    elif isinstance(parent, ast.comprehension) and parent.iter is site.node and not parent.is_async:
+        keyword_pos = _comprehension_for_keyword(ctx, parent)
+    if keyword_pos is None:
+        return ctx.finding(func, message)
+    edits = [insert(keyword_pos, "async "), _rename_edit(ctx, func, twin)]
+    return ctx.finding(func, message, f"Use `async for ... in {recv}.{twin}(...)`", edits)
+
+
+def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Optional[Position]:
+    # ``comprehension`` nodes carry no position: find the ``for`` just before the target.
+    target = ctx.source.start(comp.target)
+    line = ctx.source.line(target.line)[: target.character]
+    col = line.rstrip().rfind("for")
+    if col < 0 or not line[col:].startswith("for"):
+        return None
+    return Position(target.line, col)
+
+
+# ----- DBOS102 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS102",
+    "async-blocking-dbos-call",
+    Severity.WARNING,
+    SKILL,
+    "A sync DBOS API that blocks the event loop (without raising), called in async code",
+    fix="mixed",
+)
+def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if site.awaited or not _in_async(site):
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is None:
+            continue
+        cls, method = api
+        func = site.node.func
+        recv = _receiver_text(ctx, func)
+        if method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()):
+            yield ctx.finding(
+                func,
+                f"`{recv}.{method}()` on a sync workflow handle blocks the event loop; "
+                "start or retrieve the workflow with the `_async` API and `await` the handle's methods",
+            )
+            continue
+        if not sdk.blocks_in_loop(cls, method):
+            continue
+        twin = sdk.async_twin(cls, method)
+        message = f"`{recv}.{method}()` blocks the event loop; use `await {recv}.{twin}()` in async code"
+        if not _async_fix_is_safe(ctx, site, cls, method):
+            yield ctx.finding(func, message + " (with an `async def` workflow)")
+            continue
+        edits = [_rename_edit(ctx, func, twin), *_await_edits(ctx, site.node, site.parent)]
+        yield ctx.finding(func, message, f"Use `await {recv}.{twin}(...)`", edits)
+    for attr_site in model.attributes:
+        node = attr_site.node
+        fn = attr_site.fn
+        if fn is None or not fn.is_async or not isinstance(node.ctx, ast.Load):
+            continue
+        if isinstance(attr_site.parent, ast.Call) and attr_site.parent.func is node:
+            continue
+        if not isinstance(node.value, ast.Name) or model.instance_type(node.value.id, fn) != sdk.QUEUE:
+            continue
+        recv = node.value.id
+        getter = f"get_{node.attr}_async"
+        replacement = f"await {recv}.{getter}()"
+        if _in_chain(node, attr_site.parent):
+            replacement = f"({replacement})"
+        yield ctx.finding(
+            node,
+            f"reading `{recv}.{node.attr}` queries the database and blocks the event loop; "
+            f"use `await {recv}.{getter}()`",
+            f"Use `await {recv}.{getter}()`",
+            [Edit(ctx.source.span(node), replacement)],
+        )
+
+
+def _async_fix_is_safe(ctx: RuleContext, site: CallSite, cls: str, method: str) -> bool:
+    if (cls, method) in sdk.NO_AUTOMATIC_ASYNC_FIX:
+        return False
+    index = sdk.TAKES_WORKFLOW_FUNCTION.get((cls, method))
+    if index is None:
+        return True
+    args = site.node.args
+    if len(args) <= index or isinstance(args[index], ast.Starred):
+        return False
+    callee = _callee_of(ctx.model, args[index], site.fn)
+    return callee is not None and callee.is_async
+
+
+# ----- DBOS103 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS103",
+    "async-await-sync-api",
+    Severity.ERROR,
+    SKILL,
+    "`await` applied to a sync DBOS API, whose result is not awaitable",
+    fix="safe",
+)
+def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if not site.awaited:
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is None:
+            continue
+        cls, method = api
+        func = site.node.func
+        recv = _receiver_text(ctx, func)
+        twin = sdk.async_twin(cls, method)
+        message = f"`{recv}.{method}()` is not a coroutine; awaiting its result raises TypeError"
+        if twin is not None and not sdk.is_async_generator(cls, twin):
+            yield ctx.finding(
+                func,
+                message + f"; use `await {recv}.{twin}()`",
+                f"Use `{recv}.{twin}(...)`",
+                [_rename_edit(ctx, func, twin)],
+            )
+        elif method in sdk.SYNC_ONLY.get(cls, ()):
+            await_node = site.parent
+            removal = Edit(Span(ctx.source.start(await_node), ctx.source.start(site.node)), "")
+            yield ctx.finding(func, message + "; drop the `await`", "Remove `await`", [removal])
+        elif method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) or (cls == sdk.HANDLE and method == "get_status"):
+            yield ctx.finding(
+                func,
+                message + "; this is a sync workflow handle: obtain it with the `_async` API to await it",
+            )
+
+
+# ----- DBOS104 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS104",
+    "async-missing-await",
+    Severity.ERROR,
+    SKILL,
+    "A coroutine from a DBOS API, step or workflow is created and dropped without `await`",
+    fix="safe",
+)
+def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if site.awaited or not _dropped(site):
+            continue
+        label = _coroutine_label(ctx, site)
+        if label is None:
+            continue
+        is_dbos_api, text = label
+        if _in_async(site):
+            yield ctx.finding(
+                site.node.func,
+                f"{text} returns a coroutine that is never awaited, so it never runs; add `await`",
+                "Add `await`",
+                _await_edits(ctx, site.node, site.parent),
+            )
+        elif not is_dbos_api and _in_sync(site) and site.fn is not None:
+            # DBOS ``_async`` APIs in sync code belong to DBOS105, which can fix them.
+            yield ctx.finding(
+                site.node.func,
+                f"{text} returns a coroutine that is never awaited, so it never runs; "
+                "call it from `async def` code with `await`, or run it with `asyncio.run(...)`",
+            )
+
+
+def _coroutine_label(ctx: RuleContext, site: CallSite) -> Optional[tuple[bool, str]]:
+    model = ctx.model
+    api = model.api_of(site.node, site.fn)
+    if api is not None:
+        cls, method = api
+        if cls == sdk.HANDLE_ASYNC:
+            return None  # DBOS106 owns async handles
+        if sdk.is_coroutine_api(cls, method):
+            return True, f"`{_receiver_text(ctx, site.node.func)}.{method}()`"
+        return None
+    callee = model.callee(site.node, site.fn)
+    if callee is not None and callee.is_async and callee.role in _DURABLE_ROLES:
+        return False, f"the async {callee.role.value} `{callee.name}()`"
+    return None
+
+
+# ----- DBOS105 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS105",
+    "sync-context-async-api",
+    Severity.ERROR,
+    SKILL,
+    "An `_async` DBOS API called in sync code, where it cannot be awaited",
+    fix="safe",
+)
+def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if site.awaited or not _in_sync(site):
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is None:
+            continue
+        cls, method = api
+        if cls in (sdk.HANDLE_ASYNC, sdk.ASYNC_SQL_DATASOURCE):
+            continue
+        is_generator = sdk.is_async_generator(cls, method)
+        if not (sdk.is_coroutine_api(cls, method) or is_generator):
+            continue
+        if _consumed_as_coroutine(model, site):
+            continue
+        if isinstance(site.parent, (ast.Assign, ast.AnnAssign)) and not _dropped(site):
+            continue  # bound and used later: maybe handed to an event loop
+        func = site.node.func
+        recv = _receiver_text(ctx, func)
+        twin = sdk.sync_twin(cls, method)
+        what = "an async generator" if is_generator else "a coroutine"
+        message = f"`{recv}.{method}()` returns {what} that sync code cannot await"
+        if twin is None:
+            yield ctx.finding(func, message + "; call it from `async def` code")
+            continue
+        yield ctx.finding(
+            func,
+            message + f"; use `{recv}.{twin}()` here",
+            f"Use `{recv}.{twin}(...)`",
+            [_rename_edit(ctx, func, twin)],
+        )
+
+
+# ----- DBOS106 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS106",
+    "async-handle-not-awaited",
+    Severity.ERROR,
+    SKILL,
+    "`get_result()` / `get_status()` of an async workflow handle used without `await`",
+    fix="safe",
+)
+def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if site.awaited:
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is None or api[0] != sdk.HANDLE_ASYNC or api[1] not in sdk.HANDLE_ASYNC_COROUTINES:
+            continue
+        if _consumed_as_coroutine(model, site):
+            continue
+        func = site.node.func
+        recv = _receiver_text(ctx, func)
+        message = f"`{recv}` is an async workflow handle: `{recv}.{api[1]}()` returns a coroutine; add `await`"
+        if _in_async(site):
+            yield ctx.finding(func, message, "Add `await`", _await_edits(ctx, site.node, site.parent))
+        else:
+            yield ctx.finding(func, message)
+
+
+# ----- DBOS107 ----------------------------------------------------------------------------
+
+
+def _durable_awaits(model: ModuleModel, calls_by_fn, helper: FunctionInfo) -> int:
+    count = 0
+    for site in calls_by_fn.get(helper, ()):
+        if not site.awaited:
+            continue
+        api = model.api_of(site.node, helper)
+        if api is not None and api[0] == sdk.DBOS:
+            count += 1
+            continue
+        callee = model.callee(site.node, helper)
+        if callee is not None and callee.role in _DURABLE_ROLES:
+            count += 1
+    return count
+
+
+def _multi_step_helper(model: ModuleModel, calls_by_fn, expr: ast.expr, fn: FunctionInfo) -> bool:
+    """``expr`` is a call of a local, undecorated coroutine helper awaiting >= 2 durable calls."""
+    if isinstance(expr, ast.Call) and model.qualname(expr.func, fn) in ("asyncio.create_task", "asyncio.ensure_future"):
+        expr = expr.args[0] if expr.args else expr
+    if not isinstance(expr, ast.Call):
+        return False
+    callee = model.callee(expr, fn)
+    if callee is None or callee.info is None or callee.role is not Role.PLAIN or not callee.is_async:
+        return False
+    return _durable_awaits(model, calls_by_fn, callee.info) >= 2
+
+
+def _gathered(expr: ast.expr, fn: FunctionInfo, model: ModuleModel) -> list[tuple[ast.expr, int]]:
+    """Awaitables in one argument of ``gather``, each with how many instances it stands for."""
+    if isinstance(expr, ast.Starred):
+        inner = expr.value
+        if isinstance(inner, ast.Name):
+            inner = _single_assignment(fn, inner.id) or inner
+        if isinstance(inner, (ast.List, ast.Tuple)):
+            return [(e, 1) for e in inner.elts]
+        if isinstance(inner, (ast.ListComp, ast.GeneratorExp)):
+            return [(inner.elt, 2)]  # a comprehension runs many copies
+        return []
+    return [(expr, 1)]
+
+
+def _single_assignment(fn: FunctionInfo, name: str) -> Optional[ast.expr]:
+    if fn.bound.get(name) != 1 or fn.is_lambda:
+        return None
+    for stmt in ast.walk(fn.node):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and target.id == name:
+                return stmt.value
+    return None
+
+
+def _in_loop(node: ast.AST, fn: FunctionInfo) -> bool:
+    for stmt in ast.walk(fn.node):
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            for inner in ast.walk(stmt):
+                if inner is node:
+                    return True
+    return False
+
+
+@rule(
+    "DBOS107",
+    "async-workflow-interleaved-steps",
+    Severity.WARNING,
+    SKILL,
+    "Concurrent coroutine helpers that each run several steps make step order depend on timing",
+)
+def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    calls_by_fn = _calls_by_function(model)
+    message = (
+        "these concurrent helpers each run two or more steps, so the order in which steps start "
+        "depends on timing and recovery cannot replay it; start each sequence as a child workflow "
+        "(`await DBOS.start_workflow_async(...)`) or run the steps in a fixed order"
+    )
+    for fn, sites in calls_by_fn.items():
+        if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async:
+            continue
+        task_sites: list[tuple[CallSite, int]] = []
+        for site in sites:
+            q = model.qualname(site.node.func, fn)
+            if q in ("asyncio.gather", "asyncio.wait"):
+                instances = 0
+                for arg in site.node.args:
+                    for expr, count in _gathered(arg, fn, model):
+                        if _multi_step_helper(model, calls_by_fn, expr, fn):
+                            instances += count
+                if instances >= 2:
+                    yield ctx.finding(site.node.func, message)
+            elif (q in ("asyncio.create_task", "asyncio.ensure_future")) or (
+                isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "create_task" and q is None
+            ):
+                if site.node.args and _multi_step_helper(model, calls_by_fn, site.node.args[0], fn):
+                    task_sites.append((site, 2 if _in_loop(site.node, fn) else 1))
+        if sum(count for _, count in task_sites) >= 2:
+            for site, _ in task_sites:
+                yield ctx.finding(site.node.func, message)
+
+
+# ----- DBOS108 ----------------------------------------------------------------------------
+
+
+def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bool:
+    if isinstance(expr, ast.Call) and model.qualname(expr.func, fn) in ("asyncio.create_task", "asyncio.ensure_future"):
+        expr = expr.args[0] if expr.args else expr
+    if not isinstance(expr, ast.Call):
+        return False
+    callee = model.callee(expr, fn)
+    return callee is not None and callee.role in _DURABLE_ROLES
+
+
+@rule(
+    "DBOS108",
+    "async-gather-without-return-exceptions",
+    Severity.INFORMATION,
+    SKILL,
+    "`asyncio.gather` over steps in a workflow without `return_exceptions=True`",
+    fix="unsafe",
+)
+def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        fn = site.fn
+        if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async:
+            continue
+        if model.qualname(site.node.func, fn) != "asyncio.gather":
+            continue
+        if any(k.arg == "return_exceptions" for k in site.node.keywords):
+            continue
+        awaitables = [e for arg in site.node.args for e, _ in _gathered(arg, fn, model)]
+        if not any(_is_durable_call(model, e, fn) for e in awaitables):
+            continue
+        last = (site.node.args + [k for k in site.node.keywords])[-1]
+        edits = [insert(ctx.source.end(last), ", return_exceptions=True")]
+        yield ctx.finding(
+            site.node.func,
+            "without `return_exceptions=True`, the first failing step raises here while the other "
+            "steps keep running unobserved; pass `return_exceptions=True` and check each result",
+            "Add `return_exceptions=True` (results may then contain exceptions)",
+            edits,
+            safe=False,
+        )
+
+
+# ----- DBOS109 ----------------------------------------------------------------------------
+
+
+def _asyncio_name(model: ModuleModel) -> Optional[str]:
+    for local, qual in model.imports.known.items():
+        if qual == "asyncio":
+            return local
+    return None
+
+
+def _with_asyncio(ctx: RuleContext, edits: list[Edit]) -> tuple[str, list[Edit]]:
+    name = _asyncio_name(ctx.model)
+    if name is not None:
+        return name, edits
+    added = ensure_module_import(ctx.model.tree, ctx.model.imports.known, "asyncio")
+    return "asyncio", edits + ([added] if added else [])
+
+
+@rule(
+    "DBOS109",
+    "async-sync-transaction-in-async-workflow",
+    Severity.WARNING,
+    SKILL,
+    "A sync transaction called directly from an async workflow blocks its event loop",
+    fix="unsafe",
+)
+def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    v3 = ctx.version >= (3, 0)
+    for site in model.calls:
+        fn = site.fn
+        if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async or site.awaited:
+            continue
+        callee = model.callee(site.node, fn)
+        if callee is None or callee.role is not Role.TRANSACTION or callee.is_async:
+            continue
+        message = (
+            f"the sync transaction `{callee.name}()` blocks this async workflow's event loop; "
+            f"run it with `await asyncio.to_thread({callee.name}, ...)`"
+        )
+        if v3:
+            message += " or make it an `async def` transaction of an `AsyncSQLAlchemyDatasource`"
+        call = site.node
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            yield ctx.finding(call.func, message)
+            continue
+        func_text = ctx.source.node_text(call.func)
+        arg_texts = [ctx.source.node_text(a) for a in call.args]
+        arg_texts += [f"{k.arg}={ctx.source.node_text(k.value)}" for k in call.keywords]
+        aio, extra = _with_asyncio(ctx, [])
+        new = f"await {aio}.to_thread({', '.join([func_text, *arg_texts])})"
+        if _in_chain(call, site.parent):
+            new = f"({new})"
+        yield ctx.finding(
+            call.func,
+            message,
+            f"Run `{callee.name}` with `await {aio}.to_thread(...)`",
+            [Edit(ctx.source.span(call), new), *extra],
+            safe=False,
+        )
+
+
+# ----- DBOS110 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS110",
+    "async-datasource-module-await",
+    Severity.ERROR,
+    SKILL,
+    "`await AsyncSQLAlchemyDatasource.create(...)` at module level is a SyntaxError",
+    fix="safe",
+)
+def async_datasource_module_await(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for node in model.module_awaits:
+        call = node.value
+        if not isinstance(call, ast.Call):
+            continue
+        if model.qualname(call.func, None) != "dbos.AsyncSQLAlchemyDatasource.create":
+            continue
+        aio, extra = _with_asyncio(ctx, [])
+        edits = [
+            Edit(Span(ctx.source.start(node), ctx.source.start(call)), f"{aio}.run("),
+            insert(ctx.source.end(call), ")"),
+            *extra,
+        ]
+        yield ctx.finding(
+            node,
+            "`await` outside a function is a SyntaxError when this module is imported; "
+            f"create the datasource with `{aio}.run(AsyncSQLAlchemyDatasource.create(...))`",
+            f"Use `{aio}.run(...)`",
+            edits,
+        )

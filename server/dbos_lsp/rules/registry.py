@@ -1,0 +1,96 @@
+"""The rule registry: every rule's identity, defaults and check function.
+
+A rule module declares its rules with ``@rule(...)``; the engine iterates the
+registry.  Adding a rule touches one place.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+from ..model import Edit, Finding, Fix, Severity, Span
+from ..module_model import ModuleModel
+from ..settings import Settings
+from ..source_text import SourceText
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    skill: str  # reference document id, e.g. "advanced-async"
+    summary: str
+    fix: str  # "safe", "unsafe", "mixed" or "none": what the catalog promises
+    check: Callable[["RuleContext"], Iterator[Finding]]
+    min_version: Optional[tuple[int, ...]] = None
+    max_version: Optional[tuple[int, ...]] = None  # exclusive
+
+    def applies_to(self, version: tuple[int, ...]) -> bool:
+        if self.min_version is not None and version < self.min_version:
+            return False
+        if self.max_version is not None and version >= self.max_version:
+            return False
+        return True
+
+
+REGISTRY: dict[str, Rule] = {}
+BY_NAME: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    skill: str,
+    summary: str,
+    fix: str = "none",
+    min_version: Optional[tuple[int, ...]] = None,
+    max_version: Optional[tuple[int, ...]] = None,
+):
+    def register(check: Callable[["RuleContext"], Iterator[Finding]]):
+        if code in REGISTRY or name in BY_NAME:
+            raise ValueError(f"duplicate rule {code} {name}")
+        r = Rule(code, name, severity, skill, summary, fix, check, min_version, max_version)
+        REGISTRY[code] = r
+        BY_NAME[name] = r
+        return check
+
+    return register
+
+
+def lookup(code_or_name: str) -> Optional[Rule]:
+    key = code_or_name.strip()
+    return REGISTRY.get(key.upper()) or BY_NAME.get(key.lower())
+
+
+class RuleContext:
+    """What a check function sees: the module model, the text, and a way to report."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        model: ModuleModel,
+        source: SourceText,
+        settings: Settings,
+        version: tuple[int, ...],
+    ) -> None:
+        self.rule = rule
+        self.model = model
+        self.source = source
+        self.settings = settings
+        self.version = version
+
+    def finding(
+        self,
+        where: ast.AST | Span,
+        message: str,
+        fix_title: Optional[str] = None,
+        edits: Optional[list[Edit]] = None,
+        safe: bool = True,
+    ) -> Finding:
+        span = where if isinstance(where, Span) else self.source.span(where)
+        fix = Fix(fix_title, safe, tuple(edits)) if fix_title and edits else None
+        return Finding(self.rule.code, self.rule.name, message, span, self.rule.severity, fix)

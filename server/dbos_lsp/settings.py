@@ -1,0 +1,120 @@
+"""User settings: one immutable object, parsed leniently from editor or file input.
+
+Keys are accepted in camelCase (editor settings), kebab-case (pyproject) and
+snake_case.  A bad value never raises: it is dropped, the default stays, and a
+one-line message explains what was ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional
+
+from .model import Severity
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Rule selection by code, name or code prefix ("DBOS1").  Empty select = all rules.
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    # Per-rule severity overrides, keyed by code or name.
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    # "3.4", "2.31"...  None means: newest release.
+    dbos_version: Optional[str] = None
+    # Python interpreter or virtualenv that jedi resolves imports against.
+    environment_path: Optional[str] = None
+    # Extra skill folders whose documents extend hover text.
+    extra_skill_paths: tuple[str, ...] = ()
+    # Push-mode debounce, in milliseconds (server only).
+    push_debounce_ms: int = 150
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+_ALIASES = {
+    "select": "select",
+    "ignore": "ignore",
+    "severity": "severity",
+    "dbosversion": "dbos_version",
+    "environmentpath": "environment_path",
+    "interpreter": "environment_path",
+    "extraskillpaths": "extra_skill_paths",
+    "pushdebouncems": "push_debounce_ms",
+    "debounce": "push_debounce_ms",
+}
+
+
+def _key(raw: str) -> str:
+    return raw.replace("-", "").replace("_", "").lower()
+
+
+def _str_list(value: Any) -> Optional[tuple[str, ...]]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value if v.strip())
+    return None
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Return settings built on ``base`` from a mapping, and messages about ignored input."""
+    settings = base or Settings()
+    errors: list[str] = []
+    if raw is None:
+        return settings, errors
+    if not isinstance(raw, Mapping):
+        return settings, [f"settings must be an object, got {type(raw).__name__}; using defaults"]
+    changes: dict[str, Any] = {}
+    for raw_key, value in raw.items():
+        if not isinstance(raw_key, str):
+            errors.append(f"ignored setting with non-string key {raw_key!r}")
+            continue
+        name = _ALIASES.get(_key(raw_key))
+        if name is None:
+            continue  # unknown keys belong to other tools sharing the section
+        if name in ("select", "ignore", "extra_skill_paths"):
+            items = _str_list(value)
+            if items is None:
+                errors.append(f"setting {raw_key!r} must be a list of strings; ignored")
+            else:
+                changes[name] = items
+        elif name == "severity":
+            if not isinstance(value, Mapping):
+                errors.append(f"setting {raw_key!r} must map rule codes to severities; ignored")
+                continue
+            parsed: dict[str, Severity] = {}
+            for rule, sev in value.items():
+                try:
+                    parsed[str(rule)] = Severity.parse(str(sev))
+                except ValueError as exc:
+                    errors.append(f"severity for {rule!r}: {exc}; ignored")
+            changes[name] = parsed
+        elif name in ("dbos_version", "environment_path"):
+            if value is None or value == "":
+                changes[name] = None
+            elif isinstance(value, (str, int, float)):
+                changes[name] = str(value).strip()
+            else:
+                errors.append(f"setting {raw_key!r} must be a string; ignored")
+        elif name == "push_debounce_ms":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 10_000:
+                changes[name] = int(value)
+            else:
+                errors.append(f"setting {raw_key!r} must be a number of milliseconds (0..10000); ignored")
+    if "dbos_version" in changes and changes["dbos_version"] is not None:
+        if parse_version(changes["dbos_version"]) is None:
+            errors.append(f"dbosVersion {changes['dbos_version']!r} is not a version like '3.4'; ignored")
+            del changes["dbos_version"]
+    return replace(settings, **changes), errors
+
+
+def parse_version(text: str) -> Optional[tuple[int, ...]]:
+    parts: list[int] = []
+    for piece in text.strip().lstrip("vV=").split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits or not piece[0].isdigit():
+            break
+        parts.append(int(digits))
+    return tuple(parts) if parts else None
