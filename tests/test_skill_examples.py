@@ -47,3 +47,19 @@ def test_example_matches_engine(code, example, path):
     else:
         assert codes == set(), _describe(example, path, analysis)
         assert analysis.syntax_error is None, _describe(example, path, analysis)
+
+
+def test_sections_agree_with_rule_registry():
+    from dbos_lsp.rules import REGISTRY
+
+    library = load_library()
+    for doc in library.docs.values():
+        for code, section in doc.rule_docs.items():
+            rule = REGISTRY.get(code)
+            assert rule is not None, f"{doc.id}: {code} has a section but no registered rule"
+            assert (section.name, section.doc_id) == (rule.name, rule.skill), code
+            # "mixed" means the fix is safe for some findings and absent for others.
+            assert section.fix_kind == rule.fix or (rule.fix == "mixed" and section.fix_kind != "none"), code
+    for code, rule in REGISTRY.items():
+        if rule.skill in library.docs:
+            assert library.rule_doc(code) is not None, f"{code} is missing from {rule.skill}.md"

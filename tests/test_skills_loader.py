@@ -151,6 +151,8 @@ def test_rule_names_match_catalog():
     assert library.rule_doc("DBOS101").name == "async-sync-dbos-call"
     assert library.rule_doc("DBOS110").name == "async-datasource-module-await"
     assert library.rule_doc("DBOS999") is None
+    assert library.rule_doc("async-missing-await") is library.rule_doc("DBOS104")
+    assert library.rule_doc("dbos105").code == "DBOS105"
 
 
 def test_docs_for_api():

@@ -114,6 +114,8 @@ class ModuleModel:
         self.attributes: list[AttributeSite] = []
         self.module_awaits: list[ast.Await] = []
         self._resolved_pending: dict[str, object] = {}
+        self._api_cache: dict[tuple[int, int], Optional[tuple[str, str]]] = {}
+        self._callee_cache: dict[tuple[int, int], Optional[Callee]] = {}
         self._scan_module_level()
         self._walk()
 
@@ -147,7 +149,6 @@ class ModuleModel:
         stack: list[tuple[ast.AST, ast.AST, Optional[FunctionInfo], Optional[ast.ClassDef]]] = [
             (child, self.tree, None, None) for child in reversed(self.tree.body)
         ]
-        iter_children = ast.iter_child_nodes
         while stack:
             node, parent, fn, cls = stack.pop()
             kind = type(node)
@@ -203,8 +204,20 @@ class ModuleModel:
                 continue
             elif kind is ast.Constant:
                 continue
-            for child in iter_children(node):
-                stack.append((child, node, fn, cls))
+            # Hot loop: only the fields that can hold expressions or statements.
+            fields = _CHILD_FIELDS.get(kind)
+            if fields is None:
+                fields = _CHILD_FIELDS[kind] = _child_fields(kind)
+            for name in fields:
+                value = getattr(node, name, None)
+                if value is None:
+                    continue
+                if type(value) is list:
+                    for item in reversed(value):
+                        if isinstance(item, ast.AST):
+                            stack.append((item, node, fn, cls))
+                elif isinstance(value, ast.AST):
+                    stack.append((value, node, fn, cls))
         for info in self.functions:
             self._infer_local_types(info)
 
@@ -379,6 +392,17 @@ class ModuleModel:
 
     def api_of(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
         """``(class, method)`` of a DBOS API call such as ``DBOS.sleep(1)`` or ``q.enqueue(f)``."""
+        # Every rule asks about the same call sites: answer each once.
+        key = (id(call), id(fn))
+        try:
+            return self._api_cache[key]
+        except KeyError:
+            pass
+        result = self._api_of_uncached(call, fn)
+        self._api_cache[key] = result
+        return result
+
+    def _api_of_uncached(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
         func = call.func
         if not isinstance(func, ast.Attribute):
             q = self.qualname(func, fn)
@@ -406,6 +430,16 @@ class ModuleModel:
 
     def callee(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
         """The function a call targets, when it is defined in this file or found by the index."""
+        key = (id(call.func), id(fn))
+        try:
+            return self._callee_cache[key]
+        except KeyError:
+            pass
+        result = self._callee_uncached(call, fn)
+        self._callee_cache[key] = result
+        return result
+
+    def _callee_uncached(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
         func = call.func
         if isinstance(func, ast.Name):
             name = func.id
@@ -459,6 +493,16 @@ _INSTANCE_TYPES = frozenset(
         sdk.ASYNC_SQL_DATASOURCE,
     }
 )
+
+
+# Fields that never hold code worth visiting: expression contexts, operators, names.
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "names", "type_ignores", "kind"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    # Reversed so that the stack pops children in source order.
+    return tuple(reversed([f for f in kind._fields if f not in _SKIPPED_FIELDS]))
 
 
 def _enclosing_class(fn: FunctionInfo) -> Optional[ast.ClassDef]:

@@ -293,7 +293,8 @@ def parse_skill_document(text: str, doc_id: str, path: str = "") -> SkillDoc:
         missing = sorted(set(declared) - set(rule_docs))
         extra = sorted(set(rule_docs) - set(declared))
         raise SkillFormatError(
-            f"'rules' does not match the rule sections (no section: {missing or '-'}, undeclared: {extra or '-'})"
+            f"'rules' does not match the rule sections "
+            f"(no section: {missing or '-'}, undeclared: {extra or '-'})"
         )
     return SkillDoc(
         id=doc_id,
@@ -332,11 +333,14 @@ class SkillLibrary:
         for doc in list(docs.values()) + list(extra.values()):
             for code, rule in doc.rule_docs.items():
                 self._rules.setdefault(code, rule)  # bundled documents win
+                self._rules.setdefault(rule.name, rule)
             for api in doc.apis:
                 self._apis.setdefault(_normalize_api(api), []).append(doc)
 
     def rule_doc(self, code: str) -> Optional[RuleDoc]:
-        return self._rules.get(code.strip().upper())
+        """Look up by code ("DBOS101") or rule name ("async-sync-dbos-call")."""
+        key = code.strip()
+        return self._rules.get(key.upper()) or self._rules.get(key.lower())
 
     def docs_for_api(self, api: str) -> list[SkillDoc]:
         return list(self._apis.get(_normalize_api(api), ()))
@@ -355,7 +359,8 @@ def bundled_skills_dir() -> Path:
 
 
 def _document_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith("_") and p.name not in _SKIP_FILES)
+    files = (p for p in folder.glob("*.md") if p.is_file())
+    return sorted(p for p in files if not p.name.startswith("_") and p.name not in _SKIP_FILES)
 
 
 def _load_file(path: Path) -> SkillDoc:
@@ -373,8 +378,10 @@ def _load_files(files: Sequence[Path], warnings: list[str]) -> list[SkillDoc]:
             docs.append(_load_file(path))
         except OSError as exc:
             warnings.append(f"{path}: cannot read skill document: {exc.strerror or exc}")
-        except (SkillFormatError, ValueError) as exc:
+        except ValueError as exc:  # SkillFormatError included
             warnings.append(f"{path}: skipped malformed skill document: {exc}")
+        except Exception as exc:  # a parser bug must not take the server down
+            warnings.append(f"{path}: skipped skill document after an internal error: {exc!r}")
     return docs
 
 
@@ -396,7 +403,8 @@ def _extra_files(folder: Path) -> list[Path]:
     if files:
         return files
     # A skills/ folder holding one or more skill roots.
-    return [f for sub in sorted(folder.iterdir()) if (sub / "references").is_dir() for f in _document_files(sub / "references")]
+    roots = [sub / "references" for sub in sorted(folder.iterdir()) if (sub / "references").is_dir()]
+    return [f for refs in roots for f in _document_files(refs)]
 
 
 def load_library(extra_paths: Sequence[str] = ()) -> SkillLibrary:
@@ -419,7 +427,8 @@ def load_library(extra_paths: Sequence[str] = ()) -> SkillLibrary:
             continue
         for doc in _load_files(files, warnings):
             if doc.id in extra:
-                warnings.append(f"{doc.path}: ignored, a document with id {doc.id!r} was already loaded from {extra[doc.id].path}")
+                first = extra[doc.id].path
+                warnings.append(f"{doc.path}: ignored, document id {doc.id!r} was already loaded from {first}")
                 continue
             extra[doc.id] = doc
     return SkillLibrary(docs, extra, warnings)

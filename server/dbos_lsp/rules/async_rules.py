@@ -32,6 +32,18 @@ _CONSUMER_METHODS = frozenset({"run_until_complete", "create_task", "run_corouti
 _DURABLE_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
 
 
+_TASK_APIS = frozenset({"gather", "wait", "create_task", "ensure_future"})
+
+
+def _tail(func: ast.expr) -> Optional[str]:
+    """Last name of a callee: ``gather`` for ``asyncio.gather``: a cheap pre-check."""
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
 # ----- shared helpers ---------------------------------------------------------------------
 
 
@@ -97,6 +109,25 @@ def _consumed_as_coroutine(model: ModuleModel, site: CallSite) -> bool:
             return True
         if isinstance(parent.func, ast.Attribute) and parent.func.attr in _CONSUMER_METHODS:
             return True
+    return False
+
+
+def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
+    """``x = coro()`` where ``x`` is later awaited or handed to an event-loop API."""
+    parent, fn = site.parent, site.fn
+    if fn is None or fn.is_lambda or not isinstance(parent, (ast.Assign, ast.AnnAssign)):
+        return False
+    targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+        return False
+    name = targets[0].id
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Await) and isinstance(node.value, ast.Name) and node.value.id == name:
+            return True
+        if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+            q = model.qualname(node.func, fn)
+            if q in _COROUTINE_CONSUMERS or (isinstance(node.func, ast.Attribute) and node.func.attr in _CONSUMER_METHODS):
+                return True
     return False
 
 
@@ -424,6 +455,8 @@ def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if _consumed_as_coroutine(model, site):
             continue
+        if _bound_and_awaited_later(model, site):
+            continue
         func = site.node.func
         recv = _receiver_text(ctx, func)
         message = f"`{recv}` is an async workflow handle: `{recv}.{api[1]}()` returns a coroutine; add `await`"
@@ -517,6 +550,8 @@ def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
             continue
         task_sites: list[tuple[CallSite, int]] = []
         for site in sites:
+            if _tail(site.node.func) not in _TASK_APIS:
+                continue
             q = model.qualname(site.node.func, fn)
             if q in ("asyncio.gather", "asyncio.wait"):
                 instances = 0
@@ -562,7 +597,7 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
         fn = site.fn
         if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async:
             continue
-        if model.qualname(site.node.func, fn) != "asyncio.gather":
+        if _tail(site.node.func) != "gather" or model.qualname(site.node.func, fn) != "asyncio.gather":
             continue
         if any(k.arg == "return_exceptions" for k in site.node.keywords):
             continue

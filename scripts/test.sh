@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh machine, then the suite itself.
+# This is the test command README.md documents and .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+bash scripts/install-editors.sh
+if [ -f scripts/install-vscode-test-deps.sh ]; then
+    bash scripts/install-vscode-test-deps.sh
+fi
+python3 -m pytest -q "$@"

@@ -1,0 +1,164 @@
+"""Code actions as plain data: quick fixes, "disable for this line" and fix-all.
+
+Pure functions of (text, analysis, range); the server turns ``Action`` into LSP
+``CodeAction`` objects.  Every edit set is checked to leave the file parseable
+(when it parsed before), so a fix never turns a warning into a syntax error.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from .model import Analysis, Edit, Finding, Position, Span
+from .source_text import SourceText, apply_edits, non_overlapping
+from .suppression import disable_comment_edit
+
+QUICKFIX = "quickfix"
+FIX_ALL = "source.fixAll.dbos"
+FIX_ALL_ROUNDS = 5
+_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+@dataclass
+class Action:
+    title: str
+    kind: str
+    edits: list[Edit]
+    is_preferred: bool = False
+    codes: tuple[str, ...] = ()
+    findings: list[Finding] = field(default_factory=list)
+
+
+def wants(kind: str, only: Optional[Iterable[str]]) -> bool:
+    """LSP kind matching: ``source.fixAll`` asks for ``source.fixAll.dbos`` too."""
+    if only is None:
+        return True
+    return any(kind == o or kind.startswith(o + ".") for o in only)
+
+
+def parses(text: str) -> bool:
+    try:
+        compile(text, "<dbos-lsp-fix>", "exec", _FLAGS, dont_inherit=True)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def code_actions(
+    text: str,
+    analysis: Analysis,
+    span: Span,
+    only: Optional[Iterable[str]] = None,
+    reanalyze: Optional[Callable[[str], Analysis]] = None,
+) -> list[Action]:
+    only = list(only) if only is not None else None
+    actions: list[Action] = []
+    if wants(QUICKFIX, only):
+        actions.extend(quick_fixes(text, analysis, span))
+    if wants(FIX_ALL, only) and (only is not None or any(f.fix and f.fix.safe for f in analysis.findings)):
+        fixed = fix_all(text, analysis, reanalyze)
+        if fixed is not None:
+            edit, codes = fixed
+            actions.append(Action("Fix all auto-fixable DBOS problems", FIX_ALL, [edit], False, codes))
+    return actions
+
+
+def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
+    source = SourceText(text)
+    was_valid = analysis.syntax_error is None
+    fixes: list[Action] = []
+    disables: list[Action] = []
+    seen_disable: set[tuple[int, str]] = set()
+    for f in analysis.findings:
+        if not f.span.overlaps(span):
+            continue
+        if f.fix is not None and f.fix.edits:
+            edits = list(f.fix.edits)
+            if not was_valid or parses(apply_edits(text, edits)):
+                title = f"{f.fix.title} ({f.code})"
+                if not f.fix.safe:
+                    title = f"{f.fix.title} ({f.code}; may change behaviour)"
+                fixes.append(Action(title, QUICKFIX, edits, f.fix.safe, (f.code,), [f]))
+        line = f.span.start.line
+        if (line, f.code) in seen_disable:
+            continue
+        seen_disable.add((line, f.code))
+        start, end, new_text = disable_comment_edit(source.line(line), f.code)
+        if start == end and not new_text:
+            continue  # already suppressed
+        edit = Edit(Span(Position(line, start), Position(line, end)), new_text)
+        disables.append(Action(f"Disable {f.code} for this line", QUICKFIX, [edit], False, (f.code,), [f]))
+    return fixes + disables
+
+
+def fix_all(
+    text: str, analysis: Analysis, reanalyze: Optional[Callable[[str], Analysis]] = None
+) -> Optional[tuple[Edit, tuple[str, ...]]]:
+    """Apply safe fixes in rounds; return one edit covering the changed lines, and the codes fixed."""
+    if analysis.syntax_error is not None:
+        return None  # fixing a file that does not parse is guesswork
+    if reanalyze is None:
+        from .engine import analyze as reanalyze
+    current, codes, current_analysis = text, [], analysis
+    for round_no in range(FIX_ALL_ROUNDS):
+        if round_no:
+            current_analysis = reanalyze(current)
+        safe = [f for f in current_analysis.findings if f.fix is not None and f.fix.safe and f.fix.edits]
+        if not safe:
+            break
+        updated, applied = _apply_round(current, safe)
+        if not applied:
+            break
+        current = updated
+        codes.extend(f.code for f in applied)
+    if current == text:
+        return None
+    return minimal_edit(text, current), tuple(dict.fromkeys(codes))
+
+
+def _apply_round(text: str, findings: list[Finding]) -> tuple[str, list[Finding]]:
+    groups = [f.fix.edits for f in findings]  # type: ignore[union-attr]
+    chosen = non_overlapping(groups, text)
+    taken = [f for f in findings if all(e in chosen for e in f.fix.edits)]  # type: ignore[union-attr]
+    result = apply_edits(text, chosen)
+    if parses(result):
+        return result, taken
+    # One fix broke the file: keep only the fixes that parse on their own, one by one.
+    kept: list[Finding] = []
+    for f in taken:
+        edits = [e for k in kept for e in k.fix.edits] + list(f.fix.edits)  # type: ignore[union-attr]
+        if parses(apply_edits(text, edits)):
+            kept.append(f)
+    return apply_edits(text, [e for k in kept for e in k.fix.edits]), kept  # type: ignore[union-attr]
+
+
+def minimal_edit(old: str, new: str) -> Edit:
+    """One edit turning ``old`` into ``new``, replacing whole lines only (keeps line endings intact)."""
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while (
+        tail < min(len(old_lines), len(new_lines)) - head
+        and old_lines[-1 - tail] == new_lines[-1 - tail]
+    ):
+        tail += 1
+    end_line = len(old_lines) - tail
+    replacement = "".join(new_lines[head : len(new_lines) - tail])
+    return Edit(Span(Position(head, 0), _line_start(old_lines, end_line)), replacement)
+
+
+def _line_start(lines: list[str], index: int) -> Position:
+    if index < len(lines):
+        return Position(index, 0)
+    # End of the document: after the last line's text (it may lack a newline).
+    if not lines:
+        return Position(0, 0)
+    last = lines[-1]
+    if last.endswith(("\n", "\r")):
+        return Position(len(lines), 0)
+    return Position(len(lines) - 1, len(last))
