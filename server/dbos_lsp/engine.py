@@ -39,12 +39,19 @@ def _matches(r: Rule, selectors: Iterable[str], empty_means_all: bool) -> bool:
     return False
 
 
-def effective_version(settings: Settings) -> tuple[tuple[int, ...], str, str]:
+def effective_version(
+    settings: Settings, index: Optional[ProjectIndex] = None
+) -> tuple[tuple[int, ...], str, str]:
     """(version tuple, version text, why) for the rules' version gates."""
     if settings.dbos_version:
         parsed = parse_version(settings.dbos_version)
         if parsed:
             return parsed, settings.dbos_version, "the dbosVersion setting"
+    detected = index.dbos_version() if index is not None and hasattr(index, "dbos_version") else None
+    if detected:
+        parsed = parse_version(detected[0])
+        if parsed:
+            return parsed, detected[0], detected[1]
     newest = sdk_facts.NEWEST_RELEASE
     return parse_version(newest) or (3,), newest, "the newest release (no DBOS version configured)"
 
@@ -56,7 +63,7 @@ def analyze(
     path: Optional[str] = None,
 ) -> Analysis:
     settings = settings or Settings()
-    version, version_text, version_source = effective_version(settings)
+    version, version_text, version_source = effective_version(settings, index)
     result = Analysis(dbos_version=version_text, dbos_version_source=version_source)
     source = SourceText(text)
     parsed = parse_tolerant(text)

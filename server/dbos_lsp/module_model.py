@@ -110,6 +110,12 @@ class ModuleModel:
         self.module_types: dict[str, Optional[str]] = {}
         self.datasources: dict[str, str] = {}  # module-level name -> "sync" | "async"
         self.http_apps: set[str] = {"app", "router"}
+        # Module-level names bound by assignment, with the value of their first binding.
+        self.module_values: dict[str, ast.expr] = {}
+        # Every module-level name: assignments, defs, classes, imports.
+        self.module_names: set[str] = set()
+        self.classes: dict[str, "ClassInfo"] = {}
+        self.function_of_node: dict[int, FunctionInfo] = {}
         self.calls: list[CallSite] = []
         self.attributes: list[AttributeSite] = []
         self.module_awaits: list[ast.Await] = []
@@ -125,12 +131,18 @@ class ModuleModel:
         for stmt in _flatten_module(self.tree.body):
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self.imports.add(stmt)
+                for alias in stmt.names:
+                    self.module_names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.module_names.add(stmt.name)
         for stmt in _flatten_module(self.tree.body):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
                     continue
                 name = targets[0].id
+                self.module_names.add(name)
+                self.module_values.setdefault(name, stmt.value)
                 typ = self.type_of_value(stmt.value, None)
                 self.module_types[name] = typ if name not in self.module_types else None
                 if typ == sdk.SQL_DATASOURCE:
@@ -162,7 +174,7 @@ class ModuleModel:
                         fn.bound[node.id] = fn.bound.get(node.id, 0) + 1
                 continue
             elif kind is ast.Attribute:
-                if node.attr in sdk.QUEUE_PROPERTIES_WITH_ASYNC_GETTER:
+                if node.attr in _TRACKED_ATTRIBUTES:
                     self.attributes.append(AttributeSite(node, parent, fn))
             elif kind is ast.Await and fn is None:
                 self.module_awaits.append(node)
@@ -192,6 +204,8 @@ class ModuleModel:
                     stack.append((child, node, fn, cls))
                 continue
             elif kind is ast.ClassDef:
+                if fn is None and cls is None:
+                    self.classes[node.name] = self._class_info(node)
                 for child in reversed(node.body):
                     stack.append((child, node, fn, node))
                 for child in reversed([*node.decorator_list, *node.bases, *node.keywords]):
@@ -220,6 +234,27 @@ class ModuleModel:
                     stack.append((value, node, fn, cls))
         for info in self.functions:
             self._infer_local_types(info)
+        self._roles_from_run_step()
+
+    def _roles_from_run_step(self) -> None:
+        """Functions handed to ``DBOS.run_step(opts, fn)`` run as steps."""
+        for site in self.calls:
+            api = self.api_of(site.node, site.fn)
+            if api is None or api[1] not in _STEP_RUNNERS.get(api[0], ()):
+                continue
+            args = site.node.args
+            if len(args) < 2:
+                continue
+            target = args[1]
+            info: Optional[FunctionInfo] = None
+            if isinstance(target, ast.Lambda):
+                info = self.function_of_node.get(id(target))
+            else:
+                callee = self.callee(ast.Call(func=target, args=[], keywords=[]), site.fn)
+                info = callee.info if callee is not None else None
+            if info is not None and info.role is Role.PLAIN:
+                info.role = Role.STEP
+        self._callee_cache.clear()
 
     def _enter_function(
         self, node: FunctionNode, parent: Optional[FunctionInfo], cls: Optional[ast.ClassDef]
@@ -237,6 +272,7 @@ class ModuleModel:
             tx_kind=tx_kind,
         )
         self.functions.append(info)
+        self.function_of_node[id(node)] = info
         if not is_lambda:
             if cls is not None:
                 self.class_methods.setdefault(cls.name, {})[name] = info
@@ -287,6 +323,8 @@ class ModuleModel:
         base = self.imports.known.get(head)
         if base is None:
             pending = self.imports.pending.get(head)
+            if pending is None and head in _BUILTINS and head not in self.module_names:
+                return "builtins." + ".".join(parts)
             if pending is None or pending.name not in sdk.TRACKED_EXPORTS:
                 return None
             base = self._resolve_pending_qualname(head, pending)
@@ -470,10 +508,139 @@ class ModuleModel:
                 return method.as_callee() if method else None
         return None
 
+    def _class_info(self, node: ast.ClassDef) -> "ClassInfo":
+        dbos_class = None
+        for dec in node.decorator_list:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            if self.qualname(target, None) == "dbos.DBOS.dbos_class":
+                dbos_class = dec
+        bases = [self.qualname(b, None) or (b.id if isinstance(b, ast.Name) else None) for b in node.bases]
+        return ClassInfo(node, node.name, dbos_class, tuple(b for b in bases if b))
+
+    # ----- lifecycle helpers --------------------------------------------------------------
+
+    def launch_line(self, fn: Optional[FunctionInfo]) -> Optional[int]:
+        """1-based line of the first ``DBOS.launch()`` in the body of ``fn`` (None: module)."""
+        cache = self.__dict__.setdefault("_launch_lines", {})
+        key = id(fn)
+        if key not in cache:
+            lines = [
+                site.node.lineno
+                for site in self.calls
+                if site.fn is fn and self.api_of(site.node, fn) == (sdk.DBOS, "launch")
+            ]
+            cache[key] = min(lines) if lines else None
+        return cache[key]
+
+    def relative_to_launch(self, node: ast.AST, fn: Optional[FunctionInfo]) -> Optional[str]:
+        """"before" / "after" the first launch of the same body, or None without one.
+
+        Same-body only (nested defs run later, at an unknown time), as the catalog's P6 says.
+        """
+        line = self.launch_line(fn)
+        if line is None:
+            return None
+        if node.lineno < line:
+            return "before"
+        if node.lineno > line:
+            return "after"
+        return None
+
+    def main_guard_functions(self) -> set[str]:
+        """Names of module-level functions called from ``if __name__ == "__main__":``."""
+        cache = self.__dict__.get("_main_called")
+        if cache is None:
+            cache = set()
+            for stmt in self.tree.body:
+                if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+                    for inner in ast.walk(stmt):
+                        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name):
+                            cache.add(inner.func.id)
+            self.__dict__["_main_called"] = cache
+        return cache
+
+    def is_startup_scope(self, fn: Optional[FunctionInfo]) -> bool:
+        """Module body, the ``__main__`` block, or a function only the ``__main__`` block calls."""
+        if fn is None:
+            return True
+        return fn.parent is None and fn.class_node is None and fn.name in self.main_guard_functions() and fn.role is Role.PLAIN
+
+    def config_dicts(self) -> list[ast.Dict]:
+        """DBOSConfig dict literals: annotated ``DBOSConfig`` or passed as ``DBOS(config=...)``."""
+        found: list[ast.Dict] = []
+        seen: set[int] = set()
+
+        def add(d: Optional[ast.expr]) -> None:
+            if isinstance(d, ast.Dict) and id(d) not in seen:
+                seen.add(id(d))
+                found.append(d)
+
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                if self._annotation_qualname(node.annotation) == "dbos.DBOSConfig":
+                    add(node.value)
+        for site in self.calls:
+            if self.qualname(site.node.func, site.fn) != sdk.DBOS:
+                continue
+            for kw in site.node.keywords:
+                if kw.arg == "config":
+                    value = kw.value
+                    if isinstance(value, ast.Name):
+                        value = self.single_value(value.id, site.fn)
+                    add(value)
+        return found
+
+    def _annotation_qualname(self, ann: ast.expr) -> Optional[str]:
+        return self.qualname(ann, None)
+
+    def single_value(self, name: str, fn: Optional[FunctionInfo]) -> Optional[ast.expr]:
+        """The value of ``name`` when it is assigned exactly once in ``fn`` (or the module)."""
+        if fn is not None and not fn.is_lambda and name in fn.bound:
+            if fn.bound[name] != 1:
+                return None
+            for stmt in _own_statements(fn.node.body):
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == name:
+                        return stmt.value
+            return None
+        if fn is not None and fn.parent is not None:
+            return self.single_value(name, fn.parent)
+        return self.module_values.get(name)
+
     # ----- text helpers -------------------------------------------------------------------
 
     def enclosing_workflow(self, fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
         return fn if fn is not None and fn.role is Role.WORKFLOW else None
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: ast.ClassDef
+    name: str
+    dbos_class: Optional[ast.expr]  # the @DBOS.dbos_class decorator, if any
+    bases: tuple[str, ...]  # qualified names where resolvable, else plain names
+
+
+_STEP_RUNNERS = {
+    sdk.DBOS: frozenset({"run_step", "run_step_async"}),
+    sdk.SQL_DATASOURCE: frozenset({"run_tx_step"}),
+    sdk.ASYNC_SQL_DATASOURCE: frozenset({"run_tx_step_async"}),
+}
+_BUILTINS = frozenset({"open", "input", "print", "exec", "eval", "__import__"})
+# Attribute reads the rules care about (queue limits, os.environ, DBOS.sql_session).
+_TRACKED_ATTRIBUTES = sdk.QUEUE_PROPERTIES_WITH_ASYNC_GETTER | frozenset({"environ", "sql_session"})
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 _CLASS_RECEIVERS = frozenset(

@@ -35,6 +35,10 @@ class Resolution:
 class ProjectIndex(Protocol):
     def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]: ...
 
+    def dbos_version(self) -> Optional[tuple[str, str]]:
+        """(version, where it came from), or None when the project does not say."""
+        ...
+
 
 class JediProjectIndex:
     """A :class:`ProjectIndex` backed by jedi, for one workspace root."""
@@ -48,6 +52,19 @@ class JediProjectIndex:
         self._project = None
         self._environment = None
         self.calls = 0  # jedi invocations, for tests and benchmarks
+
+    def dbos_version(self) -> Optional[tuple[str, str]]:
+        # Computed once per index: the server makes a new index when settings change.
+        if not hasattr(self, "_dbos_version"):
+            from .dbos_version import declared_version, installed_version
+
+            if self.environment_path:
+                self._dbos_version = installed_version(self.environment_path) or declared_version(self.root)
+            else:
+                # No known project environment: the project's own files say more than
+                # whatever interpreter happens to run the server.
+                self._dbos_version = declared_version(self.root) or installed_version(None)
+        return self._dbos_version
 
     # jedi is imported lazily: files without user-module imports never load it.
     def _jedi_project(self):

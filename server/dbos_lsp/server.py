@@ -299,7 +299,7 @@ def create_server() -> DbosLanguageServer:
     @server.feature(types.INITIALIZED)
     def initialized(ls: DbosLanguageServer, params: types.InitializedParams) -> None:
         mode = "pull" if ls.pull_mode else f"push (debounce {ls.settings.push_debounce_ms} ms)"
-        ls.log(f"dbos-lsp {__version__}: diagnostics by {mode}, position encoding {ls.workspace.position_encoding}")
+        ls.log(f"dbos-lsp {__version__}: diagnostics by {mode}, position encoding {getattr(ls.workspace.position_encoding, 'value', ls.workspace.position_encoding)}")
         ls.flush_startup_logs()
         ls.report_settings_errors(ls._pending_settings_errors)
 

@@ -54,7 +54,8 @@ class Session:
         self.client = client
         self.name = name
         self.result = result
-        self.encoding = str(result.capabilities.position_encoding or "utf-16")
+        encoding = result.capabilities.position_encoding or "utf-16"
+        self.encoding = getattr(encoding, "value", encoding)
         self.pull = result.capabilities.diagnostic_provider is not None
         self.texts: dict[str, str] = {}
         self.versions: dict[str, int] = {}
