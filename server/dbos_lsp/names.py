@@ -13,6 +13,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .determinism_catalog import MODULE_ROOTS
+
 # Private SDK modules re-export these classes from the top-level package.
 _PRIVATE_TO_PUBLIC = {
     "dbos._dbos.DBOS": "dbos.DBOS",
@@ -91,11 +93,14 @@ def _alias_col(stmt: ast.ImportFrom, alias: ast.alias) -> int:
 
 # Modules whose names we resolve syntactically.  Anything else imported with
 # ``from x import y`` may be the user's own module and goes to the index.
-_SYNTACTIC_ROOTS = frozenset(
-    """dbos asyncio time datetime random uuid secrets os sys threading concurrent subprocess
-    socket requests httpx aiohttp urllib fastapi flask sqlalchemy psycopg psycopg2 typing
-    collections functools itertools logging json pathlib contextlib dataclasses enum re
-    math abc inspect""".split()
+_SYNTACTIC_ROOTS = (
+    frozenset(
+        """dbos asyncio time datetime random uuid secrets os sys threading concurrent subprocess
+        socket requests httpx aiohttp urllib fastapi flask sqlalchemy psycopg psycopg2 typing
+        collections functools itertools logging json pathlib contextlib dataclasses enum re
+        math abc inspect pydantic""".split()
+    )
+    | MODULE_ROOTS
 )
 
 

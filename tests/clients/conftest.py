@@ -13,7 +13,7 @@ import pytest
 # Make editor_support importable from the test modules whatever pytest's import mode is.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from editor_support import APP_PY, PYPROJECT, search_path, server_cmd  # noqa: E402
+from editor_support import APP_PY, PYPROJECT, server_cmd, server_env, search_path  # noqa: E402
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def dbos_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def editor_env(tmp_path: Path) -> dict[str, str]:
     """Environment for an editor subprocess: isolated HOME/XDG dirs, venv first on PATH."""
-    env = dict(os.environ)
+    env = server_env()
     env["PATH"] = search_path()
     home = tmp_path / "home"
     home.mkdir()
@@ -52,7 +52,8 @@ def server_available() -> Callable[[], None]:
     def check() -> None:
         if "err" not in state:
             try:
-                r = subprocess.run(server_cmd() + ["--version"], capture_output=True, text=True, timeout=30)
+                r = subprocess.run(server_cmd() + ["--version"], capture_output=True, text=True, timeout=30,
+                                   env=server_env(), cwd=str(Path(__file__).resolve().parent))
                 state["err"] = None if r.returncode == 0 else (r.stdout + r.stderr).strip()[-2000:]
             except (OSError, subprocess.TimeoutExpired) as exc:
                 state["err"] = str(exc)

@@ -62,6 +62,15 @@ def server_cmd() -> list[str]:
     return [sys.executable, "-m", "dbos_lsp"]
 
 
+def server_env() -> dict[str, str]:
+    """os.environ with the checkout's server/ first on PYTHONPATH, so `python -m dbos_lsp`
+    runs this checkout's code even when another copy (or none) is pip-installed."""
+    env = dict(os.environ)
+    parts = [str(REPO / "server")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    return env
+
+
 def missing_editor(message: str) -> None:
     """Fail under CI, skip otherwise."""
     if os.environ.get("CI"):

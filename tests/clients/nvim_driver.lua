@@ -101,6 +101,16 @@ local function run()
   step('diagnostics')
   result.diagnostics = diag_list(buf)
   local d = dbos101(buf)[1]
+  -- Which LSP model delivered it: Neovim 0.11 advertises textDocument/diagnostic (pull).
+  if d then
+    if d.namespace == vim.lsp.diagnostic.get_namespace(c.id, true) then
+      result.diagnostic_mode = 'pull'
+    elseif d.namespace == vim.lsp.diagnostic.get_namespace(c.id, false) then
+      result.diagnostic_mode = 'push'
+    else
+      result.diagnostic_mode = 'other'
+    end
+  end
 
   -- 3. hover on `sleep` of `DBOS.sleep` ------------------------------------------
   local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)

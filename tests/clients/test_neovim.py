@@ -92,6 +92,9 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
     assert [d["lnum"] + 1 for d in hits] == [SLEEP_LINE], dump
     assert hits[0]["source"] == "dbos", dump
     assert "sleep_async" in hits[0]["message"], dump
+    # Neovim 0.11 advertises pull diagnostics, so the server must answer textDocument/diagnostic.
+    assert r["client"]["diagnostic_provider"], dump
+    assert r["diagnostic_mode"] == "pull", dump
 
     # 3. hover on `sleep` in DBOS.sleep mentions sleep_async.
     assert r["hover_position"]["line"] + 1 == SLEEP_LINE, dump
@@ -102,7 +105,7 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
     assert "code_action_error" not in r, dump
     preferred = [a for a in r["code_actions"] if a["isPreferred"]]
     assert len(preferred) == 1, dump
-    assert preferred[0]["kind"] in ("quickfix", None) or preferred[0]["kind"].startswith("quickfix"), dump
+    assert (preferred[0]["kind"] or "quickfix").startswith("quickfix"), dump
     assert r["line_before"] == "    DBOS.sleep(30)", dump
     assert r["fix_applied"], "applying the preferred quick fix did not change the line\n" + dump
     assert r["line_after"] == FIXED_LINE, dump
