@@ -146,3 +146,38 @@ def test_bad_input_never_raises(text: str) -> None:
 def test_registry_is_complete() -> None:
     assert {f"DBOS1{n:02d}" for n in range(1, 11)} <= set(REGISTRY)
     assert rules.lookup("async-sync-dbos-call").code == "DBOS101"
+
+
+@pytest.mark.parametrize(
+    "line,expected_after",
+    [
+        ("    x = 1  # noqa: DBOS101", "    x = 1"),
+        ("    x = 1  # noqa: DBOS101, E501", "    x = 1  # noqa: E501"),
+        ("    x = 1  # dbos: ignore[DBOS104, DBOS101]", None),
+        ("    DBOS.sleep(2)  # noqa: DBOS101, async-missing-await", "    DBOS.sleep(2)  # noqa: DBOS101"),
+    ],
+)
+def test_unused_suppression(line: str, expected_after: str | None) -> None:
+    from dbos_lsp.source_text import apply_edits
+
+    text = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def w():\n" + line + "\n"
+    unused = [f for f in analyze(text).findings if f.code == "DBOS901"]
+    assert len(unused) == 1 and unused[0].span.start.line == 4
+    fixed = apply_edits(text, unused[0].fix.edits)
+    if expected_after is not None:
+        assert fixed.splitlines()[4] == expected_after
+    assert [f.code for f in analyze(fixed).findings if f.code == "DBOS901"] == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    DBOS.sleep(2)  # noqa: DBOS101",
+        "    x = 1  # noqa",
+        "    x = 1  # noqa: E501",
+        '    s = "# noqa: DBOS101"',
+    ],
+)
+def test_used_or_foreign_suppressions_are_not_reported(line: str) -> None:
+    text = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def w():\n" + line + "\n"
+    assert [f for f in analyze(text).findings if f.code == "DBOS901"] == []

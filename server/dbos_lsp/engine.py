@@ -15,6 +15,7 @@ from .module_model import ModuleModel
 from .parsing import parse_tolerant
 from .project_index import ProjectIndex
 from .rules import REGISTRY, Rule, RuleContext
+from .rules.meta import unused_suppressions
 from .settings import Settings, parse_version
 from .source_text import SourceText
 from .suppression import is_suppressed
@@ -75,12 +76,20 @@ def analyze(
         return result
     model = ModuleModel(parsed.tree, source.lines, path, index)
     findings: list[Finding] = []
-    for r in selected_rules(settings, version):
+    rules_to_run = selected_rules(settings, version)
+    for r in rules_to_run:
         ctx = RuleContext(r, model, source, settings, version)
         try:
             findings.extend(r.check(ctx))
         except Exception as exc:  # a broken rule must not take the others down
             result.rule_errors.append((r.code, f"{type(exc).__name__}: {exc}"))
+    for f in findings:
+        r = REGISTRY[f.code]
+        if r.min_version and r.min_version >= (3, 0) or r.max_version:
+            f.message += f" (DBOS {version_text} assumed from {version_source})"
+    rule_901 = REGISTRY.get("DBOS901")
+    if rule_901 is not None and rule_901 in rules_to_run:
+        findings.extend(unused_suppressions(source, findings, rules_to_run, rule_901))
     overrides = {k.upper(): v for k, v in settings.severity.items()}
     for f in findings:
         sev = overrides.get(f.code) or overrides.get(f.name.upper())

@@ -7,6 +7,7 @@ converted lazily, and ASCII lines (almost all of them) cost nothing.
 from __future__ import annotations
 
 import ast
+import bisect
 from typing import Optional
 
 from .model import Edit, Position, Span
@@ -71,9 +72,11 @@ class SourceText:
     def node_text(self, node: ast.AST) -> str:
         return self.segment(self.span(node))
 
-    def offset(self, pos: Position) -> int:
-        """Character offset of a position in ``text`` (line endings of any kind)."""
-        if not hasattr(self, "_line_starts"):
+    @property
+    def line_starts(self) -> list[int]:
+        """Character offset where each line starts (any line ending)."""
+        starts = self.__dict__.get("_line_starts")
+        if starts is None:
             starts = [0]
             text = self.text
             i, n = 0, len(text)
@@ -86,12 +89,19 @@ class SourceText:
                 elif ch == "\n":
                     starts.append(i + 1)
                 i += 1
-            self._line_starts = starts
-        starts = self._line_starts
+            self.__dict__["_line_starts"] = starts
+        return starts
+
+    def offset(self, pos: Position) -> int:
+        """Character offset of a position in ``text``."""
+        starts = self.line_starts
         if pos.line >= len(starts):
             return len(self.text)
         line_start = starts[pos.line]
         return min(line_start + pos.character, line_start + len(self.line(pos.line)))
+
+    def line_of_offset(self, offset: int) -> int:
+        return bisect.bisect_right(self.line_starts, offset) - 1
 
 
 def insert(pos: Position, text: str) -> Edit:

@@ -7,6 +7,8 @@
 --   DBOS_LSP_CMD_JSON     JSON array overriding `cmd` (e.g. [python, "-m", "dbos_lsp"])
 --   DBOS_NVIM_RESULT      file the JSON results are written to
 --   DBOS_NVIM_WAIT_MS     per-step wait bound (default 15000)
+--   DBOS_NVIM_SETTINGS_JSON   optional JSON merged into the config's `settings`
+--   DBOS_NVIM_EXPECT_SEVERITY optional: also wait until DBOS101 has this severity (1-4)
 --
 -- The driver never asserts; it records what happened and the pytest side asserts.
 -- It always writes the result file (even after a Lua error) and then quits.
@@ -67,6 +69,9 @@ result.shipped_config_files = shipped_files
 if vim.env.DBOS_LSP_CMD_JSON and vim.env.DBOS_LSP_CMD_JSON ~= '' then
   vim.lsp.config('dbos_lsp', { cmd = vim.json.decode(vim.env.DBOS_LSP_CMD_JSON) })
 end
+if vim.env.DBOS_NVIM_SETTINGS_JSON and vim.env.DBOS_NVIM_SETTINGS_JSON ~= '' then
+  vim.lsp.config('dbos_lsp', { settings = vim.json.decode(vim.env.DBOS_NVIM_SETTINGS_JSON) })
+end
 vim.lsp.enable('dbos_lsp')
 
 local function run()
@@ -99,6 +104,15 @@ local function run()
   -- 2. DBOS101 diagnostic (pull or push, whichever the server chose) -----------
   result.diagnostic_found = vim.wait(WAIT, function() return #dbos101(buf) > 0 end, 20)
   step('diagnostics')
+  local want = tonumber(vim.env.DBOS_NVIM_EXPECT_SEVERITY or '')
+  if want then
+    -- Settings arrive by workspace/didChangeConfiguration; the server refreshes if needed.
+    result.severity_matched = vim.wait(WAIT, function()
+      local f = dbos101(buf)[1]
+      return f ~= nil and f.severity == want
+    end, 20)
+    step('severity')
+  end
   result.diagnostics = diag_list(buf)
   local d = dbos101(buf)[1]
   -- Which LSP model delivered it: Neovim 0.11 advertises textDocument/diagnostic (pull).

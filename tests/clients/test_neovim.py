@@ -41,16 +41,15 @@ def nvim() -> str:
     return _nvim()
 
 
-@pytest.fixture
-def nvim_run(nvim, dbos_project, editor_env, tmp_path, server_available):
-    """Runs the driver once on app.py and returns (result dict, CompletedProcess, seconds)."""
-    server_available()
+def _run_driver(nvim, project, editor_env, tmp_path, **extra_env):
+    """Runs the driver once on app.py; returns (result dict, CompletedProcess, failure context)."""
     result_file = tmp_path / "nvim-result.json"
     env = editor_env | {
         "DBOS_NVIM_CLIENT_DIR": str(CLIENTS / "neovim"),
         "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
         "DBOS_NVIM_RESULT": str(result_file),
-    }
+    } | extra_env
+    dbos_project = project
     t0 = time.monotonic()
     proc = run_editor([nvim, "--headless", "--clean", "-u", str(DRIVER), "app.py"], cwd=dbos_project, env=env)
     elapsed = time.monotonic() - t0
@@ -64,6 +63,12 @@ def nvim_run(nvim, dbos_project, editor_env, tmp_path, server_available):
     result = json.loads(result_file.read_text())
     print(f"neovim run: {elapsed:.2f}s, steps: {result.get('steps')}")
     return result, proc, context
+
+
+@pytest.fixture
+def nvim_run(nvim, dbos_project, editor_env, tmp_path, server_available):
+    server_available()
+    return _run_driver(nvim, dbos_project, editor_env, tmp_path)
 
 
 def test_neovim_end_to_end(nvim_run, dbos_project):
@@ -116,3 +121,20 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
 
     # The file on disk is untouched (the fix only edits the buffer).
     assert (dbos_project / "app.py").read_text().splitlines()[SLEEP_LINE - 1] == "    DBOS.sleep(30)"
+
+
+def test_neovim_settings_reach_server(nvim, dbos_project, editor_env, tmp_path, server_available):
+    """`settings.dbos` from vim.lsp.config reaches the server (here: DBOS101 downgraded to Information)."""
+    server_available()
+    r, proc, context = _run_driver(
+        nvim, dbos_project, editor_env, tmp_path,
+        DBOS_NVIM_SETTINGS_JSON=json.dumps({"dbos": {"severity": {"DBOS101": "information"}}}),
+        DBOS_NVIM_EXPECT_SEVERITY="3",
+    )
+    dump = json.dumps({k: r.get(k) for k in ("errors", "attached", "config", "diagnostics", "severity_matched")},
+                      indent=1) + "\n" + context
+    assert not r["errors"] and proc.returncode == 0, dump
+    assert r["attached"], dump
+    assert r["config"]["settings"] == {"dbos": {"severity": {"DBOS101": "information"}}}, dump
+    assert r["severity_matched"], "DBOS101 severity did not follow settings.dbos.severity\n" + dump
+    assert [d["severity"] for d in r["diagnostics"] if d["code"] == "DBOS101"] == [3], dump

@@ -63,7 +63,9 @@ class Session:
     # ----- documents -----
 
     def open(self, name: str, text: str) -> str:
-        uri = (REPO / "tests" / "lsp" / "_virtual" / name).as_uri()
+        # Unique per call: a module-scoped server sees many tests' documents.
+        stem, _, ext = name.rpartition(".")
+        uri = (REPO / "tests" / "lsp" / "_virtual" / f"{stem}_{len(self.versions)}.{ext}").as_uri()
         self.texts[uri] = text
         self.versions[uri] = 1
         self.client.text_document_did_open(

@@ -1,0 +1,661 @@
+"""Benchmark dbos-lsp the way an editor uses it.
+
+    python benchmarks/run.py            # full run (about 2-3 minutes), writes benchmarks/results/latest.json
+    python benchmarks/run.py --quick    # smaller sizes and fewer edits, for a smoke test
+
+Not part of the test suite.  Measured per generated module size (~250, ~2,600 and
+~12,000 lines, see gen_module.py):
+
+* engine only: ``analyze()`` in this process vs bare ``ast.parse`` of the same text;
+* pull diagnostics: ``didChange`` (one incremental edit inside one function) until
+  the ``textDocument/diagnostic`` response arrives, median and p95 over ~30 edits,
+  and the ratio to the median ``ast.parse`` time of the same edited texts, measured
+  in the same run;
+* push diagnostics with ``pushDebounceMs: 0``: ``didChange`` until the
+  ``publishDiagnostics`` for that version arrives;
+* hover and code-action latency on a finding (analysis already cached);
+* cold start: process spawn until the first diagnostics of the ~2,600-line module;
+* ``dbos-lsp check`` throughput (lines/s) on a generated tree of ~200 modules.
+
+Peers, when installed (``pip install ruff jedi-language-server``), run in the same
+session on the same inputs: ``ruff check`` on the same tree, ``ruff server`` and
+``jedi-language-server`` diagnostics latency on the same modules with the same edits.
+
+The real server is driven over stdio by pygls's ``LanguageClient``: no hand-written
+JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from lsprotocol import types as t
+from pygls.lsp.client import LanguageClient
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SERVER_SRC = ROOT / "server"
+sys.path.insert(0, str(SERVER_SRC))
+sys.path.insert(0, str(HERE))
+
+from gen_module import generate, generate_tree  # noqa: E402
+
+from dbos_lsp import __version__ as DBOS_LSP_VERSION  # noqa: E402
+from dbos_lsp.engine import analyze  # noqa: E402
+
+TIMEOUT = 60.0  # seconds for any single LSP response
+REV = re.compile(r"rev-(\d+)")
+
+
+# ----- statistics ---------------------------------------------------------------------------
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def p95(xs: list[float]) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
+
+
+def ms(x: float) -> float:
+    return round(x * 1000, 2)
+
+
+def parse_time(text: str) -> float:
+    t0 = time.perf_counter()
+    ast.parse(text)
+    return time.perf_counter() - t0
+
+
+# ----- the document being edited ------------------------------------------------------------
+
+
+class Doc:
+    """A client-side mirror of one open document, with the edit plan."""
+
+    def __init__(self, path: Path, text: str, markers: list[tuple[int, int, int]]):
+        self.path = path
+        self.uri = path.as_uri()
+        self.lines = text.split("\n")
+        self.version = 1
+        self.markers = markers
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def plan(self, edits: int) -> list[int]:
+        """Marker lines for ``edits`` edits, spread evenly over the file."""
+        lines = [m[0] for m in self.markers]
+        if not lines:
+            raise RuntimeError("generated module has no edit markers")
+        return [lines[(k * len(lines)) // edits % len(lines)] for k in range(edits)]
+
+    def edit(self, line: int) -> t.TextDocumentContentChangePartial:
+        """Bump ``rev-N`` on ``line``: one small change inside one function body."""
+        text = self.lines[line]
+        m = REV.search(text)
+        assert m is not None, text
+        new = f"rev-{int(m.group(1)) + 1}"
+        self.lines[line] = text[: m.start()] + new + text[m.end() :]
+        self.version += 1
+        # ASCII text: code points == UTF-16 units == UTF-8 bytes.
+        rng = t.Range(t.Position(line, m.start()), t.Position(line, m.end()))
+        return t.TextDocumentContentChangePartial(range=rng, text=new)
+
+
+# ----- an editor-like client session ------------------------------------------------------
+
+
+class Session:
+    """One language-server process driven over stdio by pygls's ``LanguageClient``."""
+
+    def __init__(self, name: str, cmd: list[str], root: Path, pull: bool, init_options: Any = None,
+                 env: Optional[dict[str, str]] = None) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.root = root
+        self.pull_requested = pull
+        self.init_options = init_options
+        self.env = env
+        self.client = LanguageClient("dbos-lsp-bench", "1")
+        self.pull = False
+        self.published: dict[str, tuple[Optional[int], list[t.Diagnostic]]] = {}
+        self._push_waiters: list[tuple[str, Optional[int], asyncio.Future]] = []
+        self.stderr_tail: list[str] = []
+        self.t_spawn = 0.0
+        self.init_seconds = 0.0
+
+        @self.client.feature(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def _on_publish(_ls, params: t.PublishDiagnosticsParams) -> None:
+            self.published[params.uri] = (params.version, params.diagnostics)
+            for w in list(self._push_waiters):
+                uri, version, fut = w
+                if uri == params.uri and (version is None or params.version is None or params.version >= version):
+                    if not fut.done():
+                        fut.set_result((time.perf_counter(), params))
+                    self._push_waiters.remove(w)
+
+        @self.client.feature(t.WINDOW_LOG_MESSAGE)
+        def _on_log(_ls, params: t.LogMessageParams) -> None:
+            pass
+
+        @self.client.feature(t.WINDOW_SHOW_MESSAGE)
+        def _on_show(_ls, params: t.ShowMessageParams) -> None:
+            self.stderr_tail.append(f"showMessage: {params.message}")
+
+        @self.client.feature(t.WORKSPACE_CONFIGURATION)
+        def _on_configuration(_ls, params: t.ConfigurationParams):
+            return [self.init_options or {} for _ in params.items]
+
+        @self.client.feature(t.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _on_progress(_ls, params):
+            return None
+
+        @self.client.feature(t.CLIENT_REGISTER_CAPABILITY)
+        def _on_register(_ls, params):
+            return None
+
+    async def _drain_stderr(self) -> None:
+        stream = self.client._server.stderr  # type: ignore[union-attr]
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            self.stderr_tail = (self.stderr_tail + [line.decode(errors="replace").rstrip()])[-20:]
+
+    async def start(self) -> None:
+        self.t_spawn = time.perf_counter()
+        await self.client.start_io(*self.cmd, env=self.env, cwd=str(self.root))
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+        td = t.TextDocumentClientCapabilities(
+            synchronization=t.TextDocumentSyncClientCapabilities(dynamic_registration=False),
+            publish_diagnostics=t.PublishDiagnosticsClientCapabilities(version_support=True),
+            hover=t.HoverClientCapabilities(content_format=[t.MarkupKind.Markdown, t.MarkupKind.PlainText]),
+            code_action=t.CodeActionClientCapabilities(
+                code_action_literal_support=t.ClientCodeActionLiteralOptions(
+                    code_action_kind=t.ClientCodeActionKindOptions(value_set=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source])
+                )
+            ),
+            diagnostic=t.DiagnosticClientCapabilities(dynamic_registration=False) if self.pull_requested else None,
+        )
+        caps = t.ClientCapabilities(
+            text_document=td,
+            workspace=t.WorkspaceClientCapabilities(configuration=True, workspace_folders=True),
+            window=t.WindowClientCapabilities(work_done_progress=False),
+            general=t.GeneralClientCapabilities(position_encodings=[t.PositionEncodingKind.Utf16]),
+        )
+        t0 = time.perf_counter()
+        result = await asyncio.wait_for(
+            self.client.initialize_async(
+                t.InitializeParams(
+                    capabilities=caps,
+                    process_id=os.getpid(),
+                    root_uri=self.root.as_uri(),
+                    workspace_folders=[t.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)],
+                    initialization_options=self.init_options,
+                )
+            ),
+            TIMEOUT,
+        )
+        self.init_seconds = time.perf_counter() - t0
+        self.pull = self.pull_requested and result.capabilities.diagnostic_provider is not None
+        self.client.initialized(t.InitializedParams())
+
+    def open(self, doc: Doc) -> None:
+        self.client.text_document_did_open(
+            t.DidOpenTextDocumentParams(t.TextDocumentItem(doc.uri, "python", doc.version, doc.text))
+        )
+
+    def change(self, doc: Doc, change: t.TextDocumentContentChangePartial) -> None:
+        self.client.text_document_did_change(
+            t.DidChangeTextDocumentParams(t.VersionedTextDocumentIdentifier(version=doc.version, uri=doc.uri), [change])
+        )
+
+    def expect_push(self, uri: str, version: Optional[int]) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self._push_waiters.append((uri, version, fut))
+        return fut
+
+    async def diagnostics(self, doc: Doc) -> list[t.Diagnostic]:
+        report = await asyncio.wait_for(
+            self.client.text_document_diagnostic_async(
+                t.DocumentDiagnosticParams(text_document=t.TextDocumentIdentifier(doc.uri))
+            ),
+            TIMEOUT,
+        )
+        return list(getattr(report, "items", None) or [])
+
+    async def edit_and_wait(self, doc: Doc, line: int) -> tuple[float, list[t.Diagnostic]]:
+        """Seconds from sending ``didChange`` to having that version's diagnostics."""
+        change = doc.edit(line)
+        if self.pull:
+            t0 = time.perf_counter()
+            self.change(doc, change)
+            items = await self.diagnostics(doc)
+            return time.perf_counter() - t0, items
+        fut = self.expect_push(doc.uri, doc.version)
+        t0 = time.perf_counter()
+        self.change(doc, change)
+        t1, params = await asyncio.wait_for(fut, TIMEOUT)
+        return t1 - t0, list(params.diagnostics)
+
+    async def first_diagnostics(self, doc: Doc) -> tuple[float, list[t.Diagnostic]]:
+        if self.pull:
+            self.open(doc)
+            items = await self.diagnostics(doc)
+            return time.perf_counter(), items
+        fut = self.expect_push(doc.uri, None)
+        self.open(doc)
+        t1, params = await asyncio.wait_for(fut, TIMEOUT)
+        return t1, list(params.diagnostics)
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.client.shutdown_async(None), 10)
+            self.client.exit(None)
+            await asyncio.wait_for(self.client.stop(), 10)
+        except Exception:
+            proc = self.client._server
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+        finally:
+            task = getattr(self, "_stderr_task", None)
+            if task is not None:
+                task.cancel()
+
+
+def dbos_cmd() -> list[str]:
+    return [sys.executable, "-m", "dbos_lsp"]
+
+
+def dbos_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SERVER_SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def peer_servers() -> list[tuple[str, list[str], Any]]:
+    peers = []
+    if shutil.which("ruff"):
+        peers.append(("ruff server", [shutil.which("ruff"), "server"], None))
+    if shutil.which("jedi-language-server"):
+        peers.append(("jedi-language-server", [shutil.which("jedi-language-server")],
+                      {"diagnostics": {"enable": True, "didOpen": True, "didChange": True, "didSave": True}}))
+    return peers
+
+
+# ----- measurements ------------------------------------------------------------------------
+
+
+def engine_only(texts: dict[int, str], reps: dict[int, int]) -> dict[int, dict[str, float]]:
+    out = {}
+    for size, text in texts.items():
+        eng, par = [], []
+        analyze(text)  # warm imports and caches
+        for _ in range(reps[size]):
+            par.append(parse_time(text))  # interleaved, so machine noise hits both alike
+            t0 = time.perf_counter()
+            analysis = analyze(text)
+            eng.append(time.perf_counter() - t0)
+        out[size] = {
+            "engine_median_ms": ms(median(eng)),
+            "engine_p95_ms": ms(p95(eng)),
+            "ast_parse_median_ms": ms(median(par)),
+            "ratio": round(median(eng) / median(par), 2),
+            "findings": len(analysis.findings),
+            "reps": reps[size],
+        }
+    return out
+
+
+async def edit_latency(session: Session, doc: Doc, edits: int, warmup: int = 2,
+                       expected: Optional[int] = None) -> dict[str, Any]:
+    t_first, first = await session.first_diagnostics(doc)
+    for line in doc.plan(warmup):
+        await session.edit_and_wait(doc, line)
+    lat, par, counts = [], [], []
+    for line in doc.plan(edits):
+        seconds, items = await session.edit_and_wait(doc, line)
+        lat.append(seconds)
+        counts.append(len(items))
+        par.append(parse_time(doc.text))  # the same text, after the response: no contention
+    result = {
+        "mode": "pull" if session.pull else "push",
+        "edits": edits,
+        "median_ms": ms(median(lat)),
+        "p95_ms": ms(p95(lat)),
+        "ast_parse_median_ms": ms(median(par)),
+        "ratio": round(median(lat) / median(par), 2),
+        "diagnostics": counts[-1] if counts else len(first),
+    }
+    if expected is not None and counts and any(c != expected for c in counts):
+        result["warning"] = f"diagnostic counts {sorted(set(counts))} differ from the engine's {expected}"
+    return result
+
+
+async def hover_and_actions(session: Session, doc: Doc, reps: int) -> dict[str, Any]:
+    items = await session.diagnostics(doc) if session.pull else list(session.published.get(doc.uri, (None, []))[1])
+    target = next((d for d in items if str(d.code) == "DBOS101"), items[0] if items else None)
+    if target is None:
+        return {"error": "no finding to hover"}
+    pos = t.Position(target.range.start.line, target.range.start.character + 2)
+    hov, act = [], []
+    hover_ok = actions_n = 0
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        h = await asyncio.wait_for(
+            session.client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(doc.uri), pos)), TIMEOUT
+        )
+        hov.append(time.perf_counter() - t0)
+        hover_ok = int(h is not None)
+        t0 = time.perf_counter()
+        a = await asyncio.wait_for(
+            session.client.text_document_code_action_async(
+                t.CodeActionParams(
+                    t.TextDocumentIdentifier(doc.uri),
+                    target.range,
+                    t.CodeActionContext(diagnostics=[target], only=[t.CodeActionKind.QuickFix]),
+                )
+            ),
+            TIMEOUT,
+        )
+        act.append(time.perf_counter() - t0)
+        actions_n = len(a or [])
+    return {
+        "code": str(target.code),
+        "hover_median_ms": ms(median(hov)),
+        "hover_p95_ms": ms(p95(hov)),
+        "hover_returned": bool(hover_ok),
+        "code_action_median_ms": ms(median(act)),
+        "code_action_p95_ms": ms(p95(act)),
+        "code_actions": actions_n,
+        "reps": reps,
+    }
+
+
+async def cold_start(name: str, cmd: list[str], root: Path, path: Path, text: str, markers, pull: bool,
+                     init_options: Any, env: Optional[dict[str, str]], reps: int) -> dict[str, Any]:
+    totals, inits = [], []
+    for _ in range(reps):
+        s = Session(name, cmd, root, pull=pull, init_options=init_options, env=env)
+        await s.start()
+        t1, _items = await s.first_diagnostics(Doc(path, text, markers))
+        totals.append(t1 - s.t_spawn)
+        inits.append(s.init_seconds)
+        await s.stop()
+    return {"first_diagnostics_median_ms": ms(median(totals)), "initialize_median_ms": ms(median(inits)), "reps": reps}
+
+
+def count_lines(root: Path) -> tuple[int, int]:
+    files = lines = 0
+    for p in root.rglob("*.py"):
+        files += 1
+        with open(p, "rb") as fh:
+            lines += fh.read().count(b"\n")
+    return files, lines
+
+
+def check_throughput(tree: Path, lines: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    proc = subprocess.run(dbos_cmd() + ["check", "--format", "json", str(tree)], env=dbos_env(),
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
+    out["dbos-lsp check"] = {"seconds": round(seconds, 2), "lines_per_s": round(lines / seconds),
+                             "exit": proc.returncode, "findings": findings}
+    ruff = shutil.which("ruff")
+    if ruff:
+        t0 = time.perf_counter()
+        proc = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--output-format", "json", str(tree)],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
+        out["ruff check"] = {"seconds": round(seconds, 3), "lines_per_s": round(lines / seconds),
+                             "exit": proc.returncode, "findings": findings}
+    return out
+
+
+# ----- the run ---------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "dbos_lsp": DBOS_LSP_VERSION,
+    }
+    try:
+        import importlib.metadata as md
+
+        info["pygls"] = md.version("pygls")
+    except Exception:
+        pass
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    if shutil.which("ruff"):
+        info["ruff"] = subprocess.run(["ruff", "--version"], capture_output=True, text=True).stdout.strip()
+    if shutil.which("jedi-language-server"):
+        info["jedi-language-server"] = subprocess.run(
+            ["jedi-language-server", "--version"], capture_output=True, text=True
+        ).stdout.strip()
+    try:
+        info["commit"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                        capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="dbos-lsp-bench-"))
+    (work / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0"\n')
+    modules: dict[int, Any] = {}
+    for size in sizes:
+        gen = generate(size, seed=size)
+        path = work / f"svc_{size}.py"
+        path.write_text(gen.text)
+        modules[size] = (path, gen)
+    results: dict[str, Any] = {"machine": machine(), "sizes": {}, "peers": {}, "settings": vars(args)}
+    for size in sizes:
+        results["sizes"][str(size)] = {"lines": modules[size][1].lines, "seeded_findings": len(modules[size][1].seeded)}
+
+    log("engine only: analyze() vs ast.parse ...")
+    reps = {s: (args.engine_reps if modules[s][1].lines < 5000 else max(5, args.engine_reps // 3)) for s in sizes}
+    engine = engine_only({s: modules[s][1].text for s in sizes}, reps)
+    for s in sizes:
+        results["sizes"][str(s)]["engine"] = engine[s]
+
+    env = dbos_env()
+    for mode, pull, opts in (("pull", True, None), ("push", False, {"pushDebounceMs": 0})):
+        log(f"dbos-lsp {mode} diagnostics ...")
+        session = Session("dbos-lsp", dbos_cmd(), work, pull=pull, init_options=opts, env=env)
+        await session.start()
+        if pull and not session.pull:
+            log("  the server did not advertise pull diagnostics; skipping pull mode")
+            await session.stop()
+            continue
+        try:
+            for size in sizes:
+                path, gen = modules[size]
+                doc = Doc(path, gen.text, gen.markers)
+                res = await edit_latency(session, doc, args.edits, expected=engine[size]["findings"])
+                results["sizes"][str(size)][mode] = res
+                log(f"  {size}: median {res['median_ms']} ms, ratio {res['ratio']}")
+                if pull:
+                    results["sizes"][str(size)]["hover_code_action"] = await hover_and_actions(session, doc, args.hover_reps)
+        finally:
+            await session.stop()
+
+    mid = min(sizes, key=lambda s: abs(s - 2600))
+    log(f"cold start ({mid}-line module) ...")
+    path, gen = modules[mid]
+    results["cold_start"] = {
+        "module_lines": gen.lines,
+        "dbos-lsp pull": await cold_start("dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, True, None, env, args.cold_reps),
+        "dbos-lsp push": await cold_start("dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, False,
+                                          {"pushDebounceMs": 0}, env, args.cold_reps),
+    }
+
+    if not args.no_peers:
+        for name, cmd, opts in peer_servers():
+            log(f"peer {name} ...")
+            peer: dict[str, Any] = {}
+            try:
+                session = Session(name, cmd, work, pull=True, init_options=opts)
+                await session.start()
+                try:
+                    for size in sizes:
+                        path, gen = modules[size]
+                        doc = Doc(path, gen.text, gen.markers)
+                        peer[str(size)] = await edit_latency(session, doc, args.edits)
+                finally:
+                    await session.stop()
+                peer["cold_start"] = await cold_start(name, cmd, work, modules[mid][0], modules[mid][1].text,
+                                                      modules[mid][1].markers, True, opts, None, args.cold_reps)
+            except Exception as exc:  # a peer that misbehaves is reported, not fatal
+                peer["error"] = f"{type(exc).__name__}: {exc}"
+            results["peers"][name] = peer
+
+    log(f"check throughput on a {args.tree_modules}-module tree ...")
+    tree = work / "tree"
+    generate_tree(str(tree), args.tree_modules)
+    files, lines = count_lines(tree)
+    results["check"] = {"files": files, "lines": lines, **check_throughput(tree, lines)}
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    out = []
+    m = results["machine"]
+    out.append(f"dbos-lsp {m['dbos_lsp']} benchmarks, {m['date']}: {m['cpu']} ({m['cpus']} CPUs), "
+               f"Python {m['python']}, pygls {m.get('pygls', '?')}, load {m.get('load_average')}")
+    out.append("")
+    out.append("Diagnostics latency (didChange -> diagnostics), ms; ratio = median latency / median ast.parse of the same texts")
+    head = f"{'lines':>7} | {'engine':>8} {'parse':>7} {'ratio':>5} | {'pull med':>8} {'p95':>7} {'parse':>7} {'ratio':>5} | {'push med':>8} {'p95':>7} {'ratio':>5}"
+    out.append(head)
+    out.append("-" * len(head))
+    for size, r in results["sizes"].items():
+        e, pu, ps = r.get("engine", {}), r.get("pull", {}), r.get("push", {})
+        out.append(
+            f"{r['lines']:>7} | {e.get('engine_median_ms', '-'):>8} {e.get('ast_parse_median_ms', '-'):>7} {e.get('ratio', '-'):>5} | "
+            f"{pu.get('median_ms', '-'):>8} {pu.get('p95_ms', '-'):>7} {pu.get('ast_parse_median_ms', '-'):>7} {pu.get('ratio', '-'):>5} | "
+            f"{ps.get('median_ms', '-'):>8} {ps.get('p95_ms', '-'):>7} {ps.get('ratio', '-'):>5}"
+        )
+        for mode in ("pull", "push"):
+            if r.get(mode, {}).get("warning"):
+                out.append(f"        ! {mode}: {r[mode]['warning']}")
+    out.append("")
+    out.append("Hover / code action on a finding (analysis cached), ms")
+    for size, r in results["sizes"].items():
+        h = r.get("hover_code_action")
+        if h and "error" not in h:
+            out.append(f"{r['lines']:>7} lines: hover {h['hover_median_ms']} (p95 {h['hover_p95_ms']}), "
+                       f"code action {h['code_action_median_ms']} (p95 {h['code_action_p95_ms']}), {h['code_actions']} actions on {h['code']}")
+        elif h:
+            out.append(f"{r['lines']:>7} lines: {h['error']}")
+    cs = results.get("cold_start", {})
+    if cs:
+        out.append("")
+        out.append(f"Cold start (spawn -> first diagnostics, {cs['module_lines']}-line module), ms")
+        for k, v in cs.items():
+            if isinstance(v, dict):
+                out.append(f"  {k:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})")
+        for name, peer in results.get("peers", {}).items():
+            if "cold_start" in peer:
+                v = peer["cold_start"]
+                out.append(f"  {name:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})")
+    if results.get("peers"):
+        out.append("")
+        out.append("Peers: same modules, same edits, ms (dbos/peer = dbos-lsp pull median / peer median)")
+        for name, peer in results["peers"].items():
+            if "error" in peer:
+                out.append(f"  {name}: {peer['error']}")
+            for size, r in results["sizes"].items():
+                p = peer.get(size)
+                if not p:
+                    continue
+                ours = r.get("pull", r.get("push", {})).get("median_ms")
+                rel = f"{ours / p['median_ms']:.1f}x" if ours and p["median_ms"] else "-"
+                out.append(f"  {name:<22} {r['lines']:>6} lines: {p['mode']} median {p['median_ms']} p95 {p['p95_ms']} "
+                           f"(ratio to ast.parse {p['ratio']}), dbos/peer {rel}")
+    c = results.get("check")
+    if c:
+        out.append("")
+        out.append(f"Command-line throughput on {c['files']} files, {c['lines']} lines")
+        for k in ("dbos-lsp check", "ruff check"):
+            if k in c:
+                v = c[k]
+                out.append(f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  ({v['findings']} findings, exit {v['exit']})")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="250,2600,12000", help="target module sizes in lines")
+    ap.add_argument("--edits", type=int, default=30, help="measured edits per size and mode")
+    ap.add_argument("--engine-reps", type=int, default=15)
+    ap.add_argument("--hover-reps", type=int, default=15)
+    ap.add_argument("--cold-reps", type=int, default=3)
+    ap.add_argument("--tree-modules", type=int, default=200)
+    ap.add_argument("--no-peers", action="store_true", help="skip ruff and jedi-language-server")
+    ap.add_argument("--quick", action="store_true", help="sizes 250,2600, 8 edits, 40-module tree")
+    ap.add_argument("--out", default=str(HERE / "results" / "latest.json"))
+    args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.edits, args.engine_reps, args.hover_reps, args.cold_reps, args.tree_modules = "250,2600", 8, 5, 5, 1, 40
+    t0 = time.perf_counter()
+    results = asyncio.run(run(args))
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
+    text = report(results)
+    print(text)
+    print(f"\ntotal {results['total_seconds']} s; results in {args.out}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Rules (placeholder: being written)."""
