@@ -142,6 +142,7 @@ class Session:
         self.published: dict[str, tuple[Optional[int], list[t.Diagnostic]]] = {}
         self._push_waiters: list[tuple[str, Optional[int], asyncio.Future]] = []
         self.stderr_tail: list[str] = []
+        self.logs: list[str] = []
         self.t_spawn = 0.0
         self.init_seconds = 0.0
 
@@ -157,7 +158,7 @@ class Session:
 
         @self.client.feature(t.WINDOW_LOG_MESSAGE)
         def _on_log(_ls, params: t.LogMessageParams) -> None:
-            pass
+            self.logs = (self.logs + [params.message])[-50:]
 
         @self.client.feature(t.WINDOW_SHOW_MESSAGE)
         def _on_show(_ls, params: t.ShowMessageParams) -> None:

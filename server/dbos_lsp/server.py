@@ -62,6 +62,7 @@ class DbosLanguageServer(LanguageServer):
         self._last_settings_errors: tuple[str, ...] = ()
         self._startup_logs: list[tuple[types.MessageType, str]] = []
         self._pending_settings_errors: list[str] = []
+        self._models: dict[str, tuple[tuple, Any]] = {}
 
     # ----- messages ------------------------------------------------------------------------
 
@@ -164,12 +165,23 @@ class DbosLanguageServer(LanguageServer):
             self._logged_rule_errors.add(key)
             self.log(f"dbos-lsp: rule {code} failed on {uri} (version {version}): {error}", types.MessageType.Error)
 
+    def model_for(self, snap: Snapshot):
+        """The parsed module for hover, built once per analysed version (worker thread)."""
+        key = (snap.uri, snap.version, self.generation)
+        cached = self._models.get(snap.uri)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        model = module_model(snap.text, self.index, snap.path)
+        self._models[snap.uri] = (key, model)
+        return model
+
     def reanalyzer(self, path: Optional[str]):
         settings, index = self.settings, self.index
         return lambda text: analyze(text, settings, index, path)
 
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
+        self._models.pop(uri, None)
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -350,11 +362,10 @@ def create_server() -> DbosLanguageServer:
             return None
         snap = await ls.snapshot(doc)
         pos = doc.position_codec.position_from_client_units(list(snap.lines), params.position)
-        index, library = ls.index, ls.library
+        library = ls.library
 
         def compute():
-            model = module_model(snap.text, index, snap.path)
-            return hover_markdown(snap.text, pos.line, pos.character, snap.analysis, library, model)
+            return hover_markdown(snap.text, pos.line, pos.character, snap.analysis, library, ls.model_for(snap))
 
         result = await asyncio.to_thread(compute)
         if result is None:

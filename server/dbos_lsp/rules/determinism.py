@@ -1,1 +1,612 @@
-"""Rules (placeholder: being written)."""
+"""Rules DBOS201-DBOS205: workflow determinism and durability.
+
+Skill documents ``workflow-determinism`` (DBOS201, DBOS202, DBOS204, DBOS205) and
+``pattern-sleep`` (DBOS203).  A workflow body is the workflow function itself:
+nested defs, lambdas and functions handed to ``DBOS.run_step`` are separate
+contexts (the model gives each its own ``FunctionInfo``).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator, Optional
+
+from .. import determinism_catalog as catalog
+from .. import sdk_facts as sdk
+from ..model import Edit, Finding, Position, Span
+from ..model import Severity
+from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
+from ..source_text import import_insertion_line, insert
+from .registry import RuleContext, rule
+
+DETERMINISM = "workflow-determinism"
+SLEEP = "pattern-sleep"
+
+
+def _tail(func: ast.expr) -> Optional[str]:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _in_workflow(fn: Optional[FunctionInfo]) -> bool:
+    return fn is not None and fn.role is Role.WORKFLOW and not fn.is_lambda
+
+
+def _is_local(name: str, fn: Optional[FunctionInfo]) -> bool:
+    f = fn
+    while f is not None:
+        if name in f.bound:
+            return True
+        f = f.parent
+    return False
+
+
+def _short(ctx: RuleContext, node: ast.AST, limit: int = 40) -> str:
+    text = ctx.source.node_text(node)
+    if "\n" in text or len(text) > limit:
+        return "this call" if isinstance(node, ast.Call) else "this expression"
+    return f"`{text}`"
+
+
+def _workflow_label(fn: FunctionInfo) -> str:
+    return f"workflow `{fn.name}`"
+
+
+# ----- names bound to DBOS (for fixes) ----------------------------------------------------
+
+
+def _dbos_name(model: ModuleModel, fn: Optional[FunctionInfo]) -> tuple[Optional[str], list[Edit]]:
+    """How to spell ``dbos.DBOS`` at ``fn``: a local name, ``<alias>.DBOS``, or a new import.
+
+    ``(None, [])`` when no spelling is safe.
+    """
+    known = model.imports.known
+    for local, qual in known.items():
+        if qual == sdk.DBOS and not _is_local(local, fn) and model.qualname(ast.Name(id=local), fn) == sdk.DBOS:
+            return local, []
+    for local, qual in known.items():
+        if qual == "dbos" and not _is_local(local, fn):
+            return f"{local}.DBOS", []
+    if "DBOS" in model.module_names or "DBOS" in model.imports.pending or _is_local("DBOS", fn):
+        return None, []
+    line = import_insertion_line(model.tree)
+    return "DBOS", [insert(Position(line, 0), "from dbos import DBOS\n")]
+
+
+# ----- logging exclusion ------------------------------------------------------------------
+
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
+)
+
+
+def _is_logging_call(model: ModuleModel, site: CallSite) -> bool:
+    func = site.node.func
+    tail = _tail(func)
+    if tail is None:
+        return False
+    if tail == "print":
+        return model.qualname(func, site.fn) == "builtins.print"
+    if tail not in _LOG_METHODS or not isinstance(func, ast.Attribute):
+        return False
+    q = model.qualname(func, site.fn)
+    if q is not None and (q.startswith("logging.") or q.startswith(sdk.DBOS + ".logger.")):
+        return True
+    # logger.info(...), self.logger.info(...), log.warning(...)
+    receiver = func.value
+    name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", None)
+    return isinstance(name, str) and "log" in name.lower()
+
+
+def _logging_argument_ids(model: ModuleModel, sites: list[CallSite]) -> set[int]:
+    """ids of every node inside the arguments of a logging call."""
+    inside: set[int] = set()
+    for site in sites:
+        if not _is_logging_call(model, site):
+            continue
+        for arg in (*site.node.args, *(k.value for k in site.node.keywords)):
+            for node in ast.walk(arg):
+                inside.add(id(node))
+    return inside
+
+
+def _workflow_calls(model: ModuleModel) -> dict[FunctionInfo, list[CallSite]]:
+    grouped: dict[FunctionInfo, list[CallSite]] = {}
+    for site in model.calls:
+        if _in_workflow(site.fn):
+            grouped.setdefault(site.fn, []).append(site)
+    return grouped
+
+
+# ----- DBOS201 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS201",
+    "workflow-nondeterministic-call",
+    Severity.WARNING,
+    DETERMINISM,
+    "A workflow body reads the clock, draws random values or reads the environment outside a step",
+)
+def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    grouped = _workflow_calls(model)
+    environ_sites: dict[FunctionInfo, list] = {}
+    for attr in model.attributes:
+        if attr.node.attr == "environ" and _in_workflow(attr.fn):
+            environ_sites.setdefault(attr.fn, []).append(attr)
+    if not grouped and not environ_sites:
+        return
+    for fn in {**grouped, **environ_sites}:
+        sites = grouped.get(fn, [])
+        logged = _logging_argument_ids(model, sites)
+        reported: set[tuple[int, int]] = set()
+        hits: list[tuple[ast.AST, str]] = []
+        for attr in environ_sites.get(fn, ()):
+            node = attr.node
+            if id(node) in logged or not isinstance(node.ctx, ast.Load):
+                continue
+            parent = attr.parent
+            if isinstance(parent, ast.Subscript) and parent.value is node and not isinstance(parent.ctx, ast.Load):
+                continue  # os.environ["X"] = ... writes, it does not read
+            if model.qualname(node, fn) != "os.environ":
+                continue
+            hits.append((node, catalog.ENVIRONMENT))
+        for site in sites:
+            call = site.node
+            if id(call) in logged:
+                continue
+            q = model.qualname(call.func, fn)
+            if q is None:
+                continue
+            category = catalog.nondeterministic(q, bool(call.args or call.keywords))
+            if category is None:
+                continue
+            hits.append((call, category))
+        for node, category in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):
+            key = (node.lineno, node.col_offset)
+            if key in reported:
+                continue  # os.environ.get(...) is one read, not two
+            reported.add(key)
+            yield ctx.finding(
+                node,
+                f"{_short(ctx, node)} {category} in {_workflow_label(fn)}; a recovered workflow re-runs "
+                "this code and gets a different value. Move it into a `@DBOS.step()` so the value "
+                "is recorded once and replayed",
+            )
+
+
+# ----- DBOS202 ----------------------------------------------------------------------------
+
+# Wildcard entries (``requests.*``) also match exception classes and plain value types.
+_NOT_IO_NAMES = frozenset(
+    {"Timeout", "Limits", "URL", "Headers", "Request", "Response", "codes", "timeout", "error",
+     "herror", "gaierror", "ClientTimeout", "BasicAuth", "Auth", "PIPE", "DEVNULL", "STDOUT"}
+)
+_PATH_IO_METHODS = frozenset(
+    {"read_text", "read_bytes", "write_text", "write_bytes", "open", "unlink", "mkdir", "rmdir",
+     "touch", "rename", "replace", "iterdir", "glob", "rglob", "exists", "is_file", "is_dir", "stat"}
+)
+_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+_DB_FACTORIES = frozenset(
+    q for q, kind in catalog.IO.items() if kind == catalog.DATABASE and not q.endswith(".*")
+)
+_IO_MESSAGES = {
+    catalog.NETWORK: "makes a network call",
+    catalog.FILES: "does file I/O",
+    catalog.SUBPROCESS: "runs a subprocess",
+    catalog.DATABASE: "talks to a database directly",
+}
+
+
+def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> Optional[str]:
+    func = call.func
+    q = model.qualname(func, fn)
+    if q is not None:
+        kind = catalog.io_kind(q)
+        if kind is None:
+            return None
+        last = q.rsplit(".", 1)[-1]
+        if last in _NOT_IO_NAMES or last.endswith(("Error", "Exception", "Warning")):
+            return None
+        return kind
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    # Path("data.json").read_text(), or a name bound once to Path(...)
+    if func.attr in _PATH_IO_METHODS:
+        value = receiver
+        if isinstance(receiver, ast.Name):
+            value = model.single_value(receiver.id, fn) if receiver.id in model.module_values or _is_local(receiver.id, fn) else None
+        if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
+            return catalog.FILES
+    # engine.connect() on a module-level engine = create_engine(...)
+    if isinstance(receiver, ast.Name) and not _is_local(receiver.id, fn):
+        value = model.module_values.get(receiver.id)
+        if isinstance(value, ast.Call) and model.qualname(value.func, None) in _DB_FACTORIES:
+            return catalog.DATABASE
+    return None
+
+
+@rule(
+    "DBOS202",
+    "workflow-io-outside-step",
+    Severity.WARNING,
+    DETERMINISM,
+    "A workflow body does network, file, subprocess or database I/O outside a step",
+)
+def workflow_io_outside_step(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for fn, sites in _workflow_calls(model).items():
+        for site in sites:
+            kind = _io_of_call(model, site.node, fn)
+            if kind is None:
+                continue
+            what = _short(ctx, site.node.func)
+            if kind == catalog.DATABASE:
+                advice = (
+                    "do database work in a transaction (`@ds.transaction()` on a datasource) or a "
+                    "`@DBOS.step()`, so a recovered workflow does not run it twice"
+                )
+            else:
+                advice = (
+                    "move it into a `@DBOS.step()` so its result is recorded and a recovered "
+                    "workflow does not repeat it"
+                )
+            yield ctx.finding(
+                site.node.func,
+                f"{what} {_IO_MESSAGES[kind]} in {_workflow_label(fn)}; {advice}",
+            )
+
+
+# ----- DBOS203 ----------------------------------------------------------------------------
+
+
+def _zero(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and not isinstance(expr.value, bool) and expr.value == 0
+
+
+@rule(
+    "DBOS203",
+    "workflow-nondurable-sleep",
+    Severity.WARNING,
+    SLEEP,
+    "`time.sleep` / `asyncio.sleep` in a workflow is not durable; use `DBOS.sleep` / `DBOS.sleep_async`",
+    fix="unsafe",
+)
+def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        fn = site.fn
+        call = site.node
+        if _tail(call.func) != "sleep" or not _in_workflow(fn):
+            continue
+        q = model.qualname(call.func, fn)
+        if q not in ("time.sleep", "asyncio.sleep"):
+            continue
+        simple = len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)
+        if simple and _zero(call.args[0]):
+            continue  # sleep(0) yields to other threads or tasks; it is not a wait
+        name = f"`{ctx.source.node_text(call.func)}`"
+        if fn.is_async:
+            advice = "use `await DBOS.sleep_async(...)`"
+        else:
+            advice = "use `DBOS.sleep(...)`"
+        message = (
+            f"{name} in {_workflow_label(fn)} is not durable: after a crash the workflow sleeps "
+            f"the whole interval again; {advice}, which records the wake-up time"
+        )
+        edits: Optional[list[Edit]] = None
+        title: Optional[str] = None
+        if simple:
+            dbos, extra = _dbos_name(model, fn)
+            arg = ctx.source.node_text(call.args[0])
+            if dbos is not None:
+                if not fn.is_async and q == "time.sleep":
+                    edits = [Edit(ctx.source.span(call.func), f"{dbos}.sleep"), *extra]
+                    title = f"Use `{dbos}.sleep(...)`"
+                elif fn.is_async and q == "asyncio.sleep" and site.awaited:
+                    edits = [Edit(ctx.source.span(call.func), f"{dbos}.sleep_async"), *extra]
+                    title = f"Use `{dbos}.sleep_async(...)`"
+                elif fn.is_async and q == "time.sleep" and isinstance(site.parent, ast.Expr):
+                    edits = [Edit(ctx.source.span(call), f"await {dbos}.sleep_async({arg})"), *extra]
+                    title = f"Use `await {dbos}.sleep_async(...)`"
+        yield ctx.finding(call.func, message, title, edits, safe=False)
+
+
+# ----- DBOS204 ----------------------------------------------------------------------------
+
+_MUTATORS = frozenset(
+    "append extend insert update setdefault pop popitem remove clear add discard".split()
+)
+_COLLECTION_FACTORIES = frozenset({"list", "dict", "set", "bytearray"})
+_STATEFUL_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
+
+
+def _literal_value(model: ModuleModel, value: ast.expr, allow_none: bool) -> bool:
+    """Module-level values whose mutation is plain program state: displays, constants,
+    ``list()``/``dict()``/``set()`` and ``collections`` containers."""
+    if isinstance(value, ast.Constant):
+        return allow_none or value.value is not None
+    if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.ListComp, ast.DictComp, ast.SetComp)):
+        return True
+    if isinstance(value, ast.UnaryOp) and isinstance(value.operand, ast.Constant):
+        return True
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Name) and func.id in _COLLECTION_FACTORIES and func.id not in model.module_names:
+            return True
+        q = model.qualname(func, None)
+        return q is not None and q.startswith("collections.") and q != "collections.abc"
+    return False
+
+
+def _root_name(expr: ast.expr) -> Optional[ast.Name]:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr if isinstance(expr, ast.Name) else None
+
+
+def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield from _own_statements(block)
+        for handler in getattr(stmt, "handlers", ()) or ():
+            yield from _own_statements(handler.body)
+        for case in getattr(stmt, "cases", ()) or ():
+            yield from _own_statements(case.body)
+
+
+def _role_label(fn: FunctionInfo) -> str:
+    if fn.role is Role.WORKFLOW:
+        return f"workflow `{fn.name}`"
+    if fn.role is Role.TRANSACTION:
+        return f"transaction `{fn.name}`"
+    return f"step `{fn.name}`"
+
+
+def _global_message(fn: FunctionInfo, name: str) -> str:
+    if fn.role is Role.WORKFLOW:
+        why = (
+            "a recovered workflow replays its steps from the database but not this change, "
+            "and other processes never see it"
+        )
+    else:
+        why = (
+            "a recorded step is not re-executed during recovery, so the change is lost, "
+            "and other processes never see it"
+        )
+    return (
+        f"{_role_label(fn)} changes module-level `{name}`: {why}; return the value and keep state "
+        "in workflow variables, step results, events or the database"
+    )
+
+
+@rule(
+    "DBOS204",
+    "workflow-mutates-global",
+    Severity.WARNING,
+    DETERMINISM,
+    "A workflow or step assigns or mutates module-level state",
+)
+def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    if not model.module_values:
+        return
+    calls: dict[FunctionInfo, list[CallSite]] = {}
+    for site in model.calls:
+        if site.fn is not None and site.fn.role in _STATEFUL_ROLES:
+            calls.setdefault(site.fn, []).append(site)
+    for fn in model.functions:
+        if fn.role not in _STATEFUL_ROLES or fn.is_lambda:
+            continue
+        declared: set[str] = set()
+        hits: list[tuple[ast.AST, str]] = []
+        statements = list(_own_statements(fn.node.body))
+        for stmt in statements:
+            if isinstance(stmt, ast.Global):
+                declared.update(stmt.names)
+
+        def module_level(name: str, via_global: bool) -> bool:
+            value = model.module_values.get(name)
+            if value is None:
+                return False
+            if name in declared:
+                return _literal_value(model, value, allow_none=not via_global)
+            if _is_local(name, fn):
+                return False
+            return _literal_value(model, value, allow_none=False)
+
+        for stmt in statements:
+            targets: list[ast.expr] = []
+            if isinstance(stmt, ast.Assign):
+                targets = list(stmt.targets)
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+                targets = [stmt.target]
+            elif isinstance(stmt, ast.Delete):
+                targets = list(stmt.targets)
+            elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+                targets = [stmt.target]
+            flat: list[ast.expr] = []
+            while targets:
+                t = targets.pop()
+                if isinstance(t, (ast.Tuple, ast.List)):
+                    targets.extend(t.elts)
+                elif isinstance(t, ast.Starred):
+                    targets.append(t.value)
+                else:
+                    flat.append(t)
+            for t in flat:
+                if isinstance(t, ast.Name):
+                    if t.id in declared and module_level(t.id, via_global=True):
+                        hits.append((t, t.id))
+                elif isinstance(t, (ast.Attribute, ast.Subscript)):
+                    root = _root_name(t)
+                    if root is not None and module_level(root.id, via_global=False):
+                        hits.append((t, root.id))
+        for site in calls.get(fn, ()):
+            func = site.node.func
+            if not isinstance(func, ast.Attribute) or func.attr not in _MUTATORS:
+                continue
+            root = _root_name(func.value)
+            if root is not None and module_level(root.id, via_global=False):
+                hits.append((func, root.id))
+        seen: set[tuple[int, int]] = set()
+        for node, name in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):
+            key = (node.lineno, node.col_offset)
+            if key in seen:
+                continue
+            seen.add(key)
+            yield ctx.finding(node, _global_message(fn, name))
+
+
+# ----- DBOS205 ----------------------------------------------------------------------------
+
+_EXECUTOR_METHODS = {"submit": 0, "map": 0, "run_in_executor": 1}
+
+
+def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+    if isinstance(expr, (ast.Starred, ast.Lambda)):
+        return None
+    callee = model.callee(ast.Call(func=expr, args=[], keywords=[]), fn)
+    if callee is None or callee.role is not Role.WORKFLOW:
+        return None
+    return callee.name
+
+
+def _fix_context_ok(fn: Optional[FunctionInfo]) -> bool:
+    # DBOS.start_workflow blocks an event loop and fails inside steps.
+    if fn is None:
+        return True
+    if fn.is_async or fn.is_lambda:
+        return False
+    return fn.role not in (Role.STEP, Role.TRANSACTION)
+
+
+def _thread_start_fix(
+    ctx: RuleContext, thread: ast.Call, start_site: CallSite, dbos: str
+) -> Optional[list[Edit]]:
+    """``threading.Thread(target=wf, args=(a, b)).start()`` -> ``DBOS.start_workflow(wf, a, b)``."""
+    if thread.args:
+        return None
+    target: Optional[ast.expr] = None
+    parts: list[str] = []
+    kwparts: list[str] = []
+    for kw in thread.keywords:
+        if kw.arg == "target":
+            target = kw.value
+        elif kw.arg == "args":
+            if not isinstance(kw.value, (ast.Tuple, ast.List)):
+                return None
+            if any(isinstance(e, ast.Starred) for e in kw.value.elts):
+                return None
+            parts.extend(ctx.source.node_text(e) for e in kw.value.elts)
+        elif kw.arg == "kwargs":
+            d = kw.value
+            if not isinstance(d, ast.Dict):
+                return None
+            for k, v in zip(d.keys, d.values):
+                if not (isinstance(k, ast.Constant) and isinstance(k.value, str) and k.value.isidentifier()):
+                    return None
+                kwparts.append(f"{k.value}={ctx.source.node_text(v)}")
+        elif kw.arg != "daemon":
+            return None
+    if target is None:
+        return None
+    text = ", ".join([ctx.source.node_text(target), *parts, *kwparts])
+    return [Edit(ctx.source.span(start_site.node), f"{dbos}.start_workflow({text})")]
+
+
+@rule(
+    "DBOS205",
+    "workflow-started-in-thread",
+    Severity.WARNING,
+    DETERMINISM,
+    "A workflow function is run on a thread or executor instead of with `DBOS.start_workflow`",
+    fix="unsafe",
+)
+def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    # Thread(...).start() statements, keyed by the Thread call
+    started: dict[int, CallSite] = {}
+    for site in model.calls:
+        func = site.node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "start"
+            and isinstance(func.value, ast.Call)
+            and isinstance(site.parent, ast.Expr)
+            and not site.node.args
+            and not site.node.keywords
+        ):
+            started[id(func.value)] = site
+    for site in model.calls:
+        call = site.node
+        func = call.func
+        tail = _tail(func)
+        fn = site.fn
+        if tail == "Thread":
+            if model.qualname(func, fn) != "threading.Thread":
+                continue
+            target = next((k.value for k in call.keywords if k.arg == "target"), None)
+            if target is None and len(call.args) >= 2:
+                target = call.args[1]  # Thread(group, target, ...)
+            if target is None:
+                continue
+            name = _workflow_target(model, target, fn)
+            if name is None:
+                continue
+            message = (
+                f"workflow `{name}` runs on a plain thread: a workflow started from inside another "
+                "workflow loses its parent, and the thread itself is not tracked or recovered; "
+                f"use `DBOS.start_workflow({name}, ...)`, which runs it in the background durably"
+            )
+            edits = None
+            title = None
+            start_site = started.get(id(call))
+            if start_site is not None and _fix_context_ok(fn):
+                dbos, extra = _dbos_name(model, fn)
+                if dbos is not None:
+                    fix = _thread_start_fix(ctx, call, start_site, dbos)
+                    if fix is not None:
+                        edits = [*fix, *extra]
+                        title = f"Use `{dbos}.start_workflow({name}, ...)`"
+            yield ctx.finding(func, message, title, edits, safe=False)
+            continue
+        index = _EXECUTOR_METHODS.get(tail or "")
+        if index is None or not isinstance(func, ast.Attribute):
+            continue
+        if len(call.args) <= index:
+            continue
+        if model.api_of(call, fn) is not None:
+            continue  # a DBOS API, not an executor
+        name = _workflow_target(model, call.args[index], fn)
+        if name is None:
+            continue
+        message = (
+            f"workflow `{name}` runs on an executor thread: a workflow started from inside another "
+            "workflow loses its parent, and the thread itself is not tracked or recovered; "
+            f"use `DBOS.start_workflow({name}, ...)` (or a DBOS queue), which runs it durably"
+        )
+        edits = None
+        title = None
+        if (
+            tail == "submit"
+            and isinstance(site.parent, ast.Expr)
+            and _fix_context_ok(fn)
+            and not any(isinstance(a, ast.Starred) for a in call.args)
+            and all(k.arg is not None for k in call.keywords)
+        ):
+            dbos, extra = _dbos_name(model, fn)
+            if dbos is not None:
+                edits = [Edit(ctx.source.span(func), f"{dbos}.start_workflow"), *extra]
+                title = f"Use `{dbos}.start_workflow({name}, ...)`"
+        yield ctx.finding(func, message, title, edits, safe=False)
