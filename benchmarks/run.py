@@ -147,7 +147,7 @@ class Session:
         self.init_seconds = 0.0
 
         @self.client.feature(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        def _on_publish(_ls, params: t.PublishDiagnosticsParams) -> None:
+        def _on_publish(ls, params: t.PublishDiagnosticsParams) -> None:
             self.published[params.uri] = (params.version, params.diagnostics)
             for w in list(self._push_waiters):
                 uri, version, fut = w
@@ -157,23 +157,23 @@ class Session:
                     self._push_waiters.remove(w)
 
         @self.client.feature(t.WINDOW_LOG_MESSAGE)
-        def _on_log(_ls, params: t.LogMessageParams) -> None:
+        def _on_log(ls, params: t.LogMessageParams) -> None:
             self.logs = (self.logs + [params.message])[-50:]
 
         @self.client.feature(t.WINDOW_SHOW_MESSAGE)
-        def _on_show(_ls, params: t.ShowMessageParams) -> None:
+        def _on_show(ls, params: t.ShowMessageParams) -> None:
             self.stderr_tail.append(f"showMessage: {params.message}")
 
         @self.client.feature(t.WORKSPACE_CONFIGURATION)
-        def _on_configuration(_ls, params: t.ConfigurationParams):
+        def _on_configuration(ls, params: t.ConfigurationParams):
             return [self.init_options or {} for _ in params.items]
 
         @self.client.feature(t.WINDOW_WORK_DONE_PROGRESS_CREATE)
-        def _on_progress(_ls, params):
+        def _on_progress(ls, params):
             return None
 
         @self.client.feature(t.CLIENT_REGISTER_CAPABILITY)
-        def _on_register(_ls, params):
+        def _on_register(ls, params):
             return None
 
     async def _drain_stderr(self) -> None:

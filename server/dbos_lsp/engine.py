@@ -13,12 +13,13 @@ from . import sdk_facts
 from .model import Analysis, Finding, Position, Span, SyntaxProblem
 from .module_model import ModuleModel
 from .parsing import parse_tolerant
+from .project_config import per_file_ignored
 from .project_index import ProjectIndex
 from .rules import REGISTRY, Rule, RuleContext
 from .rules.meta import unused_suppressions
 from .settings import Settings, parse_version
 from .source_text import SourceText
-from .suppression import is_suppressed
+from .suppression import file_suppression, is_suppressed
 
 
 def selected_rules(settings: Settings, version: tuple[int, ...]) -> list[Rule]:
@@ -76,6 +77,9 @@ def analyze(
         return result
     model = ModuleModel(parsed.tree, source.lines, path, index)
     findings: list[Finding] = []
+    extra_ignores = per_file_ignored(path, settings)
+    if extra_ignores:
+        settings = settings.with_overrides(ignore=(*settings.ignore, *extra_ignores))
     rules_to_run = selected_rules(settings, version)
     for r in rules_to_run:
         ctx = RuleContext(r, model, source, settings, version)
@@ -95,6 +99,9 @@ def analyze(
         sev = overrides.get(f.code) or overrides.get(f.name.upper())
         if sev is not None:
             f.severity = sev
+    whole_file = file_suppression(text)
+    if whole_file is not None:
+        findings = [f for f in findings if whole_file and f.code not in whole_file and f.name.upper() not in whole_file]
     result.findings = sorted(
         (f for f in findings if not is_suppressed(f, source.line(f.span.start.line))),
         key=lambda f: (f.span.start, f.code),

@@ -232,7 +232,7 @@ def _settings_section(raw: Any) -> Any:
 
 def to_range(doc: TextDocument, lines: tuple[str, ...], span: Span) -> types.Range:
     return doc.position_codec.range_to_client_units(
-        list(lines),
+        lines,
         ServerTextRange(
             ServerTextPosition(span.start.line, span.start.character),
             ServerTextPosition(span.end.line, span.end.character),
@@ -241,7 +241,7 @@ def to_range(doc: TextDocument, lines: tuple[str, ...], span: Span) -> types.Ran
 
 
 def to_span(doc: TextDocument, lines: tuple[str, ...], rng: types.Range) -> Span:
-    r = doc.position_codec.range_from_client_units(list(lines), rng)
+    r = doc.position_codec.range_from_client_units(lines, rng)
     return Span(Position(r.start.line, r.start.character), Position(r.end.line, r.end.character))
 
 
@@ -361,7 +361,7 @@ def create_server() -> DbosLanguageServer:
         if doc is None:
             return None
         snap = await ls.snapshot(doc)
-        pos = doc.position_codec.position_from_client_units(list(snap.lines), params.position)
+        pos = doc.position_codec.position_from_client_units(snap.lines, params.position)
         library = ls.library
 
         def compute():

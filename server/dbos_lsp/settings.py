@@ -28,6 +28,12 @@ class Settings:
     extra_skill_paths: tuple[str, ...] = ()
     # Push-mode debounce, in milliseconds (server only).
     push_debounce_ms: int = 150
+    # Glob (relative to ``config_root``) -> rule selectors ignored in matching files.
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Globs of files not to analyse at all.
+    exclude: tuple[str, ...] = ()
+    # Folder of the pyproject.toml the file settings came from; globs are relative to it.
+    config_root: Optional[str] = None
 
     def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
@@ -43,6 +49,8 @@ _ALIASES = {
     "extraskillpaths": "extra_skill_paths",
     "pushdebouncems": "push_debounce_ms",
     "debounce": "push_debounce_ms",
+    "perfileignores": "per_file_ignores",
+    "exclude": "exclude",
 }
 
 
@@ -74,7 +82,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         name = _ALIASES.get(_key(raw_key))
         if name is None:
             continue  # unknown keys belong to other tools sharing the section
-        if name in ("select", "ignore", "extra_skill_paths"):
+        if name in ("select", "ignore", "extra_skill_paths", "exclude"):
             items = _str_list(value)
             if items is None:
                 errors.append(f"setting {raw_key!r} must be a list of strings; ignored")
@@ -91,6 +99,18 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 except ValueError as exc:
                     errors.append(f"severity for {rule!r}: {exc}; ignored")
             changes[name] = parsed
+        elif name == "per_file_ignores":
+            if not isinstance(value, Mapping):
+                errors.append(f"setting {raw_key!r} must map file globs to lists of rules; ignored")
+                continue
+            table: dict[str, tuple[str, ...]] = {}
+            for pattern, rules in value.items():
+                items = _str_list(rules)
+                if not isinstance(pattern, str) or items is None:
+                    errors.append(f"{raw_key}: entry {pattern!r} must map a glob to a list of rules; ignored")
+                else:
+                    table[pattern] = items
+            changes[name] = table
         elif name in ("dbos_version", "environment_path"):
             if value is None or value == "":
                 changes[name] = None

@@ -69,3 +69,22 @@ def disable_comment_edit(line: str, code: str) -> tuple[int, int, str]:
             return match.end(), match.end(), f", {code}"
     stripped = line.rstrip()
     return len(stripped), len(line), f"  # noqa: {code}"
+
+
+_FILE_IGNORE = re.compile(r"^[ \t]*#\s*dbos:\s*ignore-file\b(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE | re.M)
+
+
+def file_suppression(text: str) -> Optional[frozenset[str]]:
+    """Codes silenced for the whole file by ``# dbos: ignore-file[...]`` on its own line.
+
+    Returns None when there is no such comment, and an empty set for "every rule".
+    """
+    if "ignore-file" not in text:
+        return None
+    codes: set[str] = set()
+    for match in _FILE_IGNORE.finditer(text):
+        raw = match.group("codes")
+        if raw is None or not raw.strip():
+            return frozenset()
+        codes.update(c.strip().upper() for c in re.split(r"[\s,]+", raw) if c.strip())
+    return frozenset(codes) if codes else None

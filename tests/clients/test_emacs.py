@@ -1,7 +1,8 @@
 """Real Emacs (batch) with eglot against dbos-lsp, through clients/emacs/dbos-lsp.el.
 
 Install Emacs with scripts/install-editors.sh (Debian: emacs-nox elpa-eglot elpa-lsp-mode).
-The Elisp driver (emacs_driver.el) records what eglot/flymake saw as JSON; this side asserts.
+The Elisp drivers (emacs_driver.el for eglot, emacs_lsp_mode_driver.el for lsp-mode)
+record what the editor saw as JSON; this side asserts.
 """
 
 from __future__ import annotations
@@ -85,15 +86,19 @@ def test_emacs_eglot_end_to_end(emacs, dbos_project, editor_env, tmp_path, serve
     assert (dbos_project / "app.py").read_text().splitlines()[SLEEP_LINE - 1] == "    DBOS.sleep(30)"
 
 
-def test_emacs_lsp_mode_registration(emacs, editor_env, tmp_path):
-    """dbos-lsp.el registers an lsp-mode client that is an add-on python server."""
+def _require_lsp_mode(emacs: str, env: dict) -> None:
     probe = subprocess.run(
         [emacs, "--batch", "--eval",
          "(progn (require 'package) (package-initialize) (princ (if (locate-library \"lsp-mode\") \"ok\" \"no\")))"],
-        capture_output=True, text=True, timeout=60, env=editor_env,
+        capture_output=True, text=True, timeout=60, env=env,
     )
     if probe.stdout.strip() != "ok":
         missing_editor(f"emacs has no lsp-mode (elpa-lsp-mode): {INSTALL_HINT}")
+
+
+def test_emacs_lsp_mode_registration(emacs, editor_env, tmp_path):
+    """dbos-lsp.el registers an lsp-mode client that is an add-on python server (default command)."""
+    _require_lsp_mode(emacs, editor_env)
     elisp = r"""
 (progn
   (require 'package) (package-initialize)
@@ -124,3 +129,39 @@ def test_emacs_lsp_mode_registration(emacs, editor_env, tmp_path):
     assert "python-mode" in r["major_modes"], context
     assert r["activates_for_python"], context
     assert r["command"] == ["dbos-lsp"], context
+
+
+def test_emacs_lsp_mode_add_on_end_to_end(emacs, dbos_project, editor_env, tmp_path, server_available):
+    """lsp-mode starts dbos-lsp as an add-on beside a main Python server; diagnostics and hover work."""
+    _require_lsp_mode(emacs, editor_env)
+    server_available()
+    result_file = tmp_path / "emacs-lsp-mode-result.json"
+    env = editor_env | {
+        "DBOS_EMACS_CLIENT_DIR": str(EMACS_CLIENT_DIR),
+        "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
+        "DBOS_EMACS_RESULT": str(result_file),
+    }
+    t0 = time.monotonic()
+    proc = run_editor([emacs, "--batch", "-l", str(HERE / "emacs_lsp_mode_driver.el"), str(dbos_project / "app.py")],
+                      cwd=dbos_project, env=env)
+    elapsed = time.monotonic() - t0
+    context = f"emacs exited {proc.returncode} after {elapsed:.1f}s\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    assert result_file.exists(), "the lsp-mode driver wrote no result file\n" + context
+    r = json.loads(result_file.read_text())
+    print(f"emacs lsp-mode run: {elapsed:.2f}s")
+    dump = json.dumps(r, indent=1)[:6000] + "\n" + context
+    assert "error" not in r, "Elisp error in the driver:\n" + dump
+    assert proc.returncode == 0, dump
+
+    assert r["started"], "lsp-mode did not start dbos-lsp\n" + dump
+    # Both the main server and dbos-lsp (add-on) serve the buffer.
+    assert r["all_initialized"], dump
+    servers = {w["server_id"]: w for w in r["workspaces"]}
+    assert set(servers) == {"stand-in-main-python", "dbos-lsp"}, dump
+    assert servers["dbos-lsp"]["add_on"] is True, dump
+    assert servers["dbos-lsp"]["root"].rstrip("/") == str(dbos_project.resolve()).rstrip("/"), dump
+
+    assert r["diagnostic_found"], "lsp-mode received no DBOS101 from dbos-lsp\n" + dump
+    hits = [d for d in r["diagnostics"] if d["code"] == "DBOS101"]
+    assert [d["line"] for d in hits] == [SLEEP_LINE] and hits[0]["source"] == "dbos", dump
+    assert "sleep_async" in (r.get("hover") or ""), dump

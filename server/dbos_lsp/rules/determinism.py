@@ -13,8 +13,7 @@ from typing import Iterator, Optional
 
 from .. import determinism_catalog as catalog
 from .. import sdk_facts as sdk
-from ..model import Edit, Finding, Position, Span
-from ..model import Severity
+from ..model import Edit, Finding, Position, Severity
 from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import import_insertion_line, insert
 from .registry import RuleContext, rule
@@ -220,7 +219,7 @@ def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> Optiona
     if func.attr in _PATH_IO_METHODS:
         value = receiver
         if isinstance(receiver, ast.Name):
-            value = model.single_value(receiver.id, fn) if receiver.id in model.module_values or _is_local(receiver.id, fn) else None
+            value = model.single_value(receiver.id, fn)
         if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
             return catalog.FILES
     # engine.connect() on a module-level engine = create_engine(...)
@@ -326,11 +325,12 @@ _COLLECTION_FACTORIES = frozenset({"list", "dict", "set", "bytearray"})
 _STATEFUL_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
 
 
-def _literal_value(model: ModuleModel, value: ast.expr, allow_none: bool) -> bool:
+def _literal_value(model: ModuleModel, value: ast.expr) -> bool:
     """Module-level values whose mutation is plain program state: displays, constants,
     ``list()``/``dict()``/``set()`` and ``collections`` containers."""
     if isinstance(value, ast.Constant):
-        return allow_none or value.value is not None
+        # ``None`` is left out: ``_client = None`` plus ``global _client`` is a lazy singleton.
+        return value.value is not None
     if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.ListComp, ast.DictComp, ast.SetComp)):
         return True
     if isinstance(value, ast.UnaryOp) and isinstance(value.operand, ast.Constant):
@@ -415,15 +415,11 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
             if isinstance(stmt, ast.Global):
                 declared.update(stmt.names)
 
-        def module_level(name: str, via_global: bool) -> bool:
+        def module_level(name: str) -> bool:
             value = model.module_values.get(name)
-            if value is None:
+            if value is None or (name not in declared and _is_local(name, fn)):
                 return False
-            if name in declared:
-                return _literal_value(model, value, allow_none=not via_global)
-            if _is_local(name, fn):
-                return False
-            return _literal_value(model, value, allow_none=False)
+            return _literal_value(model, value)
 
         for stmt in statements:
             targets: list[ast.expr] = []
@@ -446,18 +442,18 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
                     flat.append(t)
             for t in flat:
                 if isinstance(t, ast.Name):
-                    if t.id in declared and module_level(t.id, via_global=True):
+                    if t.id in declared and module_level(t.id):
                         hits.append((t, t.id))
                 elif isinstance(t, (ast.Attribute, ast.Subscript)):
                     root = _root_name(t)
-                    if root is not None and module_level(root.id, via_global=False):
+                    if root is not None and module_level(root.id):
                         hits.append((t, root.id))
         for site in calls.get(fn, ()):
             func = site.node.func
             if not isinstance(func, ast.Attribute) or func.attr not in _MUTATORS:
                 continue
             root = _root_name(func.value)
-            if root is not None and module_level(root.id, via_global=False):
+            if root is not None and module_level(root.id):
                 hits.append((func, root.id))
         seen: set[tuple[int, int]] = set()
         for node, name in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):

@@ -1,0 +1,111 @@
+"""Settings from ``[tool.dbos-lsp]`` in the nearest ``pyproject.toml``, merged with the editor's.
+
+The file is found by walking up from the analysed file and re-read only when
+its modification time changes.  The editor's values override the file's, key
+by key, so a team's pyproject sets the baseline and a user can still adjust.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .settings import Settings, parse_settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+_cache: dict[str, tuple[float, dict[str, Any], list[str]]] = {}
+
+
+def find_pyproject(start: str | Path) -> Optional[Path]:
+    path = Path(start)
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder, *folder.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            return pyproject
+    return None
+
+
+def read_tool_table(pyproject: Path) -> tuple[dict[str, Any], list[str]]:
+    """The ``[tool.dbos-lsp]`` table and messages about problems reading it."""
+    key = str(pyproject)
+    try:
+        mtime = pyproject.stat().st_mtime
+    except OSError:
+        return {}, []
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == mtime:
+        return cached[1], cached[2]
+    errors: list[str] = []
+    table: dict[str, Any] = {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        raw = data.get("tool", {}).get("dbos-lsp", {})
+        if isinstance(raw, dict):
+            table = raw
+        else:
+            errors.append(f"{pyproject}: [tool.dbos-lsp] must be a table; ignored")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        errors.append(f"{pyproject}: cannot read [tool.dbos-lsp]: {exc}; using defaults")
+    _cache[key] = (mtime, table, errors)
+    return table, errors
+
+
+def settings_for(
+    file_path: Optional[str], editor: Optional[Mapping[str, Any]] = None
+) -> tuple[Settings, list[str]]:
+    """Settings for one file: pyproject first, editor values on top."""
+    errors: list[str] = []
+    merged: dict[str, Any] = {}
+    root: Optional[str] = None
+    if file_path:
+        pyproject = find_pyproject(file_path)
+        if pyproject is not None:
+            table, errors = read_tool_table(pyproject)
+            merged.update(table)
+            root = str(pyproject.parent)
+    if editor is not None and not isinstance(editor, Mapping):
+        errors = [*errors, f"editor settings must be an object, got {type(editor).__name__}; ignored"]
+    elif editor:
+        merged.update(editor)
+    settings, parse_errors = parse_settings(merged)
+    if root is not None:
+        settings = settings.with_overrides(config_root=root)
+    return settings, [*errors, *parse_errors]
+
+
+def _relative(path: str, root: Optional[str]) -> str:
+    if root:
+        try:
+            return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+        except ValueError:
+            pass
+    return Path(path).as_posix()
+
+
+def _match(rel: str, pattern: str) -> bool:
+    pattern = pattern.rstrip("/")
+    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*") or rel.startswith(pattern + "/")
+
+
+def is_excluded(path: str, settings: Settings) -> bool:
+    rel = _relative(path, settings.config_root)
+    return any(_match(rel, p) for p in settings.exclude)
+
+
+def per_file_ignored(path: Optional[str], settings: Settings) -> tuple[str, ...]:
+    if not path or not settings.per_file_ignores:
+        return ()
+    rel = _relative(path, settings.config_root)
+    out: list[str] = []
+    for pattern, rules in settings.per_file_ignores.items():
+        if _match(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern):
+            out.extend(rules)
+    return tuple(out)

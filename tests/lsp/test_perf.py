@@ -1,0 +1,88 @@
+"""Latency through the real server on a ~1,800-line file (numbers printed with ``-s``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import pytest_lsp
+from conftest import CONFIG, Session
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+from test_session import CLIENTS, SLEEPY, start
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+_BODY = '''
+
+@DBOS.step()
+async def s1_N() -> int:
+    return 1
+
+
+@DBOS.transaction()
+def tx_N(x: int) -> int:
+    return x
+
+
+@DBOS.workflow()
+async def wf_N() -> None:
+    DBOS.sleep(30)
+    DBOS.set_event("k", "v")
+    await asyncio.gather(s1_N(), s1_N())
+    tx_N(1)
+'''
+BIG = "import asyncio\n\nfrom dbos import DBOS\n" + "".join(_BODY.replace("_N", f"_{i}") for i in range(100))
+
+
+@pytest_lsp.fixture(params=CLIENTS, config=CONFIG, scope="module")
+async def client(request, lsp_client: LanguageClient):
+    lsp_client.session = await start(lsp_client, request.param)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def session(client: LanguageClient) -> Session:
+    return client.session
+
+
+async def test_big_file_latency(session: Session):
+    lines = BIG.count("\n")
+    t0 = time.perf_counter()
+    uri = session.open("big.py", BIG)
+    diags = await session.diagnostics(uri)
+    first = time.perf_counter() - t0
+    assert len(diags) == 400
+    # An edit: push waits for the debounce (150 ms) then analyses; pull answers at once.
+    t0 = time.perf_counter()
+    session.change(uri, BIG + "\n# edit\n")
+    diags = await session.diagnostics(uri)
+    edit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hover = await session.hover(uri, 1000, 6)
+    hover_ms = time.perf_counter() - t0
+    whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    t0 = time.perf_counter()
+    actions = await session.code_actions(uri, whole, only=["source.fixAll"])
+    fix_all = time.perf_counter() - t0
+    print(
+        f"\n[{session.name}] {lines} lines: first diagnostics {first * 1000:.0f} ms, after edit {edit * 1000:.0f} ms, "
+        f"hover {hover_ms * 1000:.0f} ms, fix-all {fix_all * 1000:.0f} ms"
+    )
+    assert len(actions) == 1 and first < 5 and edit < 5 and fix_all < 10
+
+
+async def test_loop_stays_responsive_during_a_big_analysis(session: Session):
+    small = session.open("small.py", SLEEPY)
+    await session.diagnostics(small)
+    await session.hover(small, 5, 6)  # warm the small document's caches
+    big = session.open("big.py", BIG)
+    session.change(big, BIG + "\n# again\n")  # a second analysis queued behind the first
+    t0 = time.perf_counter()
+    hover = await session.hover(small, 5, 6)
+    elapsed = time.perf_counter() - t0
+    print(f"\n[{session.name}] hover on a small file while a big one is analysed: {elapsed * 1000:.0f} ms")
+    assert hover is not None and elapsed < 2
+    await session.diagnostics(big)
