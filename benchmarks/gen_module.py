@@ -322,7 +322,7 @@ def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: 
     pending: Optional[str] = None
     while count < target_lines:
         shape = SHAPES[i % len(SHAPES)] if i < len(SHAPES) else rng.choice(SHAPES)
-        if pending is None and findings_every and i % findings_every == findings_every - 1:
+        if pending is None and findings_every and i % findings_every == 0:
             pending = MISTAKES[(i // findings_every) % len(MISTAKES)]
         mistake = None
         if pending and shape is _async_pipeline or (pending and shape is _fanout and pending != "DBOS109"):

@@ -59,11 +59,24 @@ def _signature(cls_name: str, name: str, obj: object, kind: str) -> str:
     params = list(sig.parameters.values())
     if kind in ("method", "classmethod") and params and params[0].name in ("self", "cls"):
         params = params[1:]
-    sig = sig.replace(parameters=params)
-    text = str(sig).replace("'", "")
+    sig = sig.replace(
+        parameters=[p.replace(annotation=_Ann(p.annotation)) if isinstance(p.annotation, str) else p for p in params],
+        return_annotation=_Ann(sig.return_annotation) if isinstance(sig.return_annotation, str) else sig.return_annotation,
+    )
+    text = str(sig)
     prefix = "async def " if inspect.iscoroutinefunction(obj) else ""
     label = cls_name if name == "__init__" else f"{cls_name}.{name}"
     return _tidy(f"{prefix}{label}{text}")
+
+
+class _Ann:
+    """A string annotation printed without quotes (defaults keep their repr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text.replace("'", "").replace("\"", "")  # nested forward refs
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def _ann(a: object) -> str:
@@ -74,7 +87,8 @@ def _tidy(text: str) -> str:
     # Private module paths and ForwardRef wrappers are noise in a hover.
     text = re.sub(r"ForwardRef\('?([\w.\[\], ]+?)'?\)", r"\1", text)
     text = re.sub(r"<(?:[\w]+\.)*(\w+) object at 0x[0-9a-f]+>", r"\1()", text)  # keep the output deterministic
-    return re.sub(r"\bdbos\.(?:_\w+\.)+", "", text)
+    text = re.sub(r"\bdbos\.(?:_\w+\.)+", "", text)
+    return re.sub(r"\s+\)", ")", text).strip()
 
 
 def collect() -> tuple[str, dict[str, dict[str, str]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -375,3 +376,28 @@ def test_check_never_executes_user_code(tmp_path):
     code, out, _ = run_inproc("check", str(tmp_path))
     assert code == 1
     assert not marker.exists()
+
+
+# ----- no arguments: the language server over stdio -----------------------------------------
+
+
+async def test_no_arguments_starts_language_server(tmp_path):
+    from lsprotocol import types as t
+    from pygls.lsp.client import LanguageClient
+
+    client = LanguageClient("test-cli", "1")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SERVER)
+    await client.start_io(sys.executable, "-m", "dbos_lsp", env=env, cwd=str(tmp_path))
+    try:
+        result = await asyncio.wait_for(
+            client.initialize_async(
+                t.InitializeParams(capabilities=t.ClientCapabilities(), root_uri=tmp_path.as_uri())
+            ),
+            60,
+        )
+        assert result.server_info is not None and result.server_info.name == "dbos-lsp"
+        await asyncio.wait_for(client.shutdown_async(None), 30)
+        client.exit(None)
+    finally:
+        await asyncio.wait_for(client.stop(), 30)

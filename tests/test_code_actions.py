@@ -10,7 +10,9 @@ from dbos_lsp.source_text import apply_edits
 
 MIXED = '''import asyncio
 
-from dbos import DBOS
+from dbos import DBOS, SQLAlchemyDatasource
+
+ds = SQLAlchemyDatasource.create("postgresql://localhost/app")
 
 
 @DBOS.step()
@@ -18,7 +20,7 @@ async def s1() -> int:
     return 1
 
 
-@DBOS.transaction()
+@ds.transaction()
 def tx(x: int) -> int:
     return x
 
@@ -40,7 +42,7 @@ def line_span(line: int) -> Span:
 
 def test_quick_fixes_for_the_range_only():
     a = analyze(MIXED)
-    actions = code_actions(MIXED, a, line_span(17), [QUICKFIX])
+    actions = code_actions(MIXED, a, line_span(19), [QUICKFIX])
     assert [(x.title, x.is_preferred) for x in actions] == [
         ("Use `await DBOS.sleep_async(...)` (DBOS101)", True),
         ("Disable DBOS101 for this line", False),
@@ -52,7 +54,7 @@ def test_quick_fixes_for_the_range_only():
 
 def test_unsafe_fix_is_offered_but_not_preferred():
     a = analyze(MIXED)
-    actions = code_actions(MIXED, a, line_span(20), [QUICKFIX])
+    actions = code_actions(MIXED, a, line_span(22), [QUICKFIX])
     fix = [x for x in actions if x.codes == ("DBOS109",) and not x.title.startswith("Disable")][0]
     assert not fix.is_preferred and "may change behaviour" in fix.title
     assert "await asyncio.to_thread(tx, 1)" in apply_edits(MIXED, fix.edits)
@@ -60,16 +62,16 @@ def test_unsafe_fix_is_offered_but_not_preferred():
 
 def test_disable_for_this_line_suppresses():
     a = analyze(MIXED)
-    (disable,) = [x for x in code_actions(MIXED, a, line_span(17)) if x.title.startswith("Disable")]
+    (disable,) = [x for x in code_actions(MIXED, a, line_span(19)) if x.title.startswith("Disable")]
     fixed = apply_edits(MIXED, disable.edits)
     assert "    DBOS.sleep(30)  # noqa: DBOS101\n" in fixed
-    assert not [f for f in analyze(fixed).findings if f.span.start.line == 17]
+    assert not [f for f in analyze(fixed).findings if f.span.start.line == 19]
 
 
 def test_disable_extends_an_existing_noqa_list():
     text = MIXED.replace("DBOS.sleep(30)", "DBOS.sleep(30)  # noqa: E501")
     a = analyze(text)
-    (disable,) = [x for x in code_actions(text, a, line_span(17)) if x.title.startswith("Disable")]
+    (disable,) = [x for x in code_actions(text, a, line_span(19)) if x.title.startswith("Disable")]
     assert "# noqa: E501, DBOS101" in apply_edits(text, disable.edits)
 
 
@@ -81,8 +83,9 @@ def test_fix_all_applies_safe_fixes_only_in_one_edit():
     fixed = apply_edits(MIXED, [edit])
     assert "await DBOS.sleep_async(30)" in fixed and 'await DBOS.set_event_async("k", "v")' in fixed
     assert "return_exceptions" not in fixed and "to_thread" not in fixed
-    assert edit.span.start == Position(17, 0) and edit.span.end == Position(19, 0)  # only the changed lines
-    assert {f.code for f in analyze(fixed).findings} == {"DBOS108", "DBOS109"}
+    assert edit.span.start == Position(19, 0) and edit.span.end == Position(21, 0)  # only the changed lines
+    after = {f.code for f in analyze(fixed).findings}
+    assert "DBOS101" not in after and {"DBOS108", "DBOS109"} <= after
     assert set(actions[0].codes) == {"DBOS101"}
 
 
@@ -124,7 +127,7 @@ def test_no_fix_all_on_a_file_with_a_syntax_error():
     assert a.syntax_error is not None and any(f.fix and f.fix.safe for f in a.findings)
     assert code_actions(text, a, EVERYWHERE, [FIX_ALL]) == []
     # Quick fixes still work there.
-    assert any(x.is_preferred for x in code_actions(text, a, line_span(17), [QUICKFIX]))
+    assert any(x.is_preferred for x in code_actions(text, a, line_span(19), [QUICKFIX]))
 
 
 def test_kind_matching():

@@ -13,9 +13,10 @@ from dbos_lsp.rules import lookup
 from dbos_lsp.settings import Settings
 from dbos_lsp.skills import load_library
 
-SRC = '''from dbos import DBOS, Queue
+SRC = '''from dbos import DBOS, DBOSClient
 
-q = Queue("jobs")
+q = DBOS.register_queue("jobs")
+client = DBOSClient(system_database_url="postgresql://localhost/app")
 
 
 @DBOS.workflow()
@@ -46,8 +47,8 @@ def col(text: str, line: int, needle: str, offset: int = 0) -> int:
 
 
 def test_finding_hover_has_message_explanation_example_and_signature(library):
-    md, span = hover(SRC, 7, col(SRC, 7, "sleep", 1), library)
-    assert (span.start.line, span.start.character, span.end.character) == (7, 4, 14)
+    md, span = hover(SRC, 8, col(SRC, 8, "sleep", 1), library)
+    assert (span.start.line, span.start.character, span.end.character) == (8, 4, 14)
     assert md.startswith("**DBOS101 async-sync-dbos-call**: `DBOS.sleep()` raises RuntimeError")
     assert "Correct" in md and "```python" in md and "sleep_async" in md
     assert "DBOS.sleep(seconds: float) -> None" in md  # the API part follows the finding
@@ -56,20 +57,20 @@ def test_finding_hover_has_message_explanation_example_and_signature(library):
 
 @pytest.mark.parametrize("needle,offset", [("DBOS", 1), ("sleep_async", 2)])
 def test_api_hover_on_either_part(library, needle, offset):
-    md, span = hover(SRC, 8, col(SRC, 8, needle, offset), library)
+    md, span = hover(SRC, 9, col(SRC, 9, needle, offset), library)
     assert "async def DBOS.sleep_async(seconds: float) -> None" in md
     assert "A coroutine: `await` it" in md and "`DBOS.sleep(...)`" in md
     assert "Call DBOS Correctly from Coroutines" in md  # the skill that lists the API
     assert "DBOS version assumed by the analysis: 3.4" in md
-    assert SRC.splitlines()[8][span.start.character : span.end.character] == "DBOS.sleep_async"
+    assert SRC.splitlines()[9][span.start.character : span.end.character] == "DBOS.sleep_async"
 
 
 def test_decorator_and_constructor_and_instance_methods(library):
-    md, _ = hover(SRC, 5, 3, library)
+    md, _ = hover(SRC, 6, 3, library)
     assert "DBOS.workflow(*, name" in md
-    md, _ = hover(SRC, 2, 5, library)
-    assert md.startswith("```python\nQueue(name: str")
-    md, _ = hover(SRC, 13, col(SRC, 13, "enqueue", 1), library)  # q is a module-level Queue
+    md, _ = hover(SRC, 3, 12, library)
+    assert md.startswith("```python\nDBOSClient(*, system_database_url")
+    md, _ = hover(SRC, 14, col(SRC, 14, "enqueue", 1), library)  # q is a module-level Queue
     assert "Queue.enqueue(func" in md and "Blocks the event loop" in md and "enqueue_async" in md
 
 
@@ -80,24 +81,25 @@ def test_sync_fact_for_sleep_in_sync_code(library):
 
 
 def test_suppression_comment_hover(library):
-    line = SRC.splitlines()[14]
-    md, span = hover(SRC, 14, line.index("DBOS101") + 2, library)
+    line = SRC.splitlines()[15]
+    md, span = hover(SRC, 15, line.index("DBOS101") + 2, library)
     assert md.startswith("### DBOS101 async-sync-dbos-call")
     assert "**Correct" in md and "**Fix:** safe" in md and "(https://" in md
     assert line[span.start.character : span.end.character] == "DBOS101"
-    line = SRC.splitlines()[15]
-    md, _ = hover(SRC, 15, line.index("async-sync") + 3, library)
+    assert "**DBOS901" in md  # the unused-suppression finding on the same comment follows the doc
+    line = SRC.splitlines()[16]
+    md, _ = hover(SRC, 16, line.index("async-sync") + 3, library)
     assert md.startswith("### DBOS101 async-sync-dbos-call")
 
 
 def test_nothing_elsewhere(library):
-    assert hover(SRC, 15, 4, library) is None  # `x`
+    assert hover(SRC, 16, 4, library) is None  # `x`
     assert hover(SRC, 0, 0, library) is None  # `from`
     assert hover("def broken(:\n", 0, 2, library) is None
 
 
 def test_version_source_from_settings(library):
-    md, _ = hover(SRC, 8, col(SRC, 8, "DBOS", 1), library, Settings(dbos_version="3.1"))
+    md, _ = hover(SRC, 9, col(SRC, 9, "DBOS", 1), library, Settings(dbos_version="3.1"))
     assert "DBOS version assumed by the analysis: 3.1, from the dbosVersion setting" in md
 
 
@@ -111,7 +113,7 @@ def test_upstream_document_from_extra_skill_folder(tmp_path: Path):
     )
     library = load_library([str(tmp_path / "upstream")])
     assert not library.warnings
-    md, _ = hover(SRC, 8, col(SRC, 8, "DBOS", 1), library)
+    md, _ = hover(SRC, 9, col(SRC, 9, "DBOS", 1), library)
     assert "**Upstream: Upstream Async Guide**" in md
     assert "Use the async twins everywhere." in md
     assert "[DBOS docs](https://docs.dbos.dev/python/reference)" in md

@@ -20,7 +20,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                                    'Optional[Serializer] = None, sessionmaker: '
                                                    'Optional[sqlalchemy.ext.asyncio.session.async_sessionmaker[Any]] '
                                                    '= None, run_migrations: bool = True) -> '
-                                                   'AsyncSQLAlchemyDatasource ',
+                                                   'AsyncSQLAlchemyDatasource',
                                       'summary': ''},
  'AsyncSQLAlchemyDatasource.migrate': {'kind': 'staticmethod',
                                        'signature': 'async def '
@@ -50,8 +50,8 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                            'signature': 'AsyncSQLAlchemyDatasource.transaction(func: '
                                                         'Optional[Callable[..., Any]] = None, *, name: '
                                                         'Optional[str] = None, isolation_level: '
-                                                        'Literal[SERIALIZABLE, REPEATABLE READ, READ '
-                                                        'COMMITTED] = SERIALIZABLE) -> Any',
+                                                        "Literal['SERIALIZABLE', 'REPEATABLE READ', 'READ "
+                                                        "COMMITTED'] = 'SERIALIZABLE') -> Any",
                                            'summary': ''},
  'AsyncSQLAlchemyDatasource.verify_migrations': {'kind': 'method',
                                                  'signature': 'async def '
@@ -81,7 +81,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                        'summary': ''},
  'DBOS.asyncio_wait': {'kind': 'classmethod',
                        'signature': 'async def DBOS.asyncio_wait(fs: List[Awaitable[Any]], *, timeout: '
-                                    'Optional[float] = None, return_when: str = ALL_COMPLETED) -> '
+                                    "Optional[float] = None, return_when: str = 'ALL_COMPLETED') -> "
                                     'tuple[set[asyncio.Task[Any]], set[asyncio.Task[Any]]]',
                        'summary': 'Durable version of asyncio.wait.'},
  'DBOS.authenticated_roles': {'kind': 'property',
@@ -261,12 +261,12 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                         'Optional[str] = None) -> Optional[Any]',
                            'summary': 'Await and return the result of a workflow execution.'},
  'DBOS.get_schedule': {'kind': 'classmethod',
-                       'signature': 'DBOS.get_schedule(name: str) -> "Optional[WorkflowSchedule]"',
+                       'signature': 'DBOS.get_schedule(name: str) -> Optional[WorkflowSchedule]',
                        'summary': 'Return the schedule with the given name, or ``None`` if it does not '
                                   'exist.'},
  'DBOS.get_schedule_async': {'kind': 'classmethod',
                              'signature': 'async def DBOS.get_schedule_async(name: str) -> '
-                                          '"Optional[WorkflowSchedule]"',
+                                          'Optional[WorkflowSchedule]',
                              'summary': 'Async version of :meth:`get_schedule`.'},
  'DBOS.get_workflow_status': {'kind': 'classmethod',
                               'signature': 'DBOS.get_workflow_status(workflow_id: str, *, shard_key: '
@@ -352,7 +352,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                       'None, workflow_name: Optional[Union[str, List[str]]] = None, '
                                       'schedule_name_prefix: Optional[Union[str, List[str]]] = None, '
                                       'application_name: Optional[Union[str, List[str]]] = None) -> '
-                                      '"List[WorkflowSchedule]"',
+                                      'List[WorkflowSchedule]',
                          'summary': 'Return all registered workflow schedules, optionally filtered.'},
  'DBOS.list_schedules_async': {'kind': 'classmethod',
                                'signature': 'async def DBOS.list_schedules_async(*, status: '
@@ -360,7 +360,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                             'Optional[Union[str, List[str]]] = None, schedule_name_prefix: '
                                             'Optional[Union[str, List[str]]] = None, application_name: '
                                             'Optional[Union[str, List[str]]] = None) -> '
-                                            '"List[WorkflowSchedule]"',
+                                            'List[WorkflowSchedule]',
                                'summary': 'Async version of :meth:`list_schedules`.'},
  'DBOS.list_workflow_steps': {'kind': 'classmethod',
                               'signature': 'DBOS.list_workflow_steps(workflow_id: str, *, load_output: bool '
@@ -424,7 +424,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                    'specific queues.'},
  'DBOS.logger': {'kind': 'property', 'signature': 'DBOS.logger: Logger  (property)', 'summary': ''},
  'DBOS.migrate': {'kind': 'staticmethod',
-                  'signature': 'DBOS.migrate(system_database_url: str, *, schema: str = dbos, '
+                  'signature': "DBOS.migrate(system_database_url: str, *, schema: str = 'dbos', "
                                'application_role: Optional[str] = None, sharding: bool = False) -> None',
                   'summary': 'Create or migrate the system database with a privileged role, optionally '
                              'granting application_role access to the system schema.'},
@@ -475,7 +475,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                       'partition_worker_concurrency: Optional[int] = None, '
                                       'partition_limiter: Optional[QueueRateLimit] = None, limiter: '
                                       'Optional[QueueRateLimit] = None, polling_interval_sec: float = 1.0, '
-                                      'on_conflict: QueueConflictResolution = update_if_latest_version, '
+                                      "on_conflict: QueueConflictResolution = 'update_if_latest_version', "
                                       'concurrency: Optional[int] = None) -> Queue',
                          'summary': 'Register a queue and persist its configuration to the system database.'},
  'DBOS.register_queue_async': {'kind': 'classmethod',
@@ -486,8 +486,8 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                             'partition_limiter: Optional[QueueRateLimit] = None, limiter: '
                                             'Optional[QueueRateLimit] = None, polling_interval_sec: float = '
                                             '1.0, on_conflict: QueueConflictResolution = '
-                                            'update_if_latest_version, concurrency: Optional[int] = None) -> '
-                                            'Queue',
+                                            "'update_if_latest_version', concurrency: Optional[int] = None) "
+                                            '-> Queue',
                                'summary': 'Async version of :meth:`register_queue`.'},
  'DBOS.required_roles': {'kind': 'classmethod',
                          'signature': 'DBOS.required_roles(roles: List[str]) -> Callable[[F], F]',
@@ -573,25 +573,25 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                'signature': 'DBOS.send(destination_id: str, message: Any, topic: Optional[str] = None, *, '
                             'idempotency_key: Optional[str] = None, serialization_type: '
                             'Optional[WorkflowSerializationFormat] = <WorkflowSerializationFormat.DEFAULT: '
-                            'None>, send_to_forks: bool = False, shard_key: Optional[str] = None) -> None',
+                            "'None'>, send_to_forks: bool = False, shard_key: Optional[str] = None) -> None",
                'summary': 'Send a message to a workflow execution.'},
  'DBOS.send_async': {'kind': 'classmethod',
                      'signature': 'async def DBOS.send_async(destination_id: str, message: Any, topic: '
                                   'Optional[str] = None, *, idempotency_key: Optional[str] = None, '
                                   'serialization_type: Optional[WorkflowSerializationFormat] = '
-                                  '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = False, '
-                                  'shard_key: Optional[str] = None) -> None',
+                                  "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool = "
+                                  'False, shard_key: Optional[str] = None) -> None',
                      'summary': 'Send a message to a workflow execution.'},
  'DBOS.send_bulk': {'kind': 'classmethod',
                     'signature': 'DBOS.send_bulk(messages: List[SendMessage], *, serialization_type: '
                                  'Optional[WorkflowSerializationFormat] = '
-                                 '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = False) '
-                                 '-> None',
+                                 "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool = "
+                                 'False) -> None',
                     'summary': 'Send many messages to workflow executions in a single transaction.'},
  'DBOS.send_bulk_async': {'kind': 'classmethod',
                           'signature': 'async def DBOS.send_bulk_async(messages: List[SendMessage], *, '
                                        'serialization_type: Optional[WorkflowSerializationFormat] = '
-                                       '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = '
+                                       "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool = "
                                        'False) -> None',
                           'summary': 'Send many messages to workflow executions in a single transaction.'},
  'DBOS.set_authentication': {'kind': 'classmethod',
@@ -601,13 +601,13 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                         'current context.'},
  'DBOS.set_event': {'kind': 'classmethod',
                     'signature': 'DBOS.set_event(key: str, value: Any, *, serialization_type: '
-                                 'WorkflowSerializationFormat = <WorkflowSerializationFormat.DEFAULT: None>) '
-                                 '-> None',
+                                 'WorkflowSerializationFormat = <WorkflowSerializationFormat.DEFAULT: '
+                                 "'None'>) -> None",
                     'summary': 'Set a workflow event.'},
  'DBOS.set_event_async': {'kind': 'classmethod',
                           'signature': 'async def DBOS.set_event_async(key: str, value: Any, *, '
                                        'serialization_type: WorkflowSerializationFormat = '
-                                       '<WorkflowSerializationFormat.DEFAULT: None>) -> None',
+                                       "<WorkflowSerializationFormat.DEFAULT: 'None'>) -> None",
                           'summary': 'Set a workflow event.'},
  'DBOS.set_latest_application_version': {'kind': 'classmethod',
                                          'signature': 'DBOS.set_latest_application_version(version_name: '
@@ -696,8 +696,8 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                    'signature': 'DBOS.workflow(*, name: Optional[str] = None, max_recovery_attempts: '
                                 'Optional[int] = 100, serialization_type: '
                                 'Optional[WorkflowSerializationFormat] = None, validate_args: '
-                                '"Optional[ValidateArgsCallable]" = None, auto_upgrade: Optional[bool] = '
-                                'None) -> Callable[[Callable[P, R]], Callable[P, R]]',
+                                'Optional[ValidateArgsCallable] = None, auto_upgrade: Optional[bool] = None) '
+                                '-> Callable[[Callable[P, R]], Callable[P, R]]',
                    'summary': 'Decorate a function for use as a DBOS workflow.'},
  'DBOS.workflow_id': {'kind': 'property',
                       'signature': 'DBOS.workflow_id: Optional[str]  (property)',
@@ -705,17 +705,17 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
  'DBOS.write_stream': {'kind': 'classmethod',
                        'signature': 'DBOS.write_stream(key: str, value: Any, *, serialization_type: '
                                     'WorkflowSerializationFormat = <WorkflowSerializationFormat.DEFAULT: '
-                                    'None>) -> None',
+                                    "'None'>) -> None",
                        'summary': 'Write a value to a stream.'},
  'DBOS.write_stream_async': {'kind': 'classmethod',
                              'signature': 'async def DBOS.write_stream_async(key: str, value: Any, *, '
                                           'serialization_type: WorkflowSerializationFormat = '
-                                          '<WorkflowSerializationFormat.DEFAULT: None>) -> None',
+                                          "<WorkflowSerializationFormat.DEFAULT: 'None'>) -> None",
                              'summary': 'Write a value to a stream asynchronously.'},
  'DBOSClient': {'kind': 'method',
                 'signature': 'DBOSClient(*, system_database_url: Optional[str] = None, '
                              'system_database_engine: Optional[sqlalchemy.engine.base.Engine] = None, '
-                             'dbos_system_schema: Optional[str] = dbos, serializer: Serializer = '
+                             "dbos_system_schema: Optional[str] = 'dbos', serializer: Serializer = "
                              'DefaultSerializer(), system_database_pool_size: Optional[int] = None, '
                              'system_database_polling_concurrency: Optional[int] = None, use_listen_notify: '
                              'bool = False, application_name: Optional[str] = None, lazy: bool = False, '
@@ -1080,9 +1080,10 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                             'partition_limiter: Optional[QueueRateLimit] = None, limiter: '
                                             'Optional[QueueRateLimit] = None, worker_concurrency: '
                                             'Optional[int] = None, polling_interval_sec: float = 1.0, '
-                                            'on_conflict: Literal[update_if_latest_version, always_update, '
-                                            'never_update] = always_update, application_name: Optional[str] '
-                                            '= None, concurrency: Optional[int] = None) -> Queue',
+                                            "on_conflict: Literal['update_if_latest_version', "
+                                            "'always_update', 'never_update'] = 'always_update', "
+                                            'application_name: Optional[str] = None, concurrency: '
+                                            'Optional[int] = None) -> Queue',
                                'summary': 'Register a queue from a client and persist it to the system '
                                           'database.'},
  'DBOSClient.register_queue_async': {'kind': 'method',
@@ -1094,8 +1095,8 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                                   'limiter: Optional[QueueRateLimit] = None, '
                                                   'worker_concurrency: Optional[int] = None, '
                                                   'polling_interval_sec: float = 1.0, on_conflict: '
-                                                  'Literal[update_if_latest_version, always_update, '
-                                                  'never_update] = always_update, application_name: '
+                                                  "Literal['update_if_latest_version', 'always_update', "
+                                                  "'never_update'] = 'always_update', application_name: "
                                                   'Optional[str] = None, concurrency: Optional[int] = None) '
                                                   '-> Queue',
                                      'summary': 'Async version of :meth:`register_queue`.'},
@@ -1176,27 +1177,27 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                      'signature': 'DBOSClient.send(destination_id: str, message: Any, topic: Optional[str] = '
                                   'None, idempotency_key: Optional[str] = None, *, serialization_type: '
                                   'Optional[WorkflowSerializationFormat] = '
-                                  '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = False, '
-                                  'shard_key: Optional[str] = None) -> None',
+                                  "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool = "
+                                  'False, shard_key: Optional[str] = None) -> None',
                      'summary': ''},
  'DBOSClient.send_async': {'kind': 'method',
                            'signature': 'async def DBOSClient.send_async(destination_id: str, message: Any, '
                                         'topic: Optional[str] = None, idempotency_key: Optional[str] = None, '
                                         '*, serialization_type: Optional[WorkflowSerializationFormat] = '
-                                        '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = '
-                                        'False, shard_key: Optional[str] = None) -> None',
+                                        "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool "
+                                        '= False, shard_key: Optional[str] = None) -> None',
                            'summary': ''},
  'DBOSClient.send_bulk': {'kind': 'method',
                           'signature': 'DBOSClient.send_bulk(messages: List[SendMessage], *, '
                                        'serialization_type: Optional[WorkflowSerializationFormat] = '
-                                       '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: bool = '
+                                       "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: bool = "
                                        'False) -> None',
                           'summary': 'Send many messages to workflow executions in a single transaction.'},
  'DBOSClient.send_bulk_async': {'kind': 'method',
                                 'signature': 'async def DBOSClient.send_bulk_async(messages: '
                                              'List[SendMessage], *, serialization_type: '
                                              'Optional[WorkflowSerializationFormat] = '
-                                             '<WorkflowSerializationFormat.DEFAULT: None>, send_to_forks: '
+                                             "<WorkflowSerializationFormat.DEFAULT: 'None'>, send_to_forks: "
                                              'bool = False) -> None',
                                 'summary': 'Send many messages to workflow executions in a single '
                                            'transaction.'},
@@ -1206,7 +1207,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                                       'sqlalchemy.orm.session.Session], messages: '
                                                       'List[SendMessage], *, serialization_type: '
                                                       'Optional[WorkflowSerializationFormat] = '
-                                                      '<WorkflowSerializationFormat.DEFAULT: None>, '
+                                                      "<WorkflowSerializationFormat.DEFAULT: 'None'>, "
                                                       'send_to_forks: bool = False) -> None',
                                          'summary': 'Send many messages to workflow executions within a '
                                                     'caller-owned synchronous SQLAlchemy transaction.'},
@@ -1217,7 +1218,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                                  'message: Any, topic: Optional[str] = None, '
                                                  'idempotency_key: Optional[str] = None, *, '
                                                  'serialization_type: Optional[WorkflowSerializationFormat] '
-                                                 '= <WorkflowSerializationFormat.DEFAULT: None>, '
+                                                 "= <WorkflowSerializationFormat.DEFAULT: 'None'>, "
                                                  'send_to_forks: bool = False, shard_key: Optional[str] = '
                                                  'None) -> None',
                                     'summary': 'Send a message to a workflow within a caller-owned '
@@ -1470,7 +1471,7 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                               'Optional[str] = None, serializer: Optional[Serializer] = '
                                               'None, sessionmaker: '
                                               'Optional[sqlalchemy.orm.session.sessionmaker[Any]] = None, '
-                                              'run_migrations: bool = True) -> SQLAlchemyDatasource ',
+                                              'run_migrations: bool = True) -> SQLAlchemyDatasource',
                                  'summary': ''},
  'SQLAlchemyDatasource.migrate': {'kind': 'staticmethod',
                                   'signature': 'SQLAlchemyDatasource.migrate(database_url: str, *, schema: '
@@ -1495,8 +1496,8 @@ SIGNATURES: dict[str, dict[str, str]] = {'AsyncSQLAlchemyDatasource': {'kind': '
                                       'signature': 'SQLAlchemyDatasource.transaction(func: '
                                                    'Optional[Callable[..., Any]] = None, *, name: '
                                                    'Optional[str] = None, isolation_level: '
-                                                   'Literal[SERIALIZABLE, REPEATABLE READ, READ COMMITTED] = '
-                                                   'SERIALIZABLE) -> Any',
+                                                   "Literal['SERIALIZABLE', 'REPEATABLE READ', 'READ "
+                                                   "COMMITTED'] = 'SERIALIZABLE') -> Any",
                                       'summary': ''},
  'SQLAlchemyDatasource.verify_migrations': {'kind': 'method',
                                             'signature': 'SQLAlchemyDatasource.verify_migrations() -> None',

@@ -42,13 +42,16 @@ def hover_markdown(
     source = SourceText(text)
     current = source.line(line)
     pos = Position(line, character)
+    findings = [f for f in analysis.findings if f.span.contains(pos)]
     hit = suppression_at(current, character)
     if hit is not None:
         rule = lookup(hit[0])
         if rule is not None:
             span = Span(Position(line, hit[1]), Position(line, hit[2]))
-            return rule_markdown(rule, library), span
-    findings = [f for f in analysis.findings if f.span.contains(pos)]
+            markdown = rule_markdown(rule, library)
+            if findings:  # e.g. "unused suppression" on this very comment
+                markdown += "\n\n---\n\n" + "\n\n".join(f"**{f.code} {f.name}**: {f.message}" for f in findings)
+            return markdown, span
     if model is None:
         from .engine import module_model
 

@@ -204,8 +204,9 @@ class DbosLanguageServer(LanguageServer):
         current = self.open_document(uri)
         if current is None or (current.version or 0) != snap.version:
             return  # a newer version has its own publish scheduled
+        items = await asyncio.to_thread(diagnostics, doc, snap)
         self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=diagnostics(doc, snap))
+            types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=items)
         )
 
     def publish_empty(self, uri: str) -> None:
@@ -406,7 +407,8 @@ async def pull_diagnostics(ls: DbosLanguageServer, params: types.DocumentDiagnos
         return types.UnchangedDocumentDiagnosticReport(result_id=params.previous_result_id)
     snap = await ls.snapshot(doc)
     result_id = f"{uri}@{snap.version}{suffix}"
-    return types.FullDocumentDiagnosticReport(items=diagnostics(doc, snap), result_id=result_id)
+    items = await asyncio.to_thread(diagnostics, doc, snap)
+    return types.FullDocumentDiagnosticReport(items=items, result_id=result_id)
 
 
 def start(transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> None:

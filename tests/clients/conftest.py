@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
 # Make editor_support importable from the test modules whatever pytest's import mode is.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from editor_support import APP_PY, PYPROJECT, server_cmd, server_env, search_path  # noqa: E402
+from editor_support import APP_PY, PYPROJECT, search_path, server_cmd, server_env
 
 
 @pytest.fixture
@@ -47,12 +46,12 @@ def editor_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def server_available() -> Callable[[], None]:
     """Checks once that `python -m dbos_lsp` imports; a clear failure beats an editor timeout."""
-    state: dict[str, Optional[str]] = {}
+    state: dict[str, str | None] = {}
 
     def check() -> None:
         if "err" not in state:
             try:
-                r = subprocess.run(server_cmd() + ["--version"], capture_output=True, text=True, timeout=30,
+                r = subprocess.run(server_cmd() + ["--version"], check=False, capture_output=True, text=True, timeout=30,
                                    env=server_env(), cwd=str(Path(__file__).resolve().parent))
                 state["err"] = None if r.returncode == 0 else (r.stdout + r.stderr).strip()[-2000:]
             except (OSError, subprocess.TimeoutExpired) as exc:

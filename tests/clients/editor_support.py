@@ -14,7 +14,6 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -53,7 +52,7 @@ def search_path() -> str:
     return os.pathsep.join(dict.fromkeys(d for d in dirs if d))
 
 
-def which(name: str) -> Optional[str]:
+def which(name: str) -> str | None:
     return shutil.which(name, path=search_path())
 
 

@@ -7,6 +7,8 @@
 ;;   DBOS_LSP_CMD_JSON      JSON array overriding `dbos-lsp-command'
 ;;   DBOS_EMACS_RESULT      file the JSON results are written to
 ;;   DBOS_EMACS_WAIT_S      per-step wait bound in seconds (default 15)
+;;   DBOS_EMACS_WORKSPACE_CONFIG  optional Lisp for `eglot-workspace-configuration'
+;;   DBOS_EMACS_EXPECT_TYPE       optional: also wait until DBOS101's flymake type is this
 ;;
 ;; The driver records what eglot / flymake saw; test_emacs.py asserts.  It
 ;; always writes the result file (even after an error) and then exits.
@@ -73,6 +75,9 @@
   (when (getenv "DBOS_LSP_CMD_JSON")
     (setq dbos-lsp-command (append (json-read-from-string (getenv "DBOS_LSP_CMD_JSON")) nil)))
   (dbos-lsp-eglot-setup)
+  (when (getenv "DBOS_EMACS_WORKSPACE_CONFIG")
+    (setq-default eglot-workspace-configuration
+                  (car (read-from-string (getenv "DBOS_EMACS_WORKSPACE_CONFIG")))))
   (let ((entry (assoc '(python-mode python-ts-mode) eglot-server-programs)))
     (dbos-driver-put "registered" (if entry t :json-false))
     (dbos-driver-put "registered_first" (if (and entry (eq entry (car eglot-server-programs))) t :json-false)))
@@ -104,6 +109,12 @@
                                  (lambda () (flymake-start) (dbos-driver-dbos101)))
                                 t))
           (dbos-driver-step "diagnostics")
+          (when-let ((want (getenv "DBOS_EMACS_EXPECT_TYPE")))
+            (dbos-driver-put "type_matched"
+                             (if (dbos-driver-wait-until
+                                  (lambda () (flymake-start)
+                                    (equal (cdr (assoc "type" (car (dbos-driver-dbos101)))) want)))
+                                 t :json-false)))
           (dbos-driver-put "diagnostics" (vconcat (dbos-driver-diags)))
           ;; 2. hover on `sleep' in DBOS.sleep(30)
           (goto-char (point-min))

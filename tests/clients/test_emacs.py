@@ -12,9 +12,16 @@ import subprocess
 import time
 
 import pytest
-
 from editor_support import (
-    CLIENTS, FIXED_LINE, HERE, INSTALL_HINT, SLEEP_LINE, missing_editor, run_editor, server_cmd, which,
+    CLIENTS,
+    FIXED_LINE,
+    HERE,
+    INSTALL_HINT,
+    SLEEP_LINE,
+    missing_editor,
+    run_editor,
+    server_cmd,
+    which,
 )
 
 DRIVER = HERE / "emacs_driver.el"
@@ -29,30 +36,33 @@ def emacs() -> str:
     probe = subprocess.run(
         [emacs, "--batch", "--eval",
          "(progn (require 'package) (package-initialize) (princ (if (require 'eglot nil t) \"ok\" \"no\")))"],
-        capture_output=True, text=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )
     if probe.stdout.strip() != "ok":
         missing_editor(f"emacs has no eglot (elpa-eglot): {INSTALL_HINT}\n{probe.stderr[-1000:]}")
     return emacs
 
 
-def test_emacs_eglot_end_to_end(emacs, dbos_project, editor_env, tmp_path, server_available):
-    server_available()
+def _run_eglot(emacs, project, editor_env, tmp_path, **extra_env):
     result_file = tmp_path / "emacs-result.json"
     env = editor_env | {
         "DBOS_EMACS_CLIENT_DIR": str(EMACS_CLIENT_DIR),
         "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
         "DBOS_EMACS_RESULT": str(result_file),
-    }
+    } | extra_env
     t0 = time.monotonic()
-    proc = run_editor([emacs, "--batch", "-l", str(DRIVER), str(dbos_project / "app.py")],
-                      cwd=dbos_project, env=env)
+    proc = run_editor([emacs, "--batch", "-l", str(DRIVER), str(project / "app.py")], cwd=project, env=env)
     elapsed = time.monotonic() - t0
     context = f"emacs exited {proc.returncode} after {elapsed:.1f}s\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-4000:]}"
     assert result_file.exists(), "the Emacs driver wrote no result file\n" + context
     r = json.loads(result_file.read_text())
-    print(f"emacs run: {elapsed:.2f}s, steps: {r.get('steps')}")
-    dump = json.dumps(r, indent=1)[:6000] + "\n" + context
+    print(f"emacs eglot run: {elapsed:.2f}s, steps: {r.get('steps')}")
+    return r, proc, json.dumps(r, indent=1)[:6000] + "\n" + context
+
+
+def test_emacs_eglot_end_to_end(emacs, dbos_project, editor_env, tmp_path, server_available):
+    server_available()
+    r, proc, dump = _run_eglot(emacs, dbos_project, editor_env, tmp_path)
     assert "error" not in r, "Elisp error in the driver:\n" + dump
     assert proc.returncode == 0, dump
 
@@ -86,11 +96,24 @@ def test_emacs_eglot_end_to_end(emacs, dbos_project, editor_env, tmp_path, serve
     assert (dbos_project / "app.py").read_text().splitlines()[SLEEP_LINE - 1] == "    DBOS.sleep(30)"
 
 
+def test_emacs_eglot_workspace_configuration(emacs, dbos_project, editor_env, tmp_path, server_available):
+    """eglot-workspace-configuration's :dbos section reaches the server (README example shape)."""
+    server_available()
+    r, proc, dump = _run_eglot(
+        emacs, dbos_project, editor_env, tmp_path,
+        DBOS_EMACS_WORKSPACE_CONFIG='(:dbos (:severity (:DBOS101 "information")))',
+        DBOS_EMACS_EXPECT_TYPE="eglot-note",
+    )
+    assert "error" not in r and proc.returncode == 0, dump
+    assert r["connected"] and r["diagnostic_found"], dump
+    assert r["type_matched"], "DBOS101 is not shown as a note (Information) after the setting\n" + dump
+
+
 def _require_lsp_mode(emacs: str, env: dict) -> None:
     probe = subprocess.run(
         [emacs, "--batch", "--eval",
          "(progn (require 'package) (package-initialize) (princ (if (locate-library \"lsp-mode\") \"ok\" \"no\")))"],
-        capture_output=True, text=True, timeout=60, env=env,
+        check=False, capture_output=True, text=True, timeout=60, env=env,
     )
     if probe.stdout.strip() != "ok":
         missing_editor(f"emacs has no lsp-mode (elpa-lsp-mode): {INSTALL_HINT}")

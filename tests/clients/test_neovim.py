@@ -13,9 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-
 from editor_support import (
-    CLIENTS, FIXED_LINE, HERE, INSTALL_HINT, SLEEP_LINE, missing_editor, run_editor, server_cmd, which,
+    CLIENTS,
+    FIXED_LINE,
+    HERE,
+    INSTALL_HINT,
+    SLEEP_LINE,
+    missing_editor,
+    run_editor,
+    server_cmd,
+    which,
 )
 
 DRIVER = HERE / "nvim_driver.lua"
@@ -27,7 +34,7 @@ def _nvim() -> str:
     if nvim is None:
         missing_editor(f"nvim not installed: {INSTALL_HINT}")
     try:
-        first = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+        first = subprocess.run([nvim, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
     except (OSError, subprocess.TimeoutExpired, IndexError) as exc:
         missing_editor(f"nvim at {nvim} does not run ({exc}): {INSTALL_HINT}")
     m = re.match(r"NVIM v(\d+)\.(\d+)", first)

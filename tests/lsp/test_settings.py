@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import pytest_lsp
 from conftest import CONFIG, Session
@@ -36,3 +38,47 @@ async def test_broken_initialization_options_warn_once(bad_session: Session):
     assert len(messages) == 1 and messages[0].type == types.MessageType.Warning
     assert "invalid settings" in messages[0].message
     assert any("settings" in m.message for m in bad_session.client.log_messages)
+
+
+# ----- settings that are fine, and settings changed at run time ---------------------------
+
+GOOD_OPTIONS = {"dbos": {"extraSkillPaths": ["/nonexistent/skills"], "pushDebounceMs": 0}}
+
+
+@pytest_lsp.fixture(params=CLIENTS, config=CONFIG)
+async def configured_client(request, lsp_client: LanguageClient):
+    lsp_client.session = await start(lsp_client, request.param, GOOD_OPTIONS)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def configured(configured_client: LanguageClient) -> Session:
+    return configured_client.session
+
+
+async def test_skill_folder_warnings_are_logged_not_shown(configured: Session):
+    uri = configured.open("sleepy.py", SLEEPY)
+    assert len(await configured.diagnostics(uri)) == 1
+    logs = [m.message for m in configured.client.log_messages]
+    assert any("/nonexistent/skills" in m and "does not exist" in m for m in logs)
+    assert configured.client.messages == []
+
+
+async def test_did_change_configuration_reanalyses(configured: Session):
+    uri = configured.open("sleepy.py", SLEEPY)
+    assert [d.code for d in await configured.diagnostics(uri)] == ["DBOS101"]
+    before = len(configured.client.publishes)
+    configured.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"dbos": {"ignore": ["DBOS101"]}})
+    )
+    if configured.pull:
+        await asyncio.sleep(0.2)  # the notification is processed before the next request anyway
+        assert list(await configured.diagnostics(uri)) == []
+    else:
+        for _ in range(100):  # a re-publish of the same version
+            if len(configured.client.publishes) > before:
+                break
+            await asyncio.sleep(0.05)
+        assert list(configured.client.publishes[-1].diagnostics) == []
+    assert configured.client.messages == []

@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 from .. import determinism_catalog as catalog
 from .. import sdk_facts as sdk
 from ..model import Edit, Finding, Position, Severity
-from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
+from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import import_insertion_line, insert
 from .registry import RuleContext, rule
 
@@ -92,7 +92,7 @@ def _is_logging_call(model: ModuleModel, site: CallSite) -> bool:
     if tail not in _LOG_METHODS or not isinstance(func, ast.Attribute):
         return False
     q = model.qualname(func, site.fn)
-    if q is not None and (q.startswith("logging.") or q.startswith(sdk.DBOS + ".logger.")):
+    if q is not None and q.startswith(("logging.", sdk.DBOS + ".logger.")):
         return True
     # logger.info(...), self.logger.info(...), log.warning(...)
     receiver = func.value
@@ -121,6 +121,9 @@ def _workflow_calls(model: ModuleModel) -> dict[FunctionInfo, list[CallSite]]:
 
 
 # ----- DBOS201 ----------------------------------------------------------------------------
+
+# Pure functions that a catalog wildcard (``secrets.*``) would otherwise match.
+_DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
 
 
 @rule(
@@ -161,11 +164,15 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
             q = model.qualname(call.func, fn)
             if q is None:
                 continue
+            if q in _DETERMINISTIC_HELPERS:
+                continue
             category = catalog.nondeterministic(q, bool(call.args or call.keywords))
             if category is None:
                 continue
             hits.append((call, category))
-        for node, category in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):
+        # A call sorts before the ``os.environ`` inside it, so its text names the whole read.
+        hits.sort(key=lambda h: (h[0].lineno, h[0].col_offset, not isinstance(h[0], ast.Call)))
+        for node, category in hits:
             key = (node.lineno, node.col_offset)
             if key in reported:
                 continue  # os.environ.get(...) is one read, not two
@@ -183,7 +190,10 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
 # Wildcard entries (``requests.*``) also match exception classes and plain value types.
 _NOT_IO_NAMES = frozenset(
     {"Timeout", "Limits", "URL", "Headers", "Request", "Response", "codes", "timeout", "error",
-     "herror", "gaierror", "ClientTimeout", "BasicAuth", "Auth", "PIPE", "DEVNULL", "STDOUT"}
+     "herror", "gaierror", "ClientTimeout", "BasicAuth", "Auth", "PIPE", "DEVNULL", "STDOUT",
+     # pure conversions and local lookups under ``socket.*``
+     "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "htons", "htonl", "ntohs", "ntohl",
+     "gethostname"}
 )
 _PATH_IO_METHODS = frozenset(
     {"read_text", "read_bytes", "write_text", "write_bytes", "open", "unlink", "mkdir", "rmdir",
@@ -281,8 +291,9 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
     for site in model.calls:
         fn = site.fn
         call = site.node
-        if _tail(call.func) != "sleep" or not _in_workflow(fn):
-            continue
+        func = call.func
+        if not _in_workflow(fn) or (isinstance(func, ast.Attribute) and func.attr != "sleep"):
+            continue  # a bare name may be an alias: ``from time import sleep as pause``
         q = model.qualname(call.func, fn)
         if q not in ("time.sleep", "asyncio.sleep"):
             continue
@@ -415,7 +426,7 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
             if isinstance(stmt, ast.Global):
                 declared.update(stmt.names)
 
-        def module_level(name: str) -> bool:
+        def module_level(name: str, fn: FunctionInfo = fn, declared: set[str] = declared) -> bool:
             value = model.module_values.get(name)
             if value is None or (name not in declared and _is_local(name, fn)):
                 return False
@@ -469,13 +480,13 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
 _EXECUTOR_METHODS = {"submit": 0, "map": 0, "run_in_executor": 1}
 
 
-def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
     if isinstance(expr, (ast.Starred, ast.Lambda)):
         return None
     callee = model.callee(ast.Call(func=expr, args=[], keywords=[]), fn)
     if callee is None or callee.role is not Role.WORKFLOW:
         return None
-    return callee.name
+    return callee
 
 
 def _fix_context_ok(fn: Optional[FunctionInfo]) -> bool:
@@ -521,6 +532,21 @@ def _thread_start_fix(
     return [Edit(ctx.source.span(start_site.node), f"{dbos}.start_workflow({text})")]
 
 
+def _thread_message(workflow: Callee, where: str, fn: Optional[FunctionInfo]) -> str:
+    name = workflow.name
+    if fn is None or not fn.is_async:
+        start = f"DBOS.start_workflow({name}, ...)"
+    elif workflow.is_async:
+        start = f"await DBOS.start_workflow_async({name}, ...)"
+    else:  # start_workflow_async takes coroutine functions; to_thread copies the context
+        start = f"await asyncio.to_thread(DBOS.start_workflow, {name}, ...)"
+    return (
+        f"workflow `{name}` is run on {where}, which does not carry the DBOS context: started from "
+        "a workflow it loses its parent and its deterministic ID, a surrounding `SetWorkflowID` is "
+        f"ignored, and no handle comes back; use `{start}` (or a DBOS queue)"
+    )
+
+
 @rule(
     "DBOS205",
     "workflow-started-in-thread",
@@ -549,7 +575,7 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
         func = call.func
         tail = _tail(func)
         fn = site.fn
-        if tail == "Thread":
+        if tail == "Thread" or (isinstance(func, ast.Name) and func.id in model.imports.known):
             if model.qualname(func, fn) != "threading.Thread":
                 continue
             target = next((k.value for k in call.keywords if k.arg == "target"), None)
@@ -557,14 +583,11 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
                 target = call.args[1]  # Thread(group, target, ...)
             if target is None:
                 continue
-            name = _workflow_target(model, target, fn)
-            if name is None:
+            workflow = _workflow_target(model, target, fn)
+            if workflow is None:
                 continue
-            message = (
-                f"workflow `{name}` runs on a plain thread: a workflow started from inside another "
-                "workflow loses its parent, and the thread itself is not tracked or recovered; "
-                f"use `DBOS.start_workflow({name}, ...)`, which runs it in the background durably"
-            )
+            name = workflow.name
+            message = _thread_message(workflow, "a plain thread", fn)
             edits = None
             title = None
             start_site = started.get(id(call))
@@ -584,14 +607,11 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if model.api_of(call, fn) is not None:
             continue  # a DBOS API, not an executor
-        name = _workflow_target(model, call.args[index], fn)
-        if name is None:
+        workflow = _workflow_target(model, call.args[index], fn)
+        if workflow is None:
             continue
-        message = (
-            f"workflow `{name}` runs on an executor thread: a workflow started from inside another "
-            "workflow loses its parent, and the thread itself is not tracked or recovered; "
-            f"use `DBOS.start_workflow({name}, ...)` (or a DBOS queue), which runs it durably"
-        )
+        name = workflow.name
+        message = _thread_message(workflow, "an executor thread", fn)
         edits = None
         title = None
         if (

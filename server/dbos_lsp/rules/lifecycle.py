@@ -1,1 +1,599 @@
-"""Rules (placeholder: being written)."""
+"""Rules DBOS501-DBOS508: launch order, configuration, queues and schedules.
+
+Skill documents: ``lifecycle-config`` (DBOS501-DBOS504), ``queue-basics``
+(DBOS505, DBOS506, DBOS508) and ``pattern-scheduled`` (DBOS507).  Every check
+here reads literals only: a name, an f-string or any other dynamic value makes
+the rule skip that argument.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from typing import Iterator, Optional
+
+from .. import sdk_facts as sdk
+from ..model import Finding, Severity
+from ..module_model import CallSite, FunctionInfo, ModuleModel
+from .registry import RuleContext, rule
+
+CONFIG_SKILL = "lifecycle-config"
+QUEUE_SKILL = "queue-basics"
+SCHEDULE_SKILL = "pattern-scheduled"
+
+_MISSING = object()  # an argument that is not there at all
+_UNKNOWN = object()  # an argument whose value is not a literal
+
+
+def _tail(func: ast.expr) -> Optional[str]:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _sites(model: ModuleModel, wanted: dict[str, frozenset[str]]) -> Iterator[tuple[CallSite, str, str]]:
+    """Calls of the given ``{class: methods}`` DBOS APIs, as ``(site, class, method)``."""
+    names = frozenset().union(*wanted.values())
+    for site in model.calls:
+        if _tail(site.node.func) not in names:
+            continue
+        api = model.api_of(site.node, site.fn)
+        if api is not None and api[1] in wanted.get(api[0], ()):
+            yield site, api[0], api[1]
+
+
+def _argument(call: ast.Call, position: Optional[int], keyword: str) -> object:
+    """The expression passed for a parameter: ``_MISSING``, ``_UNKNOWN`` (hidden behind
+    ``*args``/``**kwargs``), or the ``ast.expr``."""
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return kw.value
+    if position is not None:
+        for i, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                return _UNKNOWN
+            if i == position:
+                return arg
+    if any(kw.arg is None for kw in call.keywords):
+        return _UNKNOWN
+    return _MISSING
+
+
+def _literal(expr: object) -> object:
+    """The Python value of a literal expression, ``_MISSING`` or ``_UNKNOWN``."""
+    if expr is _MISSING or expr is _UNKNOWN:
+        return expr
+    try:
+        return ast.literal_eval(expr)  # type: ignore[arg-type]
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _UNKNOWN
+
+
+def _str_constant(expr: object) -> Optional[str]:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
+    return None
+
+
+# ----- launch ordering (DBOS501-DBOS503) ------------------------------------------------------
+
+_BEFORE_LAUNCH_FORBIDDEN = {
+    sdk.DBOS: frozenset(
+        """register_queue register_queue_async apply_schedules apply_schedules_async
+        create_schedule create_schedule_async""".split()
+    )
+}
+
+
+@rule(
+    "DBOS501",
+    "queue-register-before-launch",
+    Severity.ERROR,
+    CONFIG_SKILL,
+    "Queues and schedules registered before `DBOS.launch()`, when there is no system database yet",
+    min_version=(3, 0),
+)
+def queue_register_before_launch(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site, _cls, method in _sites(model, _BEFORE_LAUNCH_FORBIDDEN):
+        if model.relative_to_launch(site.node, site.fn) != "before":
+            continue
+        what = "queues" if "queue" in method else "schedules"
+        yield ctx.finding(
+            site.node.func,
+            f"`DBOS.{method}()` runs before `DBOS.launch()`: {what} live in the system database, "
+            "which exists only after launch, so this call fails; move it after `DBOS.launch()`",
+        )
+
+
+_DATASOURCE_CREATE = {
+    sdk.SQL_DATASOURCE: frozenset({"create"}),
+    sdk.ASYNC_SQL_DATASOURCE: frozenset({"create"}),
+}
+
+
+@rule(
+    "DBOS502",
+    "datasource-after-launch",
+    Severity.ERROR,
+    CONFIG_SKILL,
+    "A datasource created after `DBOS.launch()`, which DBOS 3.1+ rejects",
+    min_version=(3, 1),
+)
+def datasource_after_launch(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site, cls, _method in _sites(model, _DATASOURCE_CREATE):
+        if model.relative_to_launch(site.node, site.fn) != "after":
+            continue
+        kind = cls.rsplit(".", 1)[-1]
+        yield ctx.finding(
+            site.node.func,
+            f"`{kind}.create()` runs after `DBOS.launch()`; DBOS raises because datasources "
+            "must exist before launch (recovery needs them); create it before `DBOS.launch()`",
+        )
+
+
+_AFTER_LAUNCH_FORBIDDEN = {sdk.DBOS: frozenset({"listen_queues", "alert_handler"})}
+
+
+@rule(
+    "DBOS503",
+    "listen-queues-after-launch",
+    Severity.ERROR,
+    CONFIG_SKILL,
+    "`DBOS.listen_queues` or an alert handler declared after `DBOS.launch()`",
+)
+def listen_queues_after_launch(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site, _cls, method in _sites(model, _AFTER_LAUNCH_FORBIDDEN):
+        if model.relative_to_launch(site.node, site.fn) == "after":
+            yield ctx.finding(site.node.func, _after_launch_message(method))
+    for info in model.functions:
+        if info.is_lambda:
+            continue
+        for dec in info.node.decorator_list:
+            if isinstance(dec, ast.Call) or _tail(dec) != "alert_handler":
+                continue
+            if model.qualname(dec, info.parent) != "dbos.DBOS.alert_handler":
+                continue
+            if model.relative_to_launch(info.node, info.parent) == "after":
+                yield ctx.finding(dec, _after_launch_message("alert_handler"))
+
+
+def _after_launch_message(method: str) -> str:
+    if method == "listen_queues":
+        return (
+            "`DBOS.listen_queues()` after `DBOS.launch()` raises: the queues a process listens to "
+            "are fixed at launch; call it before `DBOS.launch()`"
+        )
+    return (
+        "`@DBOS.alert_handler` after `DBOS.launch()` raises: alert handlers must be declared "
+        "before launch; define the handler before `DBOS.launch()`"
+    )
+
+
+# ----- DBOS504 ----------------------------------------------------------------------------------
+
+_APP_NAME_RE = re.compile("^[a-z0-9-_]+$")
+
+
+@rule(
+    "DBOS504",
+    "config-invalid-app-name",
+    Severity.ERROR,
+    CONFIG_SKILL,
+    "A literal DBOSConfig `name` that DBOS rejects at startup",
+)
+def config_invalid_app_name(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    if "dbos" not in model.imports.modules and not any(m.startswith("dbos.") for m in model.imports.modules):
+        return
+    longest = 256 if ctx.version >= (3, 0) else 30
+    for config in model.config_dicts():
+        for key, value in zip(config.keys, config.values):
+            if _str_constant(key) != "name":
+                continue
+            name = _str_constant(value)
+            if name is None:
+                continue
+            problem = None
+            if not 3 <= len(name) <= longest:
+                problem = f"is {len(name)} characters long; it must have 3 to {longest}"
+            elif _APP_NAME_RE.match(name) is None:
+                problem = "may contain only lowercase letters, digits, `-` and `_`"
+            if problem:
+                yield ctx.finding(
+                    value,
+                    f"application name {name!r} {problem}; DBOS raises DBOSInitializationError at startup",
+                )
+
+
+# ----- DBOS505, DBOS506 -------------------------------------------------------------------------
+
+_REGISTER_QUEUE = {
+    sdk.DBOS: frozenset({"register_queue", "register_queue_async"}),
+    sdk.CLIENT: frozenset({"register_queue", "register_queue_async"}),
+}
+RESERVED_QUEUE_PREFIX = "_dbos_"
+
+
+@rule(
+    "DBOS505",
+    "queue-name-reserved",
+    Severity.ERROR,
+    QUEUE_SKILL,
+    "A queue name starting with `_dbos_`, which DBOS reserves for its internal queues",
+)
+def queue_name_reserved(ctx: RuleContext) -> Iterator[Finding]:
+    for site, _cls, method in _sites(ctx.model, _REGISTER_QUEUE):
+        expr = _argument(site.node, 0, "name")
+        name = _str_constant(expr)
+        if name is not None and name.startswith(RESERVED_QUEUE_PREFIX):
+            yield ctx.finding(
+                expr,  # type: ignore[arg-type]
+                f"queue name {name!r} starts with `{RESERVED_QUEUE_PREFIX}`, which is reserved for "
+                f"DBOS's internal queues; `{method}()` raises ValueError. Choose another name",
+            )
+
+
+_LIMIT_PARAMS = (
+    "concurrency",
+    "global_concurrency",
+    "worker_concurrency",
+    "partition_concurrency",
+    "partition_worker_concurrency",
+    "polling_interval_sec",
+)
+
+
+def _number(value: object) -> object:
+    """A literal int/float (not bool), None, ``_MISSING``; anything else is ``_UNKNOWN``."""
+    if value is _MISSING or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return _UNKNOWN
+
+
+def _limiter_problem(expr: object) -> Optional[bool]:
+    """True when a literal rate-limit dict lacks ``limit`` or ``period`` (or sets it to None);
+    None when unsure."""
+    if not isinstance(expr, ast.Dict):
+        return None
+    present: dict[str, ast.expr] = {}
+    for key, value in zip(expr.keys, expr.values):
+        if key is None:
+            return None  # **spread
+        name = _str_constant(key)
+        if name is None:
+            return None
+        present[name] = value
+    for wanted in ("limit", "period"):
+        value = present.get(wanted)
+        if value is None or (isinstance(value, ast.Constant) and value.value is None):
+            return True
+    return False
+
+
+def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) -> Optional[str]:
+    """The first ``_validate_queue`` check (dbos 3.4.0 ``_queue.py``) that certainly fails.
+
+    ``values`` maps the numeric parameters to a number, None, ``_MISSING`` or
+    ``_UNKNOWN``; ``limiters`` maps ``limiter``/``partition_limiter`` to their expressions.
+    """
+
+    def known(*names: str) -> bool:
+        return all(values[n] is not _UNKNOWN for n in names)
+
+    def val(name: str):
+        v = values[name]
+        return None if v is _MISSING else v
+
+    if known("concurrency", "global_concurrency") and val("concurrency") is not None and val("global_concurrency") is not None:
+        return "`concurrency` (deprecated) and `global_concurrency` are both set; set only `global_concurrency`"
+    for name in ("partition_concurrency", "partition_worker_concurrency"):
+        if known(name) and val(name) is not None and val(name) < 1:
+            return f"`{name}` must be at least 1"
+    if limiters.get("partition_limiter") is not _MISSING and _limiter_problem(limiters.get("partition_limiter")):
+        return "`partition_limiter` must set both 'limit' and 'period'"
+
+    def bigger(small: str, large: str) -> bool:
+        return known(small, large) and val(small) is not None and val(large) is not None and val(small) > val(large)
+
+    if bigger("partition_worker_concurrency", "partition_concurrency"):
+        return "`partition_worker_concurrency` is larger than `partition_concurrency`"
+    if bigger("partition_worker_concurrency", "worker_concurrency"):
+        return "`partition_worker_concurrency` is larger than `worker_concurrency`"
+    # The queue-wide limit: global_concurrency, else the deprecated concurrency.
+    if values["global_concurrency"] is _UNKNOWN:
+        queue_limit: object = _UNKNOWN
+        limit_name = "global_concurrency"
+    elif val("global_concurrency") is not None:
+        queue_limit, limit_name = val("global_concurrency"), "global_concurrency"
+    else:
+        queue_limit, limit_name = values["concurrency"], "concurrency"
+        queue_limit = None if queue_limit is _MISSING else queue_limit
+    if queue_limit is not _UNKNOWN and queue_limit is not None:
+        for small in ("worker_concurrency", "partition_concurrency", "partition_worker_concurrency"):
+            if known(small) and val(small) is not None and val(small) > queue_limit:
+                return f"`{small}` ({val(small)}) is larger than `{limit_name}` ({queue_limit})"
+    polling = values["polling_interval_sec"]
+    if polling is not _UNKNOWN and polling is not _MISSING and polling is not None and polling <= 0:
+        return "`polling_interval_sec` must be positive"
+    if limiters.get("limiter") is not _MISSING and _limiter_problem(limiters.get("limiter")):
+        return "`limiter` must set both 'limit' and 'period'"
+    return None
+
+
+@rule(
+    "DBOS506",
+    "queue-invalid-limits",
+    Severity.ERROR,
+    QUEUE_SKILL,
+    "Literal queue limits that DBOS rejects when the queue is registered",
+)
+def queue_invalid_limits(ctx: RuleContext) -> Iterator[Finding]:
+    for site, _cls, method in _sites(ctx.model, _REGISTER_QUEUE):
+        call = site.node
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords):
+            continue  # *args / **kwargs may hold any of the limits
+        values = {name: _number(_literal(_argument(call, None, name))) for name in _LIMIT_PARAMS}
+        limiters = {name: _argument(call, None, name) for name in ("limiter", "partition_limiter")}
+        problem = queue_limit_problem(values, limiters)
+        if problem:
+            yield ctx.finding(call.func, f"`{method}()` raises ValueError: {problem}")
+
+
+# ----- DBOS507 ----------------------------------------------------------------------------------
+
+_SCHEDULE_APIS = {
+    sdk.DBOS: frozenset({"create_schedule", "create_schedule_async", "apply_schedules", "apply_schedules_async"}),
+    sdk.CLIENT: frozenset({"create_schedule", "create_schedule_async", "apply_schedules", "apply_schedules_async"}),
+}
+
+
+@rule(
+    "DBOS507",
+    "schedule-invalid-cron",
+    Severity.ERROR,
+    SCHEDULE_SKILL,
+    "A literal cron schedule that DBOS's cron parser rejects",
+)
+def schedule_invalid_cron(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site, _cls, method in _sites(model, _SCHEDULE_APIS):
+        for expr in _cron_literals(model, site, method):
+            cron = _str_constant(expr)
+            if cron is None or cron_is_valid(cron) is not False:
+                continue
+            yield ctx.finding(
+                expr,
+                f"cron schedule {cron!r} is not valid: `{method}()` raises DBOSException. Use 5 fields "
+                "(minute hour day month weekday) or 6 with seconds first, e.g. '*/30 * * * * *'",
+            )
+
+
+def _cron_literals(model: ModuleModel, site: CallSite, method: str) -> Iterator[ast.expr]:
+    if method.startswith("create_schedule"):
+        expr = _argument(site.node, None, "schedule")
+        if isinstance(expr, ast.expr):
+            yield expr
+        return
+    entries = _argument(site.node, 0, "schedules")
+    if isinstance(entries, ast.Name):
+        entries = model.single_value(entries.id, site.fn)
+    if not isinstance(entries, (ast.List, ast.Tuple)):
+        return
+    for entry in entries.elts:
+        if isinstance(entry, ast.Dict):
+            for key, value in zip(entry.keys, entry.values):
+                if _str_constant(key) == "schedule":
+                    yield value
+
+
+# Field bounds in croniter's internal order: minute, hour, day of month, month, day of
+# week, second, year.  With six or seven fields DBOS puts the seconds first.
+_CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6), (0, 59), (1970, 2099))
+_DOM, _MONTH, _DOW = 2, 3, 4
+_CRON_NAMES = (
+    {},
+    {},
+    {"l": "l"},
+    {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)},
+    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+    {},
+    {},
+)
+_CRON_MACROS = frozenset({"@midnight", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually"})
+_CRON_FIELD_RE = re.compile(r"\S+", re.ASCII)
+_CRON_INT_RE = re.compile(r"^\d+$", re.ASCII)
+_CRON_RANGE_RE = re.compile(r"^([^-]+)-([^-/]+)(/(\d+))?$", re.ASCII)
+_CRON_HASH_RE = re.compile(r"^(h|r)(\((\d+)-(\d+)\))?(/(\d+))?$", re.ASCII)
+_CRON_NTH_RE = re.compile(r"^(\w+#\d+|l\d+)$", re.ASCII)
+_CRON_NEAREST_RE = re.compile(r"^(?:\d+w|w\d+)$", re.ASCII)
+
+
+class _Unsure(Exception):
+    """A construct the validator does not model (nth weekday, ``W``, ``R``)."""
+
+
+class _BadCron(Exception):
+    pass
+
+
+def cron_is_valid(expr: str) -> Optional[bool]:
+    """Whether ``croniter.is_valid(expr, second_at_beginning=True)`` would accept
+    ``expr``: True, False, or None when the expression uses syntax this checker does
+    not model (``#`` and ``L<n>`` weekdays, ``W`` days, ``R`` random values)."""
+    try:
+        _check_cron(expr)
+    except _BadCron:
+        return False
+    except _Unsure:
+        return None
+    return True
+
+
+def _check_cron(expr: str) -> None:
+    text = expr.lower()
+    if text in _CRON_MACROS:
+        return
+    fields = _CRON_FIELD_RE.findall(text)
+    if len(fields) not in (5, 6, 7):
+        raise _BadCron("a cron expression has 5 fields (6 with seconds first, 7 with a year)")
+    if len(fields) > 5:
+        fields.insert(5, fields.pop(0))  # seconds first -> internal position 5
+    for index, field in enumerate(fields):
+        _check_cron_field(index, field)
+
+
+def _check_cron_field(index: int, field: str) -> None:
+    hashed = _CRON_HASH_RE.match(field)
+    if hashed:
+        if hashed.group(1) == "h":
+            raise _BadCron("`H` needs a hash id, which DBOS does not pass")
+        raise _Unsure()
+    if "?" in field:
+        if field != "?" or index not in (_DOM, _DOW):
+            raise _BadCron("`?` is allowed only alone, in the day-of-month or day-of-week field")
+        return
+    for element in field.split(","):
+        _check_cron_element(index, element)
+
+
+def _cron_value(index: int, token: str) -> object:
+    if _CRON_INT_RE.match(token):
+        value = int(token)
+        return 0 if index == _DOW and value == 7 else value
+    try:
+        return _CRON_NAMES[index][token]
+    except KeyError:
+        raise _BadCron(f"`{token}` is not a valid value here") from None
+
+
+def _check_cron_element(index: int, element: str) -> None:
+    low_bound, high_bound = _CRON_BOUNDS[index]
+    if index == _DOW and _CRON_NTH_RE.match(element):
+        raise _Unsure()
+    if index == _DOM and _CRON_NEAREST_RE.match(element):
+        raise _Unsure()
+    token = element
+    if token.startswith("*/"):
+        token = f"{low_bound}-{high_bound}{token[1:]}"
+    m = _CRON_RANGE_RE.match(token)
+    if not m and "/" in token:
+        start, _, step = token.rpartition("/")
+        if start and step:
+            m = _CRON_RANGE_RE.match(f"{start}-{high_bound}/{step}")
+            if m is not None:
+                token = f"{start}-{high_bound}/{step}"
+    if m:
+        low_text, high_text, step_text = m.group(1), m.group(2), m.group(4) or "1"
+        if index == _DOM and high_text == "l":
+            high_text = "31"
+        low, high = _cron_value(index, low_text), _cron_value(index, high_text)
+        if not isinstance(low, int) or not isinstance(high, int):
+            raise _BadCron("a range needs numbers or names at both ends")
+        if int(step_text) == 0:
+            raise _BadCron("a step of 0 is not allowed")
+        if max(low, high) > high_bound:
+            raise _BadCron(f"a value above {high_bound}")
+        # ``a-b`` expands to a..b (or wraps around the field when b < a) and every value
+        # is checked again; an equal pair means the whole field.
+        if low != high and low < low_bound:
+            raise _BadCron(f"a value below {low_bound}")
+        return
+    if token.startswith("-"):
+        raise _BadCron("negative numbers are not allowed")
+    if token == "*":
+        return
+    value = _cron_value(index, token)
+    if value == "l":
+        return
+    if not low_bound <= value <= high_bound:  # type: ignore[operator]
+        raise _BadCron(f"`{token}` is outside {low_bound}-{high_bound}")
+
+
+# ----- DBOS508 ----------------------------------------------------------------------------------
+
+# ``EnqueueOptions`` keys in dbos 3.4.0 (``_enqueue_options.py``).
+ENQUEUE_OPTION_KEYS = frozenset(
+    """workflow_name queue_name workflow_id workflow_id_reuse_policy app_version workflow_timeout
+    delay_seconds deduplication_id duplication_policy priority queue_partition_key
+    authenticated_user authenticated_roles serialization_type class_name instance_name
+    attributes application_name otel_context shard_key""".split()
+)
+_REQUIRED_ENQUEUE_KEYS = ("workflow_name", "queue_name")
+# Unknown keys are judged against the 3.4.0 list, so only for releases up to 3.4.
+_KEYS_KNOWN_FOR = ((3, 0), (3, 5))
+_ENQUEUE_OPTION_TYPES = frozenset(
+    {"dbos.EnqueueOptions", "dbos._client.EnqueueOptions", "dbos._enqueue_options.EnqueueOptions"}
+)
+# API -> position of its options argument.
+_ENQUEUE_APIS = {
+    sdk.CLIENT: {"enqueue": 0, "enqueue_async": 0, "enqueue_in_transaction": 1},
+    sdk.DBOS: {"enqueue_workflow_with_options": 0, "enqueue_workflow_with_options_async": 0},
+}
+
+
+@rule(
+    "DBOS508",
+    "enqueue-options-invalid",
+    Severity.ERROR,
+    QUEUE_SKILL,
+    "An `EnqueueOptions` literal with an unknown key, or without `workflow_name` / `queue_name`",
+)
+def enqueue_options_invalid(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    check_keys = _KEYS_KNOWN_FOR[0] <= ctx.version < _KEYS_KNOWN_FOR[1]
+    seen: set[int] = set()
+    for options in _enqueue_option_dicts(model):
+        if id(options) in seen:
+            continue
+        seen.add(id(options))
+        yield from _check_enqueue_options(ctx, options, check_keys)
+
+
+def _enqueue_option_dicts(model: ModuleModel) -> Iterator[ast.Dict]:
+    wanted = {cls: frozenset(methods) for cls, methods in _ENQUEUE_APIS.items()}
+    for site, cls, method in _sites(model, wanted):
+        expr = _argument(site.node, _ENQUEUE_APIS[cls][method], "options")
+        if isinstance(expr, ast.Name):
+            expr = model.single_value(expr.id, site.fn)
+        if isinstance(expr, ast.Dict):
+            yield expr
+    if any(q in _ENQUEUE_OPTION_TYPES for q in model.imports.known.values()):
+        for node in ast.walk(model.tree):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
+                if model.qualname(node.annotation, None) in _ENQUEUE_OPTION_TYPES:
+                    yield node.value
+
+
+def _check_enqueue_options(ctx: RuleContext, options: ast.Dict, check_keys: bool) -> Iterator[Finding]:
+    names: set[str] = set()
+    complete = True
+    for key in options.keys:
+        name = _str_constant(key)
+        if name is None:
+            complete = False  # ``**spread`` or a computed key: it may hold anything
+            continue
+        names.add(name)
+        if check_keys and name not in ENQUEUE_OPTION_KEYS:
+            hint = difflib.get_close_matches(name, sorted(ENQUEUE_OPTION_KEYS), n=1, cutoff=0.75)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            if name == "max_recovery_attempts":
+                extra = "; it was removed in DBOS 3.0: set `max_recovery_attempts` on `@DBOS.workflow()` instead"
+            yield ctx.finding(key, f"{name!r} is not an EnqueueOptions key{extra}")  # type: ignore[arg-type]
+    if not complete:
+        return
+    missing = [k for k in _REQUIRED_ENQUEUE_KEYS if k not in names]
+    if missing:
+        listed = " and ".join(repr(k) for k in missing)
+        yield ctx.finding(
+            options,
+            f"EnqueueOptions without {listed}: both 'workflow_name' and 'queue_name' are required, "
+            "and enqueueing fails without them",
+        )

@@ -81,6 +81,31 @@ def _in_step(site: CallSite) -> bool:
     return site.fn is not None and site.fn.role in _IN_STEP
 
 
+# Calls that run a coroutine handed to them.
+_COROUTINE_RUNNERS = frozenset(
+    {
+        "asyncio.run",
+        "asyncio.gather",
+        "asyncio.create_task",
+        "asyncio.ensure_future",
+        "asyncio.wait_for",
+        "asyncio.shield",
+        "asyncio.run_coroutine_threadsafe",
+    }
+)
+
+
+def _executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
+    """The call's body really runs here: a sync call, or a coroutine that is awaited or
+    handed to an event-loop API.  A dropped coroutine never runs (DBOS104/DBOS105 say so)."""
+    if not coroutine or site.awaited:
+        return True
+    parent = site.parent
+    if isinstance(parent, ast.Call) and parent.func is not site.node:
+        return model.qualname(parent.func, site.fn) in _COROUTINE_RUNNERS
+    return False
+
+
 def _context_name(fn: FunctionInfo) -> str:
     kind = "transaction" if fn.role is Role.TRANSACTION else "step"
     if fn.is_lambda:
@@ -127,7 +152,7 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
         api = _dbos_api(model, site, _STARTS_WORKFLOW_TAILS)
         if api is not None:
             cls, method = api
-            if method in _STARTS_WORKFLOW.get(cls, ()):
+            if method in _STARTS_WORKFLOW.get(cls, ()) and _executes(model, site, method.endswith("_async")):
                 recv = _receiver_text(ctx, func)
                 yield ctx.finding(
                     func,
@@ -137,7 +162,7 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
                 )
             continue
         callee = model.callee(site.node, fn)
-        if callee is not None and callee.role is Role.WORKFLOW:
+        if callee is not None and callee.role is Role.WORKFLOW and _executes(model, site, callee.is_async):
             yield ctx.finding(
                 func,
                 f"`{_called_name(ctx, func)}` is a workflow, called inside {_context_name(fn)}: "
@@ -163,6 +188,8 @@ def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
             continue
         api = _dbos_api(model, site, _WORKFLOW_BODY_ONLY)
         if api is None or api[0] != sdk.DBOS or api[1] not in _WORKFLOW_BODY_ONLY:
+            continue
+        if not _executes(model, site, api[1].endswith("_async")):
             continue
         func = site.node.func
         recv = _receiver_text(ctx, func)
@@ -210,6 +237,8 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
             continue
         api = _dbos_api(model, site, _NEEDS_WORKFLOW)
         if api is None or api[0] != sdk.DBOS or api[1] not in _NEEDS_WORKFLOW:
+            continue
+        if not _executes(model, site, api[1].endswith("_async")):
             continue
         if fn is not None and fn.role is Role.HTTP_HANDLER:
             where = f"HTTP handler `{fn.name}`"
@@ -432,7 +461,7 @@ def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
         if fn is None or fn.role is not Role.STEP:
             continue
         callee = model.callee(site.node, fn)
-        if callee is None or callee.role is not Role.STEP:
+        if callee is None or callee.role is not Role.STEP or not _executes(model, site, callee.is_async):
             continue
         if callee.info is not None and callee.info is fn:
             continue  # recursion

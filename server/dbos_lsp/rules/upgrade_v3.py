@@ -1,1 +1,752 @@
-"""Rules (placeholder: being written)."""
+"""Rules DBOS601-DBOS611: code written for DBOS 2.x that breaks on DBOS 3.
+
+DBOS601-DBOS610 belong to the skill document ``advanced-upgrading-v3`` and fire
+only when the project targets DBOS 3.0 or later (the engine appends which
+version was assumed).  DBOS611 (``advanced-patching``) spans both sides of 3.4:
+an error on 2.7-3.3 when ``DBOS.patch`` is used without ``"enable_patching":
+True`` in the config, and an information on 3.4+, where that key is deprecated.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from typing import Iterator, Optional
+
+from .. import sdk_facts as sdk
+from ..model import Edit, Finding, Position, Severity, Span
+from ..module_model import FunctionInfo, ModuleModel
+from ..names import public_name
+from .registry import RuleContext, rule
+
+SKILL = "advanced-upgrading-v3"
+PATCHING_SKILL = "advanced-patching"
+V3 = (3, 0)
+PATCHING_NEEDS_NO_CONFIG = (3, 4)  # patch() stopped checking enable_patching in 3.4
+PATCHING_SINCE = (2, 7)
+
+_QUEUE_REGISTRARS = {
+    (sdk.DBOS, "register_queue"),
+    (sdk.DBOS, "register_queue_async"),
+    (sdk.CLIENT, "register_queue"),
+    (sdk.CLIENT, "register_queue_async"),
+}
+_PATCH_APIS = frozenset({"patch", "patch_async", "deprecate_patch", "deprecate_patch_async"})
+_PRIVATE_MODULES = ("_fastapi", "_flask", "_admin_server", "_scheduler_decorator")
+# DBOSConfig keys removed in 3.0: the first raise at DBOS(...), the rest are silently ignored.
+_RAISING_KEYS = {
+    "database_url": "use `system_database_url` for DBOS's own tables and a datasource "
+    "(`SQLAlchemyDatasource.create(url)`) for application tables",
+    "application_database_url": "create a datasource (`SQLAlchemyDatasource.create(url)`) "
+    "for application tables instead",
+}
+_IGNORED_KEYS = {
+    "admin_port": "the admin server was removed in DBOS 3.0",
+    "run_admin_server": "the admin server was removed in DBOS 3.0",
+    "sys_db_name": "name the system database in `system_database_url` instead",
+}
+
+
+# ----- shared helpers ---------------------------------------------------------------------
+
+
+def _tail(func: ast.expr) -> Optional[str]:
+    """Last name of a callee, a cheap pre-check before resolving it."""
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _qualname(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+    q = model.qualname(expr, fn)
+    return public_name(q) if q else None
+
+
+def _may_name(func: ast.expr, name: str) -> bool:
+    """Cheap pre-check: ``func`` could resolve to a class called ``name`` (a bare name may
+    be an import alias, an attribute chain must end in ``name``)."""
+    if isinstance(func, ast.Name):
+        return True
+    return isinstance(func, ast.Attribute) and func.attr == name
+
+
+def _queue_aliases(model: ModuleModel) -> frozenset[str]:
+    """Local names that may stand for ``dbos.Queue`` (computed once per model)."""
+    cached = model.__dict__.get("_v3_queue_aliases")
+    if cached is None:
+        names = {local for local, q in model.imports.known.items() if public_name(q) == sdk.QUEUE}
+        cached = frozenset(names | {"Queue"})
+        model.__dict__["_v3_queue_aliases"] = cached
+    return cached
+
+
+def _is_queue_constructor(model: ModuleModel, call: ast.Call, fn: Optional[FunctionInfo]) -> bool:
+    func = call.func
+    if isinstance(func, ast.Name):
+        if func.id not in _queue_aliases(model):
+            return False
+    elif not (isinstance(func, ast.Attribute) and func.attr == "Queue"):
+        return False
+    return _qualname(model, func, fn) == sdk.QUEUE
+
+
+def _queue_call_kind(model: ModuleModel, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[str]:
+    """``Queue(...)`` or the ``register_queue`` method a call resolves to, else None."""
+    if _is_queue_constructor(model, call, fn):
+        return "Queue(...)"
+    tail = _tail(call.func)
+    if tail not in ("register_queue", "register_queue_async"):
+        return None
+    api = model.api_of(call, fn)
+    if api in _QUEUE_REGISTRARS:
+        return "DBOS.register_queue(...)" if api[0] == sdk.DBOS else "DBOSClient.register_queue(...)"
+    return None
+
+
+def _decorator_target(dec: ast.expr) -> ast.expr:
+    return dec.func if isinstance(dec, ast.Call) else dec
+
+
+def _decorators(model: ModuleModel, wanted: str) -> Iterator[tuple[FunctionInfo, ast.expr]]:
+    """Decorators (called or bare) resolving to ``wanted``, e.g. ``dbos.DBOS.transaction``."""
+    attr = wanted.rsplit(".", 1)[-1]
+    for info in model.functions:
+        if info.is_lambda:
+            continue
+        for dec in info.node.decorator_list:
+            target = _decorator_target(dec)
+            if _tail(target) != attr:
+                continue
+            # Decorators are evaluated in the scope that encloses the function.
+            if _qualname(model, target, info.parent) == wanted:
+                yield info, dec
+
+
+def _keyword(call: ast.Call, name: str) -> Optional[ast.keyword]:
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw
+    return None
+
+
+def _rename_span(start: Position, old: str) -> Span:
+    return Span(start, Position(start.line, start.character + len(old)))
+
+
+def _configs(model: ModuleModel) -> list[ast.Dict]:
+    """``model.config_dicts()``, which walks the whole tree, asked once per model."""
+    cached = model.__dict__.get("_v3_configs")
+    if cached is None:
+        cached = model.__dict__["_v3_configs"] = model.config_dicts()
+    return cached
+
+
+def _constant_key(key: Optional[ast.expr]) -> Optional[str]:
+    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+        return key.value
+    return None
+
+
+# ----- deleting one element of a call or a dict -------------------------------------------
+
+_SKIP_TOKENS = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
+
+
+def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Position) -> Optional[Edit]:
+    """An edit removing the argument or dict entry that starts at ``element_start`` from
+    ``container`` (an ``ast.Call`` or ``ast.Dict``), with its comma, so the rest still parses.
+
+    Works on the tokens of the container's own text, so parentheses, strings and comments
+    inside neighbouring elements cannot confuse the comma search.  Returns None when unsure.
+    """
+    try:
+        return _delete_element_unchecked(ctx, container, element_start)
+    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError, IndexError):
+        return None
+
+
+def _delete_element_unchecked(ctx: RuleContext, container: ast.AST, element_start: Position) -> Optional[Edit]:
+    src = ctx.source
+    origin = src.start(container)
+    text = src.node_text(container)
+
+    def absolute(row: int, col: int) -> Position:
+        return Position(origin.line + row - 1, col + (origin.character if row == 1 else 0))
+
+    # For a call, the brackets of interest open after the callee expression.
+    after: Position = src.end(container.func) if isinstance(container, ast.Call) else origin
+    depth = 0
+    # Elements at depth 1: [first token start, last token end, comma token start or None]
+    elements: list[list[Optional[Position]]] = []
+    close: Optional[Position] = None
+    significant: list[tuple[Position, Position]] = []  # depth-1 token starts and ends, in order
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in _SKIP_TOKENS or tok.type == tokenize.ENDMARKER:
+            continue
+        start, end = absolute(*tok.start), absolute(*tok.end)
+        if start < after:
+            continue
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+            if depth == 1:
+                elements.append([None, None, None])
+                continue
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+            if depth == 0:
+                close = start
+                break
+        elif depth == 1 and tok.type == tokenize.OP and tok.string == ",":
+            elements[-1][2] = start
+            elements.append([None, None, None])
+            continue
+        if depth >= 1:
+            current = elements[-1]
+            if current[0] is None:
+                current[0] = start
+            current[1] = end
+        significant.append((start, end))
+    if close is None:
+        return None
+    elements = [e for e in elements if e[0] is not None]
+    index = next((i for i, e in enumerate(elements) if e[0] <= element_start <= e[1]), None)  # type: ignore[operator]
+    if index is None:
+        return None
+    first, last, comma = elements[index]
+    if first is None or last is None:
+        return None
+    if comma is not None:
+        comma_end = Position(comma.line, comma.character + 1)
+        rest = src.line(comma.line)[comma_end.character :].strip()
+        before = src.line(first.line)[: first.character]
+        following = next((s for s, _ in significant if s >= comma_end), close)
+        if not before.strip() and (not rest or rest.startswith("#")) and first.line > origin.line:
+            # The element has lines of its own: remove them whole.
+            span = Span(Position(first.line, 0), Position(comma.line + 1, 0))
+        elif following.line == comma.line:
+            kept = before.rstrip()
+            if following == close and kept.endswith(","):
+                span = Span(Position(first.line, len(kept)), comma_end)  # " x=1," in "f(a, x=1,)"
+            else:
+                span = Span(first, following)  # "x=1, " in "f(a, x=1, b)"
+        else:
+            # The next element is on a later line: keep that line break, drop spaces before us.
+            kept = before.rstrip()
+            start = Position(first.line, len(kept)) if kept and kept[-1] == "," else first
+            span = Span(start, comma_end)
+    elif index > 0 and elements[index - 1][2] is not None:
+        end = last  # ", x=1" at the end
+        last_line = src.line(last.line)
+        own_line = not src.line(first.line)[: first.character].strip()
+        if own_line and last_line[last.character :].strip().startswith("#"):
+            end = Position(last.line, len(last_line))  # its trailing comment goes too
+        span = Span(elements[index - 1][2], end)  # type: ignore[arg-type]
+    else:
+        span = Span(first, last)
+    edit = Edit(span, "")
+    if not _still_parses(ctx, container, text, origin, edit):
+        return None
+    return edit
+
+
+def _still_parses(ctx: RuleContext, container: ast.AST, text: str, origin: Position, edit: Edit) -> bool:
+    rows = text.split("\n")
+
+    def offset(pos: Position) -> int:
+        row = pos.line - origin.line
+        col = pos.character - (origin.character if row == 0 else 0)
+        return sum(len(r) + 1 for r in rows[:row]) + col
+
+    new = text[: offset(edit.span.start)] + edit.new_text + text[offset(edit.span.end) :]
+    try:
+        ast.parse("(" + new + "\n)", mode="eval")
+    except SyntaxError:
+        return False
+    return True
+
+
+# ----- DBOS601 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS601",
+    "v3-transaction-decorator-removed",
+    Severity.ERROR,
+    SKILL,
+    "`@DBOS.transaction` was removed in DBOS 3: use a datasource's `@ds.transaction()`",
+    min_version=V3,
+)
+def v3_transaction_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
+    for info, dec in _decorators(ctx.model, "dbos.DBOS.transaction"):
+        yield ctx.finding(
+            dec,
+            "`@DBOS.transaction` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
+            "imported); create a datasource with `ds = SQLAlchemyDatasource.create(url)` and decorate "
+            f"`{info.name}` with `@ds.transaction()`",
+        )
+
+
+# ----- DBOS602 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS602",
+    "v3-sql-session-removed",
+    Severity.ERROR,
+    SKILL,
+    "`DBOS.sql_session` was removed in DBOS 3: use the datasource's `ds.sql_session()`",
+    min_version=V3,
+)
+def v3_sql_session_removed(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.attributes:
+        node = site.node
+        if node.attr != "sql_session":
+            continue
+        if _qualname(model, node, site.fn) != "dbos.DBOS.sql_session":
+            continue
+        yield ctx.finding(
+            node,
+            "`DBOS.sql_session` no longer exists in DBOS >= 3.0 (AttributeError); inside a "
+            "datasource transaction (`@ds.transaction()`) call `ds.sql_session()` instead",
+        )
+
+
+# ----- DBOS603 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS603",
+    "v3-queue-constructor-removed",
+    Severity.ERROR,
+    SKILL,
+    "`Queue(...)` cannot be constructed in DBOS 3: use `DBOS.register_queue(...)` after launch",
+    min_version=V3,
+)
+def v3_queue_constructor_removed(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if not _is_queue_constructor(model, site.node, site.fn):
+            continue
+        yield ctx.finding(
+            site.node.func,
+            "`Queue(...)` raises DBOSException in DBOS >= 3.0: queues live in the database now; "
+            "declare it with `DBOS.register_queue(name, ...)` after `DBOS.launch()` and enqueue "
+            "with `DBOS.enqueue_workflow(name, workflow, ...)` or the returned queue",
+        )
+
+
+# ----- DBOS604 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS604",
+    "v3-queue-legacy-params",
+    Severity.ERROR,
+    SKILL,
+    "`priority_enabled=` / `partition_queue=` are no longer queue parameters in DBOS 3",
+    fix="mixed",
+    min_version=V3,
+)
+def v3_queue_legacy_params(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        call = site.node
+        if not call.keywords:
+            continue
+        if not any(kw.arg in ("priority_enabled", "partition_queue") for kw in call.keywords):
+            continue
+        kind = _queue_call_kind(model, call, site.fn)
+        if kind is None:
+            continue
+        for kw in call.keywords:
+            if kw.arg == "priority_enabled":
+                edit = _delete_element(ctx, call, ctx.source.start(kw))
+                yield ctx.finding(
+                    kw,
+                    f"`priority_enabled=` is not accepted by {kind} in DBOS >= 3.0 (TypeError); "
+                    "priority is always enabled, so remove the argument",
+                    "Remove `priority_enabled=...`",
+                    [edit] if edit else None,
+                )
+            elif kw.arg == "partition_queue":
+                yield ctx.finding(
+                    kw,
+                    f"`partition_queue=` is not accepted by {kind} in DBOS >= 3.0 (TypeError); "
+                    "remove it and express the limits per partition: `concurrency`/`global_concurrency` "
+                    "-> `partition_concurrency`, `worker_concurrency` -> `partition_worker_concurrency`, "
+                    "`limiter` -> `partition_limiter`",
+                )
+
+
+# ----- DBOS605 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS605",
+    "v3-concurrency-deprecated",
+    Severity.WARNING,
+    SKILL,
+    "`concurrency` on queues is deprecated in DBOS 3: use `global_concurrency`",
+    fix="safe",
+    min_version=V3,
+)
+def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        call = site.node
+        tail = _tail(call.func)
+        if tail in ("set_concurrency", "set_concurrency_async", "get_concurrency_async"):
+            yield from _deprecated_queue_method(ctx, site.node, site.fn, tail)
+            continue
+        kw = _keyword(call, "concurrency") if call.keywords else None
+        if kw is None:
+            continue
+        kind = _queue_call_kind(model, call, site.fn)
+        if kind is None or _keyword(call, "partition_queue") is not None:
+            continue  # with partition_queue=, DBOS604 explains the partition_* mapping
+        message = f"`concurrency=` on {kind} is deprecated in DBOS >= 3.0; use `global_concurrency=`"
+        if _keyword(call, "global_concurrency") is not None:
+            yield ctx.finding(
+                kw,
+                message + " (passing both raises ValueError): remove `concurrency=`",
+            )
+            continue
+        start = ctx.source.start(kw)
+        yield ctx.finding(
+            kw,
+            message,
+            "Rename to `global_concurrency=`",
+            [Edit(_rename_span(start, "concurrency"), "global_concurrency")],
+        )
+    for attr_site in model.attributes:
+        node = attr_site.node
+        if node.attr != "concurrency" or not isinstance(node.ctx, ast.Load):
+            continue
+        if not isinstance(node.value, ast.Name):
+            continue
+        if model.instance_type(node.value.id, attr_site.fn) != sdk.QUEUE:
+            continue
+        end = ctx.source.end(node)
+        start = Position(end.line, end.character - len("concurrency"))
+        yield ctx.finding(
+            node,
+            f"`{node.value.id}.concurrency` is deprecated in DBOS >= 3.0; read "
+            f"`{node.value.id}.global_concurrency`",
+            "Use `.global_concurrency`",
+            [Edit(Span(start, end), "global_concurrency")],
+        )
+
+
+def _deprecated_queue_method(
+    ctx: RuleContext, call: ast.Call, fn: Optional[FunctionInfo], method: str
+) -> Iterator[Finding]:
+    api = ctx.model.api_of(call, fn)
+    if api != (sdk.QUEUE, method):
+        return
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return
+    new = method.replace("concurrency", "global_concurrency")
+    end = ctx.source.end(func)
+    start = Position(end.line, end.character - len(method))
+    yield ctx.finding(
+        func,
+        f"`Queue.{method}()` is deprecated in DBOS >= 3.0; use `{new}()`",
+        f"Use `.{new}()`",
+        [Edit(Span(start, end), new)],
+    )
+
+
+# ----- DBOS606 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS606",
+    "v3-scheduled-decorator-removed",
+    Severity.ERROR,
+    SKILL,
+    "`@DBOS.scheduled(cron)` was removed in DBOS 3: use `DBOS.apply_schedules([...])` after launch",
+    min_version=V3,
+)
+def v3_scheduled_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
+    for info, dec in _decorators(ctx.model, "dbos.DBOS.scheduled"):
+        yield ctx.finding(
+            dec,
+            "`@DBOS.scheduled` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
+            "imported); keep the workflow and, after `DBOS.launch()`, register it with "
+            f'`DBOS.apply_schedules([{{"schedule_name": ..., "workflow_fn": {info.name}, "schedule": ...}}])`; '
+            "its second parameter becomes the schedule's `context`",
+        )
+
+
+# ----- DBOS607 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS607",
+    "v3-web-framework-param-removed",
+    Severity.ERROR,
+    SKILL,
+    "`DBOS(fastapi=app)` / `DBOS(flask=app)` are no longer accepted in DBOS 3",
+    fix="safe",
+    min_version=V3,
+)
+def v3_web_framework_param_removed(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        call = site.node
+        if not call.keywords or not _may_name(call.func, "DBOS"):
+            continue
+        if not any(kw.arg in ("fastapi", "flask") for kw in call.keywords):
+            continue
+        if _qualname(model, call.func, site.fn) != sdk.DBOS:
+            continue
+        for kw in call.keywords:
+            if kw.arg not in ("fastapi", "flask"):
+                continue
+            hint = (
+                "launch DBOS yourself, e.g. `DBOS.launch()` in a FastAPI lifespan"
+                if kw.arg == "fastapi"
+                else "call `DBOS.launch()` yourself before serving requests"
+            )
+            edit = _delete_element(ctx, call, ctx.source.start(kw))
+            yield ctx.finding(
+                kw,
+                f"`DBOS(..., {kw.arg}=...)` raises TypeError in DBOS >= 3.0, which no longer hooks "
+                f"into web frameworks; remove the argument and {hint}",
+                f"Remove `{kw.arg}=...`",
+                [edit] if edit else None,
+            )
+
+
+# ----- DBOS608 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS608",
+    "v3-config-key-removed",
+    Severity.ERROR,
+    SKILL,
+    "A DBOSConfig key that DBOS 3 rejects or ignores",
+    fix="mixed",
+    min_version=V3,
+)
+def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
+    for config in _configs(ctx.model):
+        for key, value in zip(config.keys, config.values):
+            name = _constant_key(key)
+            if name is None or key is None:
+                continue
+            falsy = isinstance(value, ast.Constant) and not value.value
+            if name in _RAISING_KEYS and not falsy:
+                yield ctx.finding(
+                    key,
+                    f'`"{name}"` was removed in DBOS >= 3.0, and `DBOS(config=...)` raises '
+                    f"DBOSInitializationError when it is set; {_RAISING_KEYS[name]}",
+                )
+            elif name in _IGNORED_KEYS or name in _RAISING_KEYS:
+                reason = _IGNORED_KEYS.get(name, "DBOS 3 rejects it only when it holds a non-empty value")
+                edit = _delete_element(ctx, config, ctx.source.start(key))
+                yield ctx.finding(
+                    key,
+                    f'`"{name}"` is not a DBOSConfig key in DBOS >= 3.0 and is silently ignored '
+                    f"({reason}); remove it",
+                    f'Remove `"{name}"`',
+                    [edit] if edit else None,
+                )
+
+
+# ----- DBOS609 ----------------------------------------------------------------------------
+
+
+@rule(
+    "DBOS609",
+    "v3-register-instance-removed",
+    Severity.ERROR,
+    SKILL,
+    "`DBOS.register_instance(...)` was removed in DBOS 3: subclass `DBOSConfiguredInstance`",
+    min_version=V3,
+)
+def v3_register_instance_removed(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    for site in model.calls:
+        if _tail(site.node.func) != "register_instance":
+            continue
+        if model.api_of(site.node, site.fn) != (sdk.DBOS, "register_instance"):
+            continue
+        yield ctx.finding(
+            site.node.func,
+            "`DBOS.register_instance()` no longer exists in DBOS >= 3.0 (AttributeError); make the "
+            "class subclass `DBOSConfiguredInstance` and pass a unique `config_name` to its "
+            "`__init__`, which registers the instance",
+        )
+
+
+# ----- DBOS610 ----------------------------------------------------------------------------
+
+
+def _private_module(name: str) -> Optional[str]:
+    for private in _PRIVATE_MODULES:
+        full = "dbos." + private
+        if name == full or name.startswith(full + "."):
+            return full
+    return None
+
+
+@rule(
+    "DBOS610",
+    "v3-private-module-import",
+    Severity.ERROR,
+    SKILL,
+    "An import of a private DBOS 2.x module that DBOS 3 no longer ships",
+    min_version=V3,
+)
+def v3_private_module_import(ctx: RuleContext) -> Iterator[Finding]:
+    text = ctx.source.text
+    if "dbos" not in text or not any(p in text for p in _PRIVATE_MODULES):
+        return
+    for node in ast.walk(ctx.model.tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                module = _private_module(alias.name)
+                if module:
+                    yield _private_import_finding(ctx, alias if hasattr(alias, "lineno") else node, module)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            module = _private_module(node.module)
+            if module:
+                yield _private_import_finding(ctx, node, module)
+            elif node.module == "dbos":
+                for alias in node.names:
+                    module = _private_module("dbos." + alias.name)
+                    if module:
+                        yield _private_import_finding(ctx, alias if hasattr(alias, "lineno") else node, module)
+
+
+def _private_import_finding(ctx: RuleContext, node: ast.AST, module: str) -> Finding:
+    return ctx.finding(
+        node,
+        f"`{module}` does not exist in DBOS >= 3.0 (ImportError); it was a private module of DBOS 2.x: "
+        "remove the import and use the public `dbos` API",
+    )
+
+
+# ----- DBOS611 ----------------------------------------------------------------------------
+
+
+def _enable_patching_value(config: ast.Dict) -> tuple[bool, Optional[ast.expr]]:
+    """(is the dict fully literal, value of its ``enable_patching`` key or None)."""
+    value: Optional[ast.expr] = None
+    for key, v in zip(config.keys, config.values):
+        if key is None:
+            return False, None  # ``**other``: its keys are unknown
+        name = _constant_key(key)
+        if name is None:
+            return False, None
+        if name == "enable_patching":
+            value = v
+    return True, value
+
+
+def _config_mutated(ctx: RuleContext) -> bool:
+    """The config may gain keys after its literal: ``config["k"] = v``, ``config.update(...)``."""
+    names: set[str] = set()
+    model = ctx.model
+    for site in model.calls:
+        if not site.node.keywords or not _may_name(site.node.func, "DBOS"):
+            continue
+        if model.qualname(site.node.func, site.fn) != sdk.DBOS:
+            continue
+        for kw in site.node.keywords:
+            if kw.arg == "config" and isinstance(kw.value, ast.Name):
+                names.add(kw.value.id)
+    configs = {id(d) for d in _configs(model)}
+    for name, value in model.module_values.items():
+        if id(value) in configs:
+            names.add(name)
+    for site in model.calls:
+        func = site.node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in names:
+            if func.attr in ("update", "setdefault", "__setitem__", "__ior__"):
+                return True
+    text = ctx.source.text
+    return any(re.search(r"\b" + re.escape(n) + r"\s*(\[|\|=)", text) for n in names)
+
+
+@rule(
+    "DBOS611",
+    "patching-config",
+    Severity.ERROR,
+    PATCHING_SKILL,
+    "`DBOS.patch` needs `enable_patching: True` before DBOS 3.4; from 3.4 that key is deprecated",
+)
+def patching_config(ctx: RuleContext) -> Iterator[Finding]:
+    version = ctx.version
+    if version >= PATCHING_NEEDS_NO_CONFIG:
+        yield from _enable_patching_deprecated(ctx)
+    elif version >= PATCHING_SINCE:
+        yield from _patch_without_enable_patching(ctx)
+
+
+def _version_text(version: tuple[int, ...]) -> str:
+    return ".".join(str(v) for v in version)
+
+
+def _enable_patching_deprecated(ctx: RuleContext) -> Iterator[Finding]:
+    if "enable_patching" not in ctx.source.text:
+        return
+    for config in _configs(ctx.model):
+        for key in config.keys:
+            if _constant_key(key) != "enable_patching":
+                continue
+            f = ctx.finding(
+                key,  # type: ignore[arg-type]
+                '`"enable_patching"` is deprecated since DBOS 3.4: `DBOS.patch()` works without it, and '
+                'setting it pins the application version to "PATCHING_ENABLED"; remove it once every '
+                "running process is on 3.4 or later (and set `application_version` if you relied on "
+                f"that pin) (DBOS {_version_text(ctx.version)} assumed)",
+            )
+            f.severity = Severity.INFORMATION
+            yield f
+
+
+def _patch_without_enable_patching(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    patch_sites = [
+        site
+        for site in model.calls
+        if _tail(site.node.func) in _PATCH_APIS
+        and (api := model.api_of(site.node, site.fn)) is not None
+        and api[0] == sdk.DBOS
+        and api[1] in _PATCH_APIS
+    ]
+    if not patch_sites:
+        return
+    configs = _configs(model)
+    if not configs:
+        return  # the config is built elsewhere: unsure
+    literal_keys = 0
+    for config in configs:
+        literal, value = _enable_patching_value(config)
+        if not literal:
+            return
+        if value is not None:
+            literal_keys += 1
+            if not isinstance(value, ast.Constant) or value.value is True or value.value == 1:
+                return
+    if ctx.source.text.count("enable_patching") > literal_keys or _config_mutated(ctx):
+        return  # set somewhere we cannot follow
+    line = configs[0].lineno
+    for site in patch_sites:
+        func = site.node.func
+        method = func.attr if isinstance(func, ast.Attribute) else "patch"
+        yield ctx.finding(
+            func,
+            f"`DBOS.{method}()` raises DBOSException on DBOS < 3.4 unless the DBOS config sets "
+            f'`"enable_patching": True`; add it to the config on line {line} '
+            f"(DBOS {_version_text(ctx.version)} assumed)",
+        )
