@@ -648,6 +648,57 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown tables, for benchmarks/README.md."""
+    m = results["machine"]
+    out = [
+        f"Run {m['date']}, commit {m.get('commit', '?')}: {m['cpu']}, {m['cpus']} CPUs, {m['platform']}, "
+        f"Python {m['python']}, pygls {m.get('pygls', '?')}, {m.get('ruff', 'no ruff')}; "
+        f"load average at the start {m.get('load_average')}. Total run time {results.get('total_seconds', '?')} s.",
+        "",
+        "| module | engine `analyze()` | `ast.parse` | engine ratio | pull median | pull p95 | `ast.parse` (same texts) | **pull ratio** | push median (debounce 0) | push p95 | push ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, r in results["sizes"].items():
+        e, pu, ps = r.get("engine", {}), r.get("pull", {}), r.get("push", {})
+        out.append(
+            f"| {r['lines']:,} lines | {e.get('engine_median_ms', '-')} ms | {e.get('ast_parse_median_ms', '-')} ms | {e.get('ratio', '-')} | "
+            f"{pu.get('median_ms', '-')} ms | {pu.get('p95_ms', '-')} ms | {pu.get('ast_parse_median_ms', '-')} ms | **{pu.get('ratio', '-')}** | "
+            f"{ps.get('median_ms', '-')} ms | {ps.get('p95_ms', '-')} ms | {ps.get('ratio', '-')} |"
+        )
+    out += ["", "| module | hover median / p95 | code action median / p95 |", "|---:|---:|---:|"]
+    for size, r in results["sizes"].items():
+        h = r.get("hover_code_action") or {}
+        if "hover_median_ms" in h:
+            out.append(f"| {r['lines']:,} lines | {h['hover_median_ms']} / {h['hover_p95_ms']} ms | "
+                       f"{h['code_action_median_ms']} / {h['code_action_p95_ms']} ms ({h['code_actions']} actions on {h['code']}) |")
+    cs = results.get("cold_start") or {}
+    if cs:
+        out += ["", f"| cold start, {cs['module_lines']:,}-line module | spawn to first diagnostics | of which `initialize` |", "|---|---:|---:|"]
+        rows = [(k, v) for k, v in cs.items() if isinstance(v, dict)]
+        rows += [(k, p["cold_start"]) for k, p in results.get("peers", {}).items() if "cold_start" in p]
+        for k, v in rows:
+            out.append(f"| {k} | {v['first_diagnostics_median_ms']} ms | {v['initialize_median_ms']} ms |")
+    if results.get("peers"):
+        out += ["", "| peer, same module and edits | mode | median | p95 | ratio to `ast.parse` | dbos-lsp pull / peer |", "|---|---|---:|---:|---:|---:|"]
+        for name, peer in results["peers"].items():
+            for size, r in results["sizes"].items():
+                p = peer.get(size)
+                if not p:
+                    continue
+                ours = r.get("pull", r.get("push", {})).get("median_ms")
+                rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
+                out.append(f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms | {p['ratio']} | {rel} |")
+    c = results.get("check")
+    if c:
+        out += ["", f"| command line, {c['files']} files, {c['lines']:,} lines | time | lines/s | findings |", "|---|---:|---:|---:|"]
+        for k in ("dbos-lsp check", "ruff check"):
+            if k in c:
+                v = c[k]
+                out.append(f"| `{k}` | {v['seconds']} s | {v['lines_per_s']:,} | {v['findings']} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="250,2600,12000", help="target module sizes in lines")
@@ -673,6 +724,7 @@ def main() -> int:
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     tmp.replace(out)
+    out.with_suffix(".md").write_text(markdown(results))
     return 0
 
 

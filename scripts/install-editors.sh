@@ -56,17 +56,24 @@ install_neovim() {
 }
 
 # --- Emacs ------------------------------------------------------------------
+emacs_has() {
+    # True when the installed emacs can load library $1 (built in, Debian elpa-*, or ELPA).
+    emacs --batch --eval "(progn (require 'package) (package-initialize)
+                                 (kill-emacs (if (locate-library \"$1\") 0 1)))" >/dev/null 2>&1
+}
+
 install_emacs() {
-    local missing=() p
-    for p in "${EMACS_PKGS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if command -v emacs >/dev/null 2>&1 && [ "${#missing[@]}" -eq 0 ]; then
-        log "emacs already installed: $(emacs --version | head -n1)"
-        return 0
-    fi
-    if [ "${#missing[@]}" -eq 0 ]; then
-        missing=(emacs-nox)   # packages present but no emacs binary: reinstall it
+    local missing=()
+    if command -v emacs >/dev/null 2>&1; then
+        # Keep the user's Emacs; add only the client packages it cannot load.
+        emacs_has eglot    || missing+=(elpa-eglot)
+        emacs_has lsp-mode || missing+=(elpa-lsp-mode)
+        if [ "${#missing[@]}" -eq 0 ]; then
+            log "emacs already installed: $(emacs --version | head -n1) (eglot, lsp-mode available)"
+            return 0
+        fi
+    else
+        missing=("${EMACS_PKGS[@]}")
     fi
     command -v apt-get >/dev/null 2>&1 || die "Emacs: apt-get not available; install ${missing[*]} by hand"
     local SUDO=()
@@ -80,6 +87,7 @@ install_emacs() {
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
         || die "Emacs: 'apt-get install ${missing[*]}' failed"
     command -v emacs >/dev/null 2>&1 || die "Emacs: installed ${missing[*]} but 'emacs' is not on PATH"
+    emacs_has eglot || die "Emacs: installed ${missing[*]} but emacs cannot load eglot"
     log "installed $(emacs --version | head -n1)"
 }
 

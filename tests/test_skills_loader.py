@@ -157,8 +157,14 @@ def test_rule_names_match_catalog():
 
 def test_docs_for_api():
     library = load_library()
-    assert [d.id for d in library.docs_for_api("DBOS.sleep")] == ["advanced-async"]
-    assert [d.id for d in library.docs_for_api("dbos._dbos.DBOS.sleep_async")] == ["advanced-async"]
+    sleep_docs = [d.id for d in library.docs_for_api("DBOS.sleep")]
+    assert "advanced-async" in sleep_docs and "pattern-sleep" in sleep_docs
+    assert [d.id for d in library.docs_for_api("dbos._dbos.DBOS.sleep_async")] == [
+        d.id for d in library.docs_for_api("DBOS.sleep_async")
+    ]
+    assert "advanced-async" in [d.id for d in library.docs_for_api("DBOS.sleep_async")]
+    # documents list only the APIs they explain
+    assert "advanced-async" not in [d.id for d in library.docs_for_api("DBOS.dbos_class")]
     assert library.docs_for_api("DBOS.no_such_api") == []
 
 

@@ -88,8 +88,7 @@ def analyze(
         except Exception as exc:  # a broken rule must not take the others down
             result.rule_errors.append((r.code, f"{type(exc).__name__}: {exc}"))
     for f in findings:
-        r = REGISTRY[f.code]
-        if r.min_version and r.min_version >= (3, 0) or r.max_version:
+        if REGISTRY[f.code].version_sensitive:
             f.message += f" (DBOS {version_text} assumed from {version_source})"
     rule_901 = REGISTRY.get("DBOS901")
     if rule_901 is not None and rule_901 in rules_to_run:

@@ -206,6 +206,8 @@ class ModuleModel:
             elif kind is ast.ClassDef:
                 if fn is None and cls is None:
                     self.classes[node.name] = self._class_info(node)
+                elif fn is not None:
+                    fn.bound[node.name] = fn.bound.get(node.name, 0) + 1
                 for child in reversed(node.body):
                     stack.append((child, node, fn, node))
                 for child in reversed([*node.decorator_list, *node.bases, *node.keywords]):
@@ -567,6 +569,12 @@ class ModuleModel:
 
     def config_dicts(self) -> list[ast.Dict]:
         """DBOSConfig dict literals: annotated ``DBOSConfig`` or passed as ``DBOS(config=...)``."""
+        cached = self.__dict__.get("_config_dicts")
+        if cached is None:
+            cached = self.__dict__["_config_dicts"] = self._find_config_dicts()
+        return cached
+
+    def _find_config_dicts(self) -> list[ast.Dict]:
         found: list[ast.Dict] = []
         seen: set[int] = set()
 

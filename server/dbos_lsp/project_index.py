@@ -20,6 +20,7 @@ from typing import Optional, Protocol
 
 from .module_model import Callee, ModuleModel, Role
 from .names import PendingImport, public_name
+from .workspace_names import WorkflowNameIndex
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ class Resolution:
 
 class ProjectIndex(Protocol):
     def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]: ...
+
+    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
+        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
+        if self._names is None:
+            self._names = WorkflowNameIndex(self.root)
+        return self._names.registrations()
 
     def dbos_version(self) -> Optional[tuple[str, str]]:
         """(version, where it came from), or None when the project does not say."""
@@ -52,6 +59,13 @@ class JediProjectIndex:
         self._project = None
         self._environment = None
         self.calls = 0  # jedi invocations, for tests and benchmarks
+        self._names: Optional[WorkflowNameIndex] = None
+
+    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
+        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
+        if self._names is None:
+            self._names = WorkflowNameIndex(self.root)
+        return self._names.registrations()
 
     def dbos_version(self) -> Optional[tuple[str, str]]:
         # Computed once per index: the server makes a new index when settings change.

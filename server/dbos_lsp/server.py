@@ -13,10 +13,12 @@ import asyncio
 import logging
 import sys
 import traceback
+from urllib.parse import unquote
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from lsprotocol import types
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -76,7 +78,8 @@ class DbosLanguageServer(LanguageServer):
         detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.log(f"dbos-lsp internal error ({getattr(source, '__name__', source)}): {detail}", types.MessageType.Error)
         key = type(error).__name__
-        if key in self._shown_error_types:
+        # Failed requests already answer with an error response; a dialog would double it.
+        if source is FeatureRequestError or key in self._shown_error_types:
             return
         self._shown_error_types.add(key)
         self.window_show_message(
@@ -99,11 +102,10 @@ class DbosLanguageServer(LanguageServer):
             for warning in self.library.warnings:
                 self._startup_logs.append((types.MessageType.Warning, f"skills: {warning}"))
         if self.index is None or settings.environment_path != old.environment_path:
-            self.index = JediProjectIndex(root if root is not None else getattr(self.index, "root", None),
-                                          settings.environment_path)
-            self._startup_logs.append(
-                (types.MessageType.Info, f"dbos-lsp: jedi root {self.index.root!r}, environment {self.index.environment_path or 'server interpreter'}")
-            )
+            root = root if root is not None else getattr(self.index, "root", None)
+            self.index = JediProjectIndex(root, settings.environment_path)
+            env = self.index.environment_path or "the server's interpreter"
+            self._startup_logs.append((types.MessageType.Info, f"dbos-lsp: jedi root {root!r}, environment {env}"))
         self.generation += 1
         self._analyses.clear()
         return errors
@@ -130,8 +132,6 @@ class DbosLanguageServer(LanguageServer):
     # ----- analysis ------------------------------------------------------------------------
 
     def open_document(self, uri: str) -> Optional[TextDocument]:
-        from urllib.parse import unquote
-
         return self.workspace.text_documents.get(unquote(uri))
 
     async def snapshot(self, doc: TextDocument) -> Snapshot:
@@ -298,7 +298,9 @@ def create_server() -> DbosLanguageServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: DbosLanguageServer, params: types.InitializeParams) -> None:
         folders = params.workspace_folders or []
-        root = to_fs_path(folders[0].uri) if folders else (params.root_path or (to_fs_path(params.root_uri) if params.root_uri else None))
+        root = params.root_path or (to_fs_path(params.root_uri) if params.root_uri else None)
+        if folders:
+            root = to_fs_path(folders[0].uri)
         errors = ls.apply_settings(params.initialization_options, root)
         ls._pending_settings_errors = errors  # shown once the session is initialized
         td = params.capabilities.text_document
@@ -312,19 +314,24 @@ def create_server() -> DbosLanguageServer:
     @server.feature(types.INITIALIZED)
     def initialized(ls: DbosLanguageServer, params: types.InitializedParams) -> None:
         mode = "pull" if ls.pull_mode else f"push (debounce {ls.settings.push_debounce_ms} ms)"
-        ls.log(f"dbos-lsp {__version__}: diagnostics by {mode}, position encoding {getattr(ls.workspace.position_encoding, 'value', ls.workspace.position_encoding)}")
+        encoding = getattr(ls.workspace.position_encoding, "value", ls.workspace.position_encoding)
+        ls.log(f"dbos-lsp {__version__}: diagnostics by {mode}, position encoding {encoding}")
         ls.flush_startup_logs()
         ls.report_settings_errors(ls._pending_settings_errors)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DbosLanguageServer, params: types.DidChangeConfigurationParams) -> None:
         raw = params.settings
-        if not raw:  # pull-style clients send null and answer workspace/configuration instead
+        ours = isinstance(raw, Mapping) and any(k in raw for k in ("dbos", "settings", "globalSettings"))
+        if not ours and _client_has(ls, "workspace", "configuration"):
+            # null, or another tool's section: ask for ours rather than resetting to defaults.
             try:
                 answer = await ls.workspace_configuration_async(
                     types.ConfigurationParams(items=[types.ConfigurationItem(section="dbos")])
                 )
                 raw = answer[0] if answer else None
+                if raw is None:
+                    return  # the client has no "dbos" section: keep the initialization settings
             except Exception as exc:
                 ls.log(f"dbos-lsp: workspace/configuration failed: {exc}", types.MessageType.Warning)
                 return
@@ -388,7 +395,7 @@ def create_server() -> DbosLanguageServer:
             return []
         snap = await ls.snapshot(doc)
         span = to_span(doc, snap.lines, params.range)
-        only = [str(k) for k in params.context.only] if params.context.only else None
+        only = [getattr(k, "value", k) for k in params.context.only] if params.context.only else None
         reanalyze = ls.reanalyzer(snap.path)
         actions = await asyncio.to_thread(code_actions, snap.text, snap.analysis, span, only, reanalyze)
         return [_to_code_action(ls, doc, snap, a) for a in actions]

@@ -102,7 +102,7 @@ def file_registrations(path: str, text: str) -> list[tuple[str, int]]:
         return []
     model = ModuleModel(tree, text.splitlines(), path, None)
     out = []
-    for name, info, decorator in workflow_registrations_in(model):
+    for name, _info, decorator in workflow_registrations_in(model):
         out.append((name, decorator.lineno))
     return out
 

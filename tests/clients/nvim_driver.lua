@@ -66,6 +66,11 @@ vim.opt.runtimepath:append(assert(vim.env.DBOS_NVIM_CLIENT_DIR, 'DBOS_NVIM_CLIEN
 -- The file shipped in clients/neovim/lsp/ as Neovim resolves it from 'runtimepath'.
 local shipped_files = vim.api.nvim_get_runtime_file('lsp/dbos_lsp.lua', true)
 result.shipped_config_files = shipped_files
+if shipped_files[1] then
+  local shipped = dofile(shipped_files[1])   -- the table as a user gets it, before test overrides
+  result.shipped = { cmd = shipped.cmd, filetypes = shipped.filetypes, root_markers = shipped.root_markers,
+                     settings = shipped.settings }
+end
 if vim.env.DBOS_LSP_CMD_JSON and vim.env.DBOS_LSP_CMD_JSON ~= '' then
   vim.lsp.config('dbos_lsp', { cmd = vim.json.decode(vim.env.DBOS_LSP_CMD_JSON) })
 end
@@ -178,8 +183,10 @@ local function run()
   local before = vim.api.nvim_buf_get_lines(buf, d.lnum, d.lnum + 1, false)[1]
   result.line_before = before
   vim.api.nvim_win_set_cursor(0, { d.lnum + 1, d.col })
+  -- No explicit context.diagnostics: Neovim gathers the cursor line's diagnostics
+  -- itself (from the client's pull and push namespaces), as for a user's `gra`.
   vim.lsp.buf.code_action({
-    context = { only = { 'quickfix' }, diagnostics = { lsp_diag } },
+    context = { only = { 'quickfix' } },
     filter = function(a) return a.isPreferred == true end,
     apply = true,
   })

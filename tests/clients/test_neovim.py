@@ -56,9 +56,8 @@ def _run_driver(nvim, project, editor_env, tmp_path, **extra_env):
         "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
         "DBOS_NVIM_RESULT": str(result_file),
     } | extra_env
-    dbos_project = project
     t0 = time.monotonic()
-    proc = run_editor([nvim, "--headless", "--clean", "-u", str(DRIVER), "app.py"], cwd=dbos_project, env=env)
+    proc = run_editor([nvim, "--headless", "--clean", "-u", str(DRIVER), "app.py"], cwd=project, env=env)
     elapsed = time.monotonic() - t0
     log = Path(env["XDG_STATE_HOME"]) / "nvim" / "lsp.log"
     context = (
@@ -88,6 +87,12 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
     assert [Path(p).resolve() for p in r["shipped_config_files"]] == [
         (CLIENTS / "neovim" / "lsp" / "dbos_lsp.lua").resolve()
     ], dump
+    assert r["shipped"] == {
+        "cmd": ["dbos-lsp"],
+        "filetypes": ["python"],
+        "root_markers": ["pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git"],
+        "settings": {"dbos": {}},
+    }, dump
     assert r["config"]["filetypes"] == ["python"], dump
     assert r["config"]["root_markers"] == ["pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git"]
     assert r["config"]["settings"] == {"dbos": {}}, dump

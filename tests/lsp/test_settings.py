@@ -65,13 +65,17 @@ async def test_skill_folder_warnings_are_logged_not_shown(configured: Session):
     assert configured.client.messages == []
 
 
-async def test_did_change_configuration_reanalyses(configured: Session):
+@pytest.mark.parametrize("via", ["notification", "workspace/configuration"])
+async def test_did_change_configuration_reanalyses(configured: Session, via: str):
     uri = configured.open("sleepy.py", SLEEPY)
     assert [d.code for d in await configured.diagnostics(uri)] == ["DBOS101"]
     before = len(configured.client.publishes)
-    configured.client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"dbos": {"ignore": ["DBOS101"]}})
-    )
+    if via == "notification":
+        settings = {"dbos": {"ignore": ["DBOS101"]}}
+    else:  # VS Code style: a null payload, the server asks for its section
+        configured.client.set_configuration({"ignore": ["DBOS101"]}, section="dbos")
+        settings = None
+    configured.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
     if configured.pull:
         await asyncio.sleep(0.2)  # the notification is processed before the next request anyway
         assert list(await configured.diagnostics(uri)) == []

@@ -229,6 +229,7 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
         server = await resolveServer(ctx);
     } catch (e) {
         currentSource = undefined;
+        log.info(`PATH=${process.env.PATH ?? ''}`);
         showStartError(e instanceof Error ? e.message : String(e));
         return;
     }

@@ -153,6 +153,13 @@ def _is_staticmethod(model: ModuleModel, info: FunctionInfo) -> bool:
     return False
 
 
+def _is_classmethod(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(
+        (isinstance(d, ast.Name) and d.id == "classmethod") or (isinstance(d, ast.Attribute) and d.attr == "classmethod")
+        for d in node.decorator_list
+    )
+
+
 def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[FunctionInfo]:
     out = []
     for stmt in cls.body:
@@ -161,10 +168,11 @@ def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[Functio
         info = model.function_of_node.get(id(stmt))
         if info is None or info.role is not Role.WORKFLOW or _is_staticmethod(model, info):
             continue
-        args = stmt.args
-        if not (args.posonlyargs or args.args):
-            continue  # no self/cls parameter: not a bound method DBOS could misroute
-        out.append(info)
+        params = [*stmt.args.posonlyargs, *stmt.args.args]
+        if _is_classmethod(stmt) or (params and params[0].arg == "self"):
+            # What DBOS checks at call time: a class as the first argument, or a
+            # function whose first parameter is named ``self``.
+            out.append(info)
     return out
 
 
@@ -246,7 +254,7 @@ def workflow_name_collision(ctx: RuleContext) -> Iterator[Finding]:
         return
     registrations = lookup() or {}
     here = project_root(path)
-    for name, info, decorator in mine:
+    for name, _info, decorator in mine:
         others = [
             (other, line)
             for other, line in registrations.get(name, ())

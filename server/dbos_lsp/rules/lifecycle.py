@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 from .. import sdk_facts as sdk
 from ..model import Finding, Severity
-from ..module_model import CallSite, FunctionInfo, ModuleModel
+from ..module_model import CallSite, ModuleModel
 from .registry import RuleContext, rule
 
 CONFIG_SKILL = "lifecycle-config"
@@ -550,29 +550,52 @@ def enqueue_options_invalid(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     check_keys = _KEYS_KNOWN_FOR[0] <= ctx.version < _KEYS_KNOWN_FOR[1]
     seen: set[int] = set()
-    for options in _enqueue_option_dicts(model):
+    for options, name in _enqueue_option_dicts(model):
         if id(options) in seen:
             continue
         seen.add(id(options))
-        yield from _check_enqueue_options(ctx, options, check_keys)
+        yield from _check_enqueue_options(ctx, options, name, check_keys)
 
 
-def _enqueue_option_dicts(model: ModuleModel) -> Iterator[ast.Dict]:
+def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, Optional[str]]]:
+    """Options dict literals, with the variable that holds them (None: passed inline)."""
     wanted = {cls: frozenset(methods) for cls, methods in _ENQUEUE_APIS.items()}
     for site, cls, method in _sites(model, wanted):
         expr = _argument(site.node, _ENQUEUE_APIS[cls][method], "options")
+        name = None
         if isinstance(expr, ast.Name):
+            name = expr.id
             expr = model.single_value(expr.id, site.fn)
         if isinstance(expr, ast.Dict):
-            yield expr
+            yield expr, name
     if any(q in _ENQUEUE_OPTION_TYPES for q in model.imports.known.values()):
         for node in ast.walk(model.tree):
             if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
                 if model.qualname(node.annotation, None) in _ENQUEUE_OPTION_TYPES:
-                    yield node.value
+                    target = node.target.id if isinstance(node.target, ast.Name) else None
+                    yield node.value, target
 
 
-def _check_enqueue_options(ctx: RuleContext, options: ast.Dict, check_keys: bool) -> Iterator[Finding]:
+_DICT_MUTATORS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
+
+
+def _mutated(tree: ast.AST, name: str) -> bool:
+    """``name[k] = v``, ``name |= ...``, ``name.update(...)``... anywhere in the module."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id == name:
+                return True
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS:
+            if isinstance(node.func.value, ast.Name) and node.func.value.id == name:
+                return True
+    return False
+
+
+def _check_enqueue_options(
+    ctx: RuleContext, options: ast.Dict, holder: Optional[str], check_keys: bool
+) -> Iterator[Finding]:
     names: set[str] = set()
     complete = True
     for key in options.keys:
@@ -590,7 +613,7 @@ def _check_enqueue_options(ctx: RuleContext, options: ast.Dict, check_keys: bool
     if not complete:
         return
     missing = [k for k in _REQUIRED_ENQUEUE_KEYS if k not in names]
-    if missing:
+    if missing and (holder is None or not _mutated(ctx.model.tree, holder)):
         listed = " and ".join(repr(k) for k in missing)
         yield ctx.finding(
             options,

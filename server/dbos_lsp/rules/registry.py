@@ -27,6 +27,9 @@ class Rule:
     check: Callable[["RuleContext"], Iterator[Finding]]
     min_version: Optional[tuple[int, ...]] = None
     max_version: Optional[tuple[int, ...]] = None  # exclusive
+    # The finding depends on the DBOS version in a way users should see (3.x gates,
+    # version-dependent severity): its message names the version assumed and why.
+    version_sensitive: bool = False
 
     def applies_to(self, version: tuple[int, ...]) -> bool:
         if self.min_version is not None and version < self.min_version:
@@ -49,11 +52,15 @@ def rule(
     fix: str = "none",
     min_version: Optional[tuple[int, ...]] = None,
     max_version: Optional[tuple[int, ...]] = None,
+    version_sensitive: Optional[bool] = None,
 ):
+    if version_sensitive is None:
+        version_sensitive = bool((min_version and min_version >= (3, 0)) or max_version)
+
     def register(check: Callable[["RuleContext"], Iterator[Finding]]):
         if code in REGISTRY or name in BY_NAME:
             raise ValueError(f"duplicate rule {code} {name}")
-        r = Rule(code, name, severity, skill, summary, fix, check, min_version, max_version)
+        r = Rule(code, name, severity, skill, summary, fix, check, min_version, max_version, version_sensitive)
         REGISTRY[code] = r
         BY_NAME[name] = r
         return check

@@ -610,7 +610,7 @@ def v3_private_module_import(ctx: RuleContext) -> Iterator[Finding]:
     text = ctx.source.text
     if "dbos" not in text or not any(p in text for p in _PRIVATE_MODULES):
         return
-    for node in ast.walk(ctx.model.tree):
+    for node in _statements(ctx.model.tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 module = _private_module(alias.name)
@@ -625,6 +625,28 @@ def v3_private_module_import(ctx: RuleContext) -> Iterator[Finding]:
                     module = _private_module("dbos." + alias.name)
                     if module:
                         yield _private_import_finding(ctx, alias if hasattr(alias, "lineno") else node, module)
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested blocks and function and class bodies included (imports are
+    statements, so expressions need no visit)."""
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Expr, ast.Assign, ast.Return)):
+            continue
+        blocks: list[list[ast.stmt]] = []
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list):
+                blocks.append(block)
+        for handler in getattr(stmt, "handlers", None) or ():
+            blocks.append(handler.body)
+        for case in getattr(stmt, "cases", None) or ():
+            blocks.append(case.body)
+        for block in reversed(blocks):
+            stack.extend(reversed([b for b in block if isinstance(b, ast.stmt)]))
 
 
 def _private_import_finding(ctx: RuleContext, node: ast.AST, module: str) -> Finding:
@@ -683,6 +705,7 @@ def _config_mutated(ctx: RuleContext) -> bool:
     Severity.ERROR,
     PATCHING_SKILL,
     "`DBOS.patch` needs `enable_patching: True` before DBOS 3.4; from 3.4 that key is deprecated",
+    version_sensitive=True,
 )
 def patching_config(ctx: RuleContext) -> Iterator[Finding]:
     version = ctx.version
@@ -690,10 +713,6 @@ def patching_config(ctx: RuleContext) -> Iterator[Finding]:
         yield from _enable_patching_deprecated(ctx)
     elif version >= PATCHING_SINCE:
         yield from _patch_without_enable_patching(ctx)
-
-
-def _version_text(version: tuple[int, ...]) -> str:
-    return ".".join(str(v) for v in version)
 
 
 def _enable_patching_deprecated(ctx: RuleContext) -> Iterator[Finding]:
@@ -708,7 +727,7 @@ def _enable_patching_deprecated(ctx: RuleContext) -> Iterator[Finding]:
                 '`"enable_patching"` is deprecated since DBOS 3.4: `DBOS.patch()` works without it, and '
                 'setting it pins the application version to "PATCHING_ENABLED"; remove it once every '
                 "running process is on 3.4 or later (and set `application_version` if you relied on "
-                f"that pin) (DBOS {_version_text(ctx.version)} assumed)",
+                "that pin)",
             )
             f.severity = Severity.INFORMATION
             yield f
@@ -747,6 +766,5 @@ def _patch_without_enable_patching(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.finding(
             func,
             f"`DBOS.{method}()` raises DBOSException on DBOS < 3.4 unless the DBOS config sets "
-            f'`"enable_patching": True`; add it to the config on line {line} '
-            f"(DBOS {_version_text(ctx.version)} assumed)",
+            f'`"enable_patching": True`; add it to the config on line {line}',
         )
