@@ -311,7 +311,11 @@ class Generated:
         return self.text.count("\n")
 
 
-def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: bool = False, title: str = "") -> Generated:
+def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: bool = False, title: str = "",
+             first: int = 0) -> Generated:
+    """A module of about ``target_lines`` lines.  Feature numbers (in function names)
+    start at ``first``: modules of one project need distinct workflow names, or
+    DBOS404 (workflow-name-collision) rightly fires."""
     rng = random.Random(seed)
     slug = f"svc{seed}"
     extra = "\nfrom .shared import record_audit, record_audit_async\n" if shared else ""
@@ -322,13 +326,14 @@ def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: 
     pending: Optional[str] = None
     while count < target_lines:
         shape = SHAPES[i % len(SHAPES)] if i < len(SHAPES) else rng.choice(SHAPES)
+        num = first + i
         if pending is None and findings_every and i % findings_every == 0:
             pending = MISTAKES[(i // findings_every) % len(MISTAKES)]
         mistake = None
         if pending and shape is _async_pipeline or (pending and shape is _fanout and pending != "DBOS109"):
             mistake, pending = pending, None
             seeded.append(mistake)
-        chunk = shape(i, mistake, shared)
+        chunk = shape(num, mistake, shared)
         parts.append(chunk)
         count += chunk.count("\n")
         i += 1
@@ -375,7 +380,7 @@ def generate_tree(root: str, modules: int = 200, seed: int = 1) -> tuple[int, in
                 files += 1
                 lines += body.count("\n")
         size = rng.choice((150, 250, 400, 600, 900))
-        gen = generate(size, seed=seed * 1000 + n, shared=True, title=f"Module {n}")
+        gen = generate(size, seed=seed * 1000 + n, shared=True, title=f"Module {n}", first=n * 1000)
         with open(os.path.join(pkg, f"mod{n:03d}.py"), "w") as fh:
             fh.write(gen.text)
         files += 1
@@ -387,13 +392,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("size", type=int, help="target lines (module) or module count (--tree)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first", type=int, default=0, help="number of the first feature (function name suffix)")
     ap.add_argument("--tree", metavar="DIR", help="write a project tree instead of one module")
     args = ap.parse_args()
     if args.tree:
         files, lines = generate_tree(args.tree, args.size, args.seed or 1)
         print(f"wrote {files} files, {lines} lines under {args.tree}")
     else:
-        print(generate(args.size, args.seed).text, end="")
+        print(generate(args.size, args.seed, first=args.first).text, end="")
 
 
 if __name__ == "__main__":

@@ -221,7 +221,8 @@ def test_directory_walk_skips_vendor_dirs(tmp_path):
     for skipped in (".venv", "venv", "node_modules", ".git", "__pycache__", "build", "dist"):
         write(tmp_path / skipped / "lib.py", BAD)
     write(tmp_path / "notes.txt", BAD)
-    code, out, err = run_inproc("check", "--format", "json", str(tmp_path))
+    # (--select: the same workflow name in several files is a finding of its own, DBOS404.)
+    code, out, err = run_inproc("check", "--format", "json", "--select", "DBOS101", str(tmp_path))
     assert code == 1
     paths = [d["path"] for d in json.loads(out)]
     assert paths == sorted([str(tmp_path / "b.py"), str(tmp_path / "sub" / "a.py")])
@@ -229,8 +230,8 @@ def test_directory_walk_skips_vendor_dirs(tmp_path):
 
 def test_deterministic_ordering(tmp_path):
     two = BAD + "    DBOS.sleep(2)\n    DBOS.recv()\n"
-    write(tmp_path / "z.py", two)
-    write(tmp_path / "a.py", two)
+    write(tmp_path / "z.py", two.replace("def wf(", "def wf_z("))
+    write(tmp_path / "a.py", two.replace("def wf(", "def wf_a("))
     code, out, _ = run_inproc("check", "--format", "json", str(tmp_path / "z.py"), str(tmp_path))
     data = json.loads(out)
     keys = [(d["path"], d["line"], d["column"]) for d in data]
@@ -330,6 +331,41 @@ def test_dbos_version_gate(tmp_path):
     f = str(write(tmp_path / "bad.py", BAD))
     assert _codes("check", "--format", "json", "--dbos-version", "2.5", f) == []
     assert _codes("check", "--format", "json", "--dbos-version", "3.4", f) == ["DBOS101"]
+
+
+# ----- pyproject configuration -----------------------------------------------------------
+
+
+def test_pyproject_config_and_command_line_override(tmp_path):
+    write(
+        tmp_path / "pyproject.toml",
+        '[project]\nname = "x"\ndependencies = ["dbos>=3.4"]\n\n'
+        '[tool.dbos-lsp]\nignore = ["DBOS102"]\nexclude = ["generated/*"]\n'
+        'per-file-ignores = { "legacy_*.py" = ["DBOS101"] }\n',
+    )
+    f = str(write(tmp_path / "mixed.py", MIXED))
+    write(tmp_path / "legacy_flow.py", BAD.replace("def wf(", "def legacy_wf("))
+    write(tmp_path / "generated" / "gen.py", BAD.replace("def wf(", "def gen_wf("))
+    data = json.loads(run_inproc("check", "--format", "json", str(tmp_path))[1])
+    by_path = {}
+    for d in data:
+        by_path.setdefault(os.path.basename(d["path"]), set()).add(d["code"])
+    assert "DBOS102" not in by_path["mixed.py"] and "DBOS101" in by_path["mixed.py"]
+    assert "legacy_flow.py" not in by_path  # its only finding is ignored for that file
+    assert "gen.py" not in by_path  # excluded when walking
+    # A file named explicitly is checked even when excluded.
+    assert _codes("check", "--format", "json", str(tmp_path / "generated" / "gen.py")) == ["DBOS101"]
+    # --ignore replaces the pyproject's ignore list.
+    assert "DBOS102" in _codes("check", "--format", "json", "--ignore", "DBOS103", f)
+
+
+def test_invalid_pyproject_config_is_a_warning(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.dbos-lsp]\nselect = 3\n")
+    f = write(tmp_path / "bad.py", BAD)
+    code, out, err = run_inproc("check", str(f))
+    assert code == 1
+    assert "DBOS101" in out
+    assert "warning:" in err and "select" in err
 
 
 # ----- bundled examples and clean corpus ----------------------------------------------------

@@ -2,7 +2,11 @@
 
 ``dbos-lsp check`` runs the same engine the server runs, on files and directories,
 for CI and pre-commit.  It parses the code and asks jedi about imports; it never
-imports or executes the code it checks.
+imports or executes the code it checks.  Each file gets the settings of its nearest
+``pyproject.toml`` (``[tool.dbos-lsp]``: select, ignore, severity, per-file-ignores,
+exclude, dbos-version); ``--select``, ``--ignore``, ``--dbos-version`` and
+``--environment-path`` override those keys.  ``exclude`` applies to files found by
+walking a directory; a file named on the command line is always checked.
 
 Exit codes: 0 no problems, 1 problems found (findings, syntax errors or unreadable
 files), 2 usage error (unknown option, missing or nonexistent path, bad value).
@@ -106,20 +110,20 @@ def iter_python_files(root: str) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def collect_files(paths: Sequence[str]) -> list[str]:
+def collect_files(paths: Sequence[str]) -> list[tuple[str, bool]]:
+    """``(file, explicit)`` pairs, sorted and without duplicates; ``explicit`` is True
+    for a file named on the command line (checked even when ``exclude`` matches it)."""
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise UsageError("\n".join(f"dbos-lsp check: error: {p}: no such file or directory" for p in missing))
-    seen: set[str] = set()
-    files: list[str] = []
+    found: dict[str, tuple[str, bool]] = {}
     for p in paths:
-        candidates = iter_python_files(p) if os.path.isdir(p) else [p]
-        for f in candidates:
+        explicit = not os.path.isdir(p)
+        for f in ([p] if explicit else iter_python_files(p)):
             key = os.path.realpath(f)
-            if key not in seen:
-                seen.add(key)
-                files.append(os.path.normpath(f))
-    return sorted(files)
+            if key not in found or explicit:
+                found[key] = (os.path.normpath(f), explicit)
+    return sorted(found.values())
 
 
 def _project_root(file: str, fallback: str) -> str:
@@ -167,14 +171,29 @@ def read_source(path: str) -> str:
     return data.decode("utf-8-sig")
 
 
-def check_files(files: Sequence[str], settings, environment_path: Optional[str] = None) -> CheckResult:
+def check_files(
+    files: Sequence[str] | Sequence[tuple[str, bool]], overrides: Optional[dict] = None
+) -> CheckResult:
+    """Analyse ``files`` with the settings of each file's ``pyproject.toml``
+    (``[tool.dbos-lsp]``), the command-line ``overrides`` on top, key by key."""
     from .engine import analyze
+    from .project_config import is_excluded, settings_for
     from .project_index import JediProjectIndex
 
+    entries = [(f, True) if isinstance(f, str) else f for f in files]
     result = CheckResult()
-    common = _common_dir(files)
-    indexes: dict[str, JediProjectIndex] = {}
-    for path in files:
+    common = _common_dir([f for f, _ in entries])
+    indexes: dict[tuple[str, Optional[str]], JediProjectIndex] = {}
+    reported_config: set[str] = set()
+    for path, explicit in entries:
+        settings, config_errors = settings_for(os.path.abspath(path), overrides or {})
+        for error in config_errors:
+            if error not in reported_config:
+                reported_config.add(error)
+                result.errors.append(f"warning: {error}")
+        if not explicit and settings.exclude and is_excluded(os.path.abspath(path), settings):
+            continue
+        result.files_checked += 1
         try:
             text = read_source(path)
         except UnicodeDecodeError as exc:
@@ -187,11 +206,11 @@ def check_files(files: Sequence[str], settings, environment_path: Optional[str] 
             result.errors.append(f"{path}: cannot read: {exc.strerror or exc}; skipped")
             result.files_failed += 1
             continue
-        result.files_checked += 1
         root = _project_root(path, common)
-        index = indexes.get(root)
+        key = (root, settings.environment_path)
+        index = indexes.get(key)
         if index is None:
-            index = indexes[root] = JediProjectIndex(root=root, environment_path=environment_path)
+            index = indexes[key] = JediProjectIndex(root=root, environment_path=settings.environment_path)
         analysis = analyze(text, settings, index, os.path.abspath(path))
         if analysis.syntax_error is not None:
             pos = analysis.syntax_error.span.start
@@ -249,7 +268,7 @@ def _plural(n: int, word: str) -> str:
 
 def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .rules import REGISTRY
-    from .settings import Settings, parse_version
+    from .settings import parse_version
 
     select, ignore = _split(args.select), _split(args.ignore)
     for sel in select + ignore:
@@ -261,13 +280,17 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.environment_path and not os.path.exists(args.environment_path):
         raise UsageError(f"dbos-lsp check: error: --environment-path {args.environment_path}: no such file or directory")
     files = collect_files(args.paths)
-    settings = Settings(
-        select=select,
-        ignore=ignore,
-        dbos_version=args.dbos_version,
-        environment_path=args.environment_path,
-    )
-    result = check_files(files, settings, args.environment_path)
+    # Command-line values override the pyproject's [tool.dbos-lsp] key by key.
+    overrides: dict = {}
+    if select:
+        overrides["select"] = list(select)
+    if ignore:
+        overrides["ignore"] = list(ignore)
+    if args.dbos_version:
+        overrides["dbosVersion"] = args.dbos_version
+    if args.environment_path:
+        overrides["environmentPath"] = args.environment_path
+    result = check_files(files, overrides)
 
     if args.format == "json":
         json.dump([finding_to_json(p.path, p.finding) for p in result.problems], stdout, indent=2, ensure_ascii=False)
@@ -282,7 +305,7 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if n or result.files_failed:
         with_problems = len({p.path for p in result.problems})
         summary = f"Found {_plural(n, 'problem')} in {_plural(with_problems, 'file')}"
-        summary += f" ({_plural(len(files), 'file')} checked"
+        summary += f" ({_plural(result.files_checked, 'file')} checked"
         if result.files_failed:
             summary += f", {result.files_failed} with errors"
         summary += ")"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from .model import Analysis, Edit, Finding, Position, Span
-from .source_text import SourceText, apply_edits, non_overlapping
+from .source_text import SourceText, apply_edits, non_overlapping, split_lines
 from .suppression import disable_comment_edit
 
 QUICKFIX = "quickfix"
@@ -136,8 +136,8 @@ def _apply_round(text: str, findings: list[Finding]) -> tuple[str, list[Finding]
 
 def minimal_edit(old: str, new: str) -> Edit:
     """One edit turning ``old`` into ``new``, replacing whole lines only (keeps line endings intact)."""
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
+    old_lines = split_lines(old, keepends=True)
+    new_lines = split_lines(new, keepends=True)
     head = 0
     while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
         head += 1

@@ -76,6 +76,7 @@ def analyze(
     if parsed.tree is None:
         return result
     model = ModuleModel(parsed.tree, source.lines, path, index)
+    result.model = model
     findings: list[Finding] = []
     extra_ignores = per_file_ignored(path, settings)
     if extra_ignores:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 from . import sdk_facts as sdk
 from .api_signatures import DBOS_VERSION as SIGNATURES_VERSION
 from .api_signatures import SIGNATURES
+from .engine import module_model
 from .model import Analysis, Finding, Position, Span
 from .rules import Rule, lookup
 from .source_text import SourceText
@@ -53,9 +54,7 @@ def hover_markdown(
                 markdown += "\n\n---\n\n" + "\n\n".join(f"**{f.code} {f.name}**: {f.message}" for f in findings)
             return markdown, span
     if model is None:
-        from .engine import module_model
-
-        model = module_model(text)
+        model = analysis.model or module_model(text)
     api = _api_at(model, source, pos) if model is not None else None
     if findings:
         markdown = _findings_markdown(findings, library)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 
 class Severity(enum.IntEnum):
@@ -98,3 +98,5 @@ class Analysis:
     # The DBOS version the rules assumed, and where it came from.
     dbos_version: Optional[str] = None
     dbos_version_source: str = "newest release (no version configured)"
+    # The parsed module the findings came from, so hover need not parse again.
+    model: Any = field(default=None, repr=False, compare=False)

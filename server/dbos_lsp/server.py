@@ -32,6 +32,7 @@ from .model import Analysis, Finding, Position, Span
 from .project_index import JediProjectIndex
 from .rules import lookup
 from .settings import Settings, parse_settings
+from .source_text import split_lines
 
 log = logging.getLogger(__name__)
 _MAX_LOGGED = 2000  # bound on remembered (rule, uri, version) log keys
@@ -147,7 +148,7 @@ class DbosLanguageServer(LanguageServer):
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
         analysis = await asyncio.shield(future)
         self._log_rule_errors(doc.uri, version, analysis)
-        return Snapshot(doc.uri, version, text, tuple(text.splitlines(True)), path, analysis)
+        return Snapshot(doc.uri, version, text, tuple(split_lines(text, keepends=True)), path, analysis)
 
     def _analyze(self, text: str, path: Optional[str]) -> Analysis:
         try:
@@ -171,7 +172,7 @@ class DbosLanguageServer(LanguageServer):
         cached = self._models.get(snap.uri)
         if cached is not None and cached[0] == key:
             return cached[1]
-        model = module_model(snap.text, self.index, snap.path)
+        model = snap.analysis.model or module_model(snap.text, self.index, snap.path)
         self._models[snap.uri] = (key, model)
         return model
 

@@ -45,7 +45,6 @@ _ALIASES = {
     "severity": "severity",
     "dbosversion": "dbos_version",
     "environmentpath": "environment_path",
-    "interpreter": "environment_path",
     "extraskillpaths": "extra_skill_paths",
     "pushdebouncems": "push_debounce_ms",
     "debounce": "push_debounce_ms",

@@ -8,18 +8,33 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 from typing import Optional
 
 from .model import Edit, Position, Span
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_AFTER_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines as the LSP and Python's tokenizer see them: only ``\r\n``, ``\r`` and ``\n``
+    end a line (``str.splitlines`` also breaks on form feeds and U+2028, which would shift
+    every position after them).  Without ``keepends`` the result has one entry more than
+    line breaks; with it, a trailing empty entry is dropped, as ``splitlines`` does."""
+    if not keepends:
+        return _LINE_BREAK.split(text)
+    parts = _AFTER_LINE_BREAK.split(text)
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
 class SourceText:
     def __init__(self, text: str) -> None:
         self.text = text
-        # keepends=False; "\r\n", "\r" and "\n" all end a line, as in the LSP.
-        self.lines = text.splitlines()
-        if text.endswith(("\n", "\r")) or not text:
-            self.lines.append("")
+        self.lines = split_lines(text)
         self._encoded: dict[int, bytes] = {}
 
     def line(self, index: int) -> str:

@@ -22,7 +22,7 @@ let finished = false;
 
 function check(name, pass, detail) {
     checks.push({ name, pass: !!pass, detail: detail ?? null, t: ((Date.now() - started) / 1000).toFixed(1) });
-    process.stderr.write(`${pass ? 'PASS' : 'FAIL'} ${name} ${detail === undefined ? '' : JSON.stringify(detail).slice(0, 300)}\n`);
+    process.stderr.write(`${pass ? 'PASS' : 'FAIL'} ${name} ${detail === undefined ? '' : JSON.stringify(detail).slice(0, process.env.DBOS_E2E_DEBUG ? 5000 : 300)}\n`);
     return !!pass;
 }
 
@@ -144,17 +144,22 @@ async function waitForDiagnostic(page, timeoutMs, label) {
     return ok;
 }
 
+async function hoverParts(page) {
+    // one .hover-row per hover participant: the diagnostic ("marker hover-contents"), the
+    // "View Problem / Quick Fix" status bar, and the language server's markdown hover
+    return page.locator('.monaco-hover:visible .hover-row').evaluateAll((els) => els.map((e) => ({
+        marker: !!e.querySelector('.marker') || e.classList.contains('status-bar'),
+        text: (e.textContent || '').replace(/\u00a0/g, ' '),
+    }))).catch(() => []);
+}
+
 async function hoverCheck(page, name) {
     await gotoLine(page, 6, 11); // on "sleep" of "    DBOS.sleep(30)"
     await runCommand(page, 'Show or Focus Hover');
-    const hover = page.locator('.monaco-hover:visible');
-    const ok = await waitUntil(async () => /sleep_async/.test(norm(await hover.allInnerTexts().then((t) => t.join('\n'), () => ''))), 15000);
-    // the hover shows the diagnostic (marker part) and the server's hover (markdown part); use the latter
-    const parts = await page.locator('.monaco-hover:visible .hover-row').evaluateAll((els) =>
-        els.map((e) => ({ cls: e.className, text: (e.textContent || '').replace(/\u00a0/g, ' ') })));
-    const serverParts = parts.filter((p) => !/marker|status-bar/.test(p.cls));
-    const serverText = serverParts.map((p) => p.text).join('\n');
-    check(name, ok && /sleep_async/.test(serverText), { serverText, all: parts });
+    // the diagnostic message mentions sleep_async too: require it in the server's own hover part
+    const serverText = async () => (await hoverParts(page)).filter((p) => !p.marker).map((p) => p.text).join('\n');
+    const ok = await waitUntil(async () => /sleep_async/.test(await serverText()), 15000);
+    check(name, ok, { serverText: await serverText(), all: await hoverParts(page) });
     return ok;
 }
 
@@ -193,7 +198,13 @@ async function full(page) {
     check('Ctrl+. offers the sleep_async quick fix', offered, titles);
     await shot(page, 'vscode-quickfix.png');
     if (offered) {
-        await fix.click();
+        // pick it with the keyboard (a pointer-block overlay swallows clicks on the widget)
+        for (let i = 0; i < titles.length + 1; i++) {
+            const focused = norm(await page.locator('.action-widget .monaco-list-row.focused').first().innerText().catch(() => ''));
+            if (/sleep_async/.test(focused)) break;
+            await page.keyboard.press('ArrowDown');
+        }
+        await page.keyboard.press('Enter');
         const fixedLine = await waitUntil(async () => (await editorText(page)).split('\n').find((l) => /sleep_async/.test(l)), 10000);
         check('quick fix rewrites line 6 to "await DBOS.sleep_async(30)"', /^\s*await DBOS\.sleep_async\(30\)\s*$/.test(fixedLine ?? ''), fixedLine ?? await editorText(page));
         await page.keyboard.press('Control+KeyS'); // pytest reads the saved file too
@@ -210,7 +221,7 @@ async function bundled(page) {
     await openFile(page);
     await waitForDiagnostic(page, 60000, 'useBundled');
     await hoverCheck(page, 'useBundled: hover on DBOS.sleep mentions sleep_async');
-    await shot(page, 'bundled.png');
+    await shot(page, 'vscode-use-bundled.png');
     const log = readChannelLog();
     const line = log.split('\n').find((l) => /Starting DBOS language server/.test(l)) ?? '';
     check('useBundled: server launched from bundled/tool/lsp_server.py', /bundled[\\/]tool[\\/]lsp_server\.py/.test(line) && /useBundled/.test(line), line);
@@ -223,7 +234,7 @@ async function badpath(page) {
     const texts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map(norm);
     check('bad dbos.path: error notification "could not be started"', ok, texts);
     check('bad dbos.path: message names the command', texts.some((t) => t.includes('/nonexistent/dbos-lsp')), texts);
-    await shot(page, 'badpath.png');
+    await shot(page, 'vscode-error-bad-path.png');
     check('bad dbos.path: no DBOS101 diagnostics', !(await problemRows(page)).some((r) => /DBOS101/.test(r)));
 }
 

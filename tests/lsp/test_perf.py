@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -61,7 +60,9 @@ async def test_big_file_latency(session: Session):
     diags = await session.diagnostics(uri)
     edit = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hover = await session.hover(uri, 1000, 6)
+    line = BIG.splitlines().index("    DBOS.sleep(30)", 1000)
+    hover = await session.hover(uri, line, 6)
+    assert hover is not None
     hover_ms = time.perf_counter() - t0
     whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     t0 = time.perf_counter()

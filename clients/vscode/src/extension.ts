@@ -189,7 +189,8 @@ function settingsObject(folder?: vscode.WorkspaceFolder): Record<string, unknown
 
 function showStartError(message: string): void {
     log.error(message);
-    const full = `DBOS: the dbos-lsp language server could not be started. ${message} ` +
+    const sentence = /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
+    const full = `DBOS: the dbos-lsp language server could not be started. ${sentence} ` +
         'Install it (pip install dbos-lsp), set "dbos.path" or "dbos.interpreter", or set "dbos.importStrategy" to "useBundled".';
     void vscode.window.showErrorMessage(full, 'Show Log', 'Open Settings').then((choice) => {
         if (choice === 'Show Log') {
