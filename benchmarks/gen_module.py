@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from dbos import DBOS, Queue, SetWorkflowID, SQLAlchemyDatasource
+from dbos import DBOS, SetWorkflowID, SQLAlchemyDatasource
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -46,8 +46,14 @@ from sqlalchemy import text
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/{slug}")
 ledger = SQLAlchemyDatasource.create("postgresql://localhost:5432/{slug}")
-work_queue = Queue("{slug}-work", worker_concurrency=8)
+WORK_QUEUE = "{slug}-work"
 RETRY_LIMIT = 5
+
+
+def start_service() -> None:
+    DBOS.launch()
+    # DBOS 3: queues live in the database and are declared after launch.
+    DBOS.register_queue(WORK_QUEUE, worker_concurrency=8)
 '''
 
 
@@ -191,7 +197,7 @@ def bill_account_{i}(account: str, lines: list[tuple[str, int]]) -> int:
 
 def billing_cycle_{i}(accounts: dict[str, list[tuple[str, int]]]) -> list[int]:
     DBOS.logger.info("cycle {i} rev-0")
-    handles = [work_queue.enqueue(bill_account_{i}, account, lines) for account, lines in accounts.items()]
+    handles = [DBOS.enqueue_workflow(WORK_QUEUE, bill_account_{i}, account, lines) for account, lines in accounts.items()]
     for handle in handles:
         DBOS.send(handle.workflow_id, "approve", "approval-{i}")
     return [handle.get_result() for handle in handles]
@@ -280,7 +286,7 @@ async def fan_out_{i}(keys: list[str], batch_size: int = 50) -> int:
     handles = []
     for start in range(0, len(keys), batch_size):
         batch = keys[start : start + batch_size]
-{bad}        handles.append(await work_queue.enqueue_async(process_batch_{i}, batch))
+{bad}        handles.append(await DBOS.enqueue_workflow_async(WORK_QUEUE, process_batch_{i}, batch))
     results = [await handle.get_result() for handle in handles]
     await DBOS.set_event_async("processed", sum(results))
     return sum(results)
@@ -368,7 +374,7 @@ def generate_tree(root: str, modules: int = 200, seed: int = 1) -> tuple[int, in
     rng = random.Random(seed)
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "pyproject.toml"), "w") as fh:
-        fh.write('[project]\nname = "generated-dbos-app"\nversion = "0"\ndependencies = ["dbos>=3"]\n')
+        fh.write('[project]\nname = "generated-dbos-app"\nversion = "0"\ndependencies = ["dbos>=3.4"]\n')
     files = lines = 0
     for n in range(modules):
         pkg = os.path.join(root, "app", f"pkg{n // 20:02d}")

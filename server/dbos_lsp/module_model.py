@@ -119,6 +119,8 @@ class ModuleModel:
         self.calls: list[CallSite] = []
         self.attributes: list[AttributeSite] = []
         self.module_awaits: list[ast.Await] = []
+        # ``x: T = value`` statements anywhere (DBOSConfig / EnqueueOptions literals).
+        self.annotated_assignments: list[ast.AnnAssign] = []
         self._resolved_pending: dict[str, object] = {}
         self._api_cache: dict[tuple[int, int], Optional[tuple[str, str]]] = {}
         self._callee_cache: dict[tuple[int, int], Optional[Callee]] = {}
@@ -178,6 +180,8 @@ class ModuleModel:
                     self.attributes.append(AttributeSite(node, parent, fn))
             elif kind is ast.Await and fn is None:
                 self.module_awaits.append(node)
+            elif kind is ast.AnnAssign:
+                self.annotated_assignments.append(node)
             elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
                 info = self._enter_function(node, fn, cls)
                 outer_parts: list[ast.AST] = []
@@ -519,6 +523,46 @@ class ModuleModel:
         bases = [self.qualname(b, None) or (b.id if isinstance(b, ast.Name) else None) for b in node.bases]
         return ClassInfo(node, node.name, dbos_class, tuple(b for b in bases if b))
 
+    # ----- shared indexes over call sites (built once, on first use) -----------------------
+
+    def calls_named(self, names: "frozenset[str] | set[str]") -> list[CallSite]:
+        """Call sites whose callee ends in one of ``names`` (``gather`` for ``asyncio.gather``).
+
+        Rules use this as a cheap pre-filter instead of scanning every call."""
+        index = self.__dict__.get("_calls_by_tail")
+        if index is None:
+            index = {}
+            for site in self.calls:
+                func = site.node.func
+                tail = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+                if tail is not None:
+                    index.setdefault(tail, []).append(site)
+            self.__dict__["_calls_by_tail"] = index
+        if len(names) == 1:
+            return index.get(next(iter(names)), [])
+        return [site for name in sorted(names) for site in index.get(name, ())]
+
+    def api_calls(self) -> list[tuple[CallSite, str, str]]:
+        """Every call of a DBOS API, as ``(site, class, method)``: most rules start here."""
+        found = self.__dict__.get("_api_calls")
+        if found is None:
+            found = []
+            for site in self.calls:
+                api = self.api_of(site.node, site.fn)
+                if api is not None:
+                    found.append((site, api[0], api[1]))
+            self.__dict__["_api_calls"] = found
+        return found
+
+    def calls_by_function(self) -> dict[Optional[FunctionInfo], list[CallSite]]:
+        grouped = self.__dict__.get("_calls_by_fn")
+        if grouped is None:
+            grouped = {}
+            for site in self.calls:
+                grouped.setdefault(site.fn, []).append(site)
+            self.__dict__["_calls_by_fn"] = grouped
+        return grouped
+
     # ----- lifecycle helpers --------------------------------------------------------------
 
     def launch_line(self, fn: Optional[FunctionInfo]) -> Optional[int]:
@@ -583,10 +627,9 @@ class ModuleModel:
                 seen.add(id(d))
                 found.append(d)
 
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.AnnAssign) and node.value is not None:
-                if self._annotation_qualname(node.annotation) == "dbos.DBOSConfig":
-                    add(node.value)
+        for node in self.annotated_assignments:
+            if node.value is not None and self._annotation_qualname(node.annotation) == "dbos.DBOSConfig":
+                add(node.value)
         for site in self.calls:
             if self.qualname(site.node.func, site.fn) != sdk.DBOS:
                 continue

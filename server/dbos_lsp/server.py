@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import queue
 import sys
+import threading
+import time
 import traceback
+import uuid
 from urllib.parse import unquote
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
@@ -20,22 +25,78 @@ from typing import Any, Mapping, Optional
 from lsprotocol import types
 from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
 from . import __version__
 from .code_actions import FIX_ALL, QUICKFIX, Action, code_actions
+from .code_lens import workflow_lenses
 from .engine import analyze, module_model
 from .hover import hover_markdown, rule_url
 from .model import Analysis, Finding, Position, Span
+from .project_config import is_excluded, settings_for
 from .project_index import JediProjectIndex
 from .rules import lookup
 from .settings import Settings, parse_settings
 from .source_text import split_lines
+from .workspace_symbols import WorkspaceIndex, facts_from_model
 
 log = logging.getLogger(__name__)
 _MAX_LOGGED = 2000  # bound on remembered (rule, uri, version) log keys
+_WATCHERS_ID = "dbos-lsp-watched-files"
+_REFRESH_DELAY = 0.25  # seconds: cross-file refreshes are batched
+
+
+class ServerProjectIndex(JediProjectIndex):
+    """The jedi index, answering workflow registrations (DBOS404) from the server's
+    workspace index (one background scan kept current by file events and open
+    buffers) instead of re-listing the workspace on the keystroke path."""
+
+    def __init__(self, root: Optional[str], environment_path: Optional[str], workspace_index: WorkspaceIndex) -> None:
+        super().__init__(root, environment_path)
+        self.workspace_index = workspace_index
+
+    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
+        return self.workspace_index.workflow_registrations()
+
+
+class _Worker:
+    """One daemon thread running index work in order (a scan never delays process exit)."""
+
+    def __init__(self) -> None:
+        self._queue: "queue.Queue[tuple[Any, asyncio.AbstractEventLoop, asyncio.Future]]" = queue.Queue()
+        self._thread: Optional[threading.Thread] = None
+
+    def submit(self, fn) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dbos-lsp-index", daemon=True)
+            self._thread.start()
+        self._queue.put((fn, loop, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            fn, loop, future = self._queue.get()
+            try:
+                result, error = fn(), None
+            except BaseException as exc:  # reported on the loop
+                result, error = None, exc
+
+            def settle(result=result, error=error, future=future) -> None:
+                if future.done():
+                    return
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:  # the loop is closed: the server is exiting
+                return
 
 
 @dataclass(frozen=True)
@@ -66,6 +127,21 @@ class DbosLanguageServer(LanguageServer):
         self._startup_logs: list[tuple[types.MessageType, str]] = []
         self._pending_settings_errors: list[str] = []
         self._models: dict[str, tuple[tuple, Any]] = {}
+        # Editor settings (initializationOptions, overlaid by workspace/configuration "dbos"):
+        # per document they go over the nearest pyproject's [tool.dbos-lsp], key by key.
+        self.init_settings: dict[str, Any] = {}
+        self.editor_settings: dict[str, Any] = {}
+        self._shown_problems: set[str] = set()
+        self.folders: list[str] = []
+        self.workspace_index = WorkspaceIndex()
+        self._worker = _Worker()
+        self._epochs: dict[str, int] = {}  # per-document invalidations by other files' changes
+        self._refresh_task: Optional[asyncio.Task] = None
+        self._refresh_all = False
+        self._refresh_except: set[str] = set()
+        self.index_ready: Optional[asyncio.Future] = None
+        self.index_seconds: Optional[float] = None
+        self.shutting_down = False
 
     # ----- messages ------------------------------------------------------------------------
 
@@ -92,8 +168,16 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- settings ------------------------------------------------------------------------
 
-    def apply_settings(self, raw: Any, root: Optional[str] = None) -> list[str]:
-        settings, errors = parse_settings(_settings_section(raw))
+    def apply_settings(self, raw: Any, root: Optional[str] = None, initial: bool = False) -> list[str]:
+        """Editor settings: from initializationOptions (``initial``) or a configuration change,
+        which overlays the initialization values key by key."""
+        section = _settings_section(raw)
+        if initial:
+            self.init_settings = dict(section) if isinstance(section, Mapping) else {}
+            self.editor_settings = dict(self.init_settings)
+        else:
+            self.editor_settings = {**self.init_settings, **(dict(section) if isinstance(section, Mapping) else {})}
+        settings, errors = parse_settings(section if not isinstance(section, Mapping) else self.editor_settings)
         old = self.settings
         self.settings = settings
         if self.library is None or settings.extra_skill_paths != old.extra_skill_paths:
@@ -104,7 +188,7 @@ class DbosLanguageServer(LanguageServer):
                 self._startup_logs.append((types.MessageType.Warning, f"skills: {warning}"))
         if self.index is None or settings.environment_path != old.environment_path:
             root = root if root is not None else getattr(self.index, "root", None)
-            self.index = JediProjectIndex(root, settings.environment_path)
+            self.index = ServerProjectIndex(root, settings.environment_path, self.workspace_index)
             env = self.index.environment_path or "the server's interpreter"
             self._startup_logs.append((types.MessageType.Info, f"dbos-lsp: jedi root {root!r}, environment {env}"))
         self.generation += 1
@@ -112,18 +196,36 @@ class DbosLanguageServer(LanguageServer):
         return errors
 
     def report_settings_errors(self, errors: list[str]) -> None:
-        for e in errors:
+        """One dialog per batch of problems not shown before (editor or pyproject), so a
+        broken setting is reported once, not on every analysis."""
+        new = [e for e in dict.fromkeys(errors) if e not in self._shown_problems]
+        if not new:
+            return
+        if len(self._shown_problems) > _MAX_LOGGED:
+            self._shown_problems.clear()
+        self._shown_problems.update(new)
+        for e in new:
             self.log(f"dbos-lsp settings: {e}", types.MessageType.Warning)
-        if errors and tuple(errors) != self._last_settings_errors:
-            self.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Warning,
-                    message=f"dbos-lsp: ignored invalid settings ({errors[0]}"
-                    + (f", and {len(errors) - 1} more" if len(errors) > 1 else "")
-                    + "); defaults are used instead. See the output log.",
-                )
+        self.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message=f"dbos-lsp: ignored invalid settings ({new[0]}"
+                + (f", and {len(new) - 1} more" if len(new) > 1 else "")
+                + "); defaults are used instead. See the output log.",
             )
-        self._last_settings_errors = tuple(errors)
+        )
+        self._last_settings_errors = tuple(new)
+
+    def settings_for(self, path: Optional[str]) -> tuple[Settings, list[str]]:
+        """A document's settings: its pyproject's ``[tool.dbos-lsp]``, the editor's on top."""
+        return settings_for(path, self.editor_settings)
+
+    def excluded(self, path: Optional[str], settings: Optional[Settings] = None) -> bool:
+        if not path:
+            return False
+        if settings is None:
+            settings = self.settings_for(path)[0]
+        return bool(settings.exclude) and is_excluded(path, settings)
 
     def flush_startup_logs(self) -> None:
         logs, self._startup_logs = self._startup_logs, []
@@ -139,22 +241,57 @@ class DbosLanguageServer(LanguageServer):
         version = doc.version if doc.version is not None else 0
         text = doc.source
         path = to_fs_path(doc.uri) if doc.uri.startswith("file:") else None
+        stamp = self.stamp(doc.uri)
         entry = self._analyses.get(doc.uri)
-        if entry is not None and entry[:3] == (version, self.generation, text) and not entry[3].cancelled():
+        if entry is not None and entry[:3] == (version, stamp, text) and not entry[3].cancelled():
             future = entry[3]
         else:
             future = asyncio.ensure_future(asyncio.to_thread(self._analyze, text, path))
-            self._analyses[doc.uri] = (version, self.generation, text, future)
+            self._analyses[doc.uri] = (version, stamp, text, future)
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
-        analysis = await asyncio.shield(future)
+        analysis, problems, index_changed = await asyncio.shield(future)
+        self.report_settings_errors(problems)
+        if index_changed:
+            self.index_changed(except_uri=doc.uri)
         self._log_rule_errors(doc.uri, version, analysis)
         return Snapshot(doc.uri, version, text, tuple(split_lines(text, keepends=True)), path, analysis)
 
-    def _analyze(self, text: str, path: Optional[str]) -> Analysis:
+    def stamp(self, uri: str) -> tuple[int, int]:
+        """What a cached analysis of ``uri`` depends on besides its text: the settings
+        generation and the document's own epoch (bumped when another file's change
+        concerns it, e.g. a workflow name that now collides)."""
+        return (self.generation, self._epochs.get(uri, 0))
+
+    def _analyze(self, text: str, path: Optional[str]) -> tuple[Analysis, list[str], bool]:
+        """Worker thread: (analysis, settings problems, whether other files' view changed)."""
+        problems: list[str] = []
         try:
-            return analyze(text, self.settings, self.index, path)
+            settings, problems = self.settings_for(path)
+            if self.excluded(path, settings):
+                return Analysis(), problems, self.workspace_index.remove(path) if path else False
+            analysis = analyze(text, settings, self.index, path)
         except Exception as exc:  # an engine bug degrades to "no findings" plus a log line
-            return Analysis(rule_errors=[("engine", f"{type(exc).__name__}: {exc}")])
+            return Analysis(rule_errors=[("engine", f"{type(exc).__name__}: {exc}")]), problems, False
+        return analysis, problems, self._index_buffer(path, analysis)
+
+    def _index_buffer(self, path: Optional[str], analysis: Analysis) -> bool:
+        """Keep the workspace index current from an open document's analysed model (no
+        second parse).  Only files that exist in the workspace on disk are indexed, and a
+        buffer with a syntax error keeps its last good facts (no flapping while typing)."""
+        if not path or analysis.model is None or analysis.syntax_error is not None:
+            return False
+        if not self._in_workspace(path) or not os.path.isfile(path):
+            return False
+        try:
+            facts = facts_from_model(analysis.model, path, self.workspace_index.module_for(path))
+        except Exception as exc:
+            log.info("dbos-lsp: cannot index %s: %s", path, exc)
+            return False
+        return self.workspace_index.set_facts(facts)
+
+    def _in_workspace(self, path: str) -> bool:
+        path = os.path.abspath(path)
+        return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in self.folders)
 
     def _log_rule_errors(self, uri: str, version: int, analysis: Analysis) -> None:
         for code, error in analysis.rule_errors:
@@ -168,7 +305,7 @@ class DbosLanguageServer(LanguageServer):
 
     def model_for(self, snap: Snapshot):
         """The parsed module for hover, built once per analysed version (worker thread)."""
-        key = (snap.uri, snap.version, self.generation)
+        key = (snap.uri, snap.version, self.stamp(snap.uri))
         cached = self._models.get(snap.uri)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -177,7 +314,7 @@ class DbosLanguageServer(LanguageServer):
         return model
 
     def reanalyzer(self, path: Optional[str]):
-        settings, index = self.settings, self.index
+        settings, index = self.settings_for(path)[0], self.index
         return lambda text: analyze(text, settings, index, path)
 
     def forget(self, uri: str) -> None:
@@ -212,6 +349,224 @@ class DbosLanguageServer(LanguageServer):
 
     def publish_empty(self, uri: str) -> None:
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    # ----- refreshing after settings or other files change ---------------------------------
+
+    def refresh_diagnostics(self, uris: Optional[list[str]] = None) -> None:
+        """Pull clients re-pull (when they support ``workspace/diagnostic/refresh``);
+        push clients get a new publish of each open document (or of ``uris``)."""
+        if self.pull_mode:
+            if _client_has(self, "workspace", "diagnostics", "refresh_support"):
+                self.workspace_diagnostic_refresh(None)
+        else:
+            for uri in uris if uris is not None else list(self.workspace.text_documents):
+                if self.open_document(uri) is not None:
+                    self.schedule_publish(uri, 0)
+
+    def settings_changed(self) -> None:
+        """Settings (editor or pyproject) changed: drop every cached analysis, refresh."""
+        self.generation += 1
+        self._analyses.clear()
+        self.refresh_diagnostics()
+
+    def index_changed(self, except_uri: Optional[str] = None) -> None:
+        """What one file declares changed (a workflow name, a queue, an enqueue): the other
+        open documents' analyses may differ (DBOS404) and lenses may read differently.
+        Their cached analyses are invalidated now; the refresh is batched."""
+        for uri in list(self.workspace.text_documents):
+            if uri != except_uri:
+                self._epochs[uri] = self._epochs.get(uri, 0) + 1
+                self._refresh_except.discard(uri)
+        if except_uri is not None and not self._refresh_all:
+            self._refresh_except.add(except_uri)
+        else:
+            self._refresh_all = True
+            self._refresh_except.clear()
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.ensure_future(self._refresh_later())
+
+    async def _refresh_later(self) -> None:
+        await asyncio.sleep(_REFRESH_DELAY)
+        skip = set() if self._refresh_all else set(self._refresh_except)
+        self._refresh_all = False
+        self._refresh_except.clear()
+        if self.shutting_down:
+            return
+        self.refresh_diagnostics([u for u in self.workspace.text_documents if u not in skip])
+        if _client_has(self, "workspace", "code_lens", "refresh_support"):
+            self.workspace_code_lens_refresh(None)
+
+    # ----- the workspace index -------------------------------------------------------------
+
+    def _index_excluded(self, path: str) -> bool:
+        settings, _problems = self.settings_for(path)
+        return bool(settings.exclude) and is_excluded(path, settings)
+
+    async def index_workspace(self) -> None:
+        """Index every Python file of the workspace folders on the index thread, with
+        ``window/workDoneProgress`` when the client supports it."""
+        token: Optional[str] = None
+        if _client_has(self, "window", "work_done_progress"):
+            token = f"dbos-lsp-index-{uuid.uuid4().hex[:8]}"
+            try:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(
+                    token,
+                    types.WorkDoneProgressBegin(title="dbos-lsp: indexing workflows", percentage=0, cancellable=False),
+                )
+            except Exception as exc:
+                self.log(f"dbos-lsp: no progress reporting ({exc})")
+                token = None
+        loop = asyncio.get_running_loop()
+        last = [-1]
+
+        def report(done: int, total: int, path: str) -> None:  # index thread
+            if token is None:
+                return
+            pct = 100 if total == 0 else int(done * 100 / total)
+            if pct < last[0] + 5 and done != total:
+                return
+            last[0] = pct
+            value = types.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=pct)
+            try:
+                loop.call_soon_threadsafe(self._progress_report, token, value)
+            except RuntimeError:
+                pass
+
+        opened = {to_fs_path(u) for u in self.workspace.text_documents if u.startswith("file:")}
+        started = time.perf_counter()
+        try:
+            count = await self._worker.submit(
+                lambda: self.workspace_index.scan(
+                    excluded=self._index_excluded,
+                    progress=report,
+                    cancelled=lambda: self.shutting_down,
+                    skip=lambda p: os.path.abspath(p) in opened and self.workspace_index.facts(p) is not None,
+                )
+            )
+        except Exception as exc:
+            count = 0
+            self.log(f"dbos-lsp: indexing the workspace failed: {exc}", types.MessageType.Error)
+        self.index_seconds = time.perf_counter() - started
+        symbols = len(self.workspace_index.symbols())
+        summary = f"{count} files, {symbols} workflows and steps in {self.index_seconds:.2f} s"
+        if token is not None:
+            try:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=summary))
+            except Exception:
+                pass
+        self.log(f"dbos-lsp: indexed {summary}")
+        if self.index_ready is not None and not self.index_ready.done():
+            self.index_ready.set_result(count)
+        if self.workspace_index.workflow_registrations():
+            self.index_changed()
+
+    def _progress_report(self, token: str, value: types.WorkDoneProgressReport) -> None:
+        try:
+            self.work_done_progress.report(token, value)
+        except Exception:
+            pass
+
+    async def files_changed(self, changes: list[types.FileEvent]) -> None:
+        """``workspace/didChangeWatchedFiles``: pyproject edits re-apply settings; Python
+        files are re-indexed (an open document's buffer wins over the disk)."""
+        config = False
+        work: list[tuple[str, str]] = []
+        for change in changes:
+            if not change.uri.startswith("file:"):
+                continue
+            path = os.path.abspath(to_fs_path(change.uri))
+            name = os.path.basename(path)
+            if name == "pyproject.toml":
+                config = True
+            elif name.endswith(".py"):
+                if change.type == types.FileChangeType.Deleted:
+                    work.append(("remove", path))
+                elif from_fs_path(path) not in self.workspace.text_documents and self._in_workspace(path):
+                    work.append(("update", path))
+            elif change.type == types.FileChangeType.Deleted:
+                work.append(("folder", path))
+        if config:
+            self._shown_problems.clear()  # the file changed: still-broken settings are news again
+            self.settings_changed()
+        if work:
+
+            def run() -> bool:
+                changed = False
+                for what, path in work:
+                    if what == "remove":
+                        changed = self.workspace_index.remove(path) or changed
+                    elif what == "folder":
+                        changed = self.workspace_index.remove_under(path) or changed
+                    elif self._index_excluded(path):
+                        changed = self.workspace_index.remove(path) or changed
+                    else:
+                        changed = self.workspace_index.update_file(path) or changed
+                return changed
+
+            if await self._worker.submit(run):
+                self.index_changed()
+
+    async def reindex_from_disk(self, path: str, text: Optional[str] = None) -> None:
+        def run() -> bool:
+            if self._index_excluded(path):
+                return self.workspace_index.remove(path)
+            if text is None and not os.path.isfile(path):
+                return self.workspace_index.remove(path)
+            return self.workspace_index.update_file(path, text)
+
+        if self._in_workspace(path) and os.path.isfile(path) and await self._worker.submit(run):
+            self.index_changed()
+
+    async def register_watchers(self) -> None:
+        if not _client_has(self, "workspace", "did_change_watched_files", "dynamic_registration"):
+            return
+        watchers = [
+            types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+            types.FileSystemWatcher(glob_pattern="**/*.py"),
+        ]
+        try:
+            await self.client_register_capability_async(
+                types.RegistrationParams(
+                    registrations=[
+                        types.Registration(
+                            id=_WATCHERS_ID,
+                            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
+                        )
+                    ]
+                )
+            )
+        except Exception as exc:
+            self.log(f"dbos-lsp: could not register file watchers: {exc}", types.MessageType.Warning)
+
+    async def pull_configuration(self) -> bool:
+        """Ask for the ``dbos`` section; True when the editor settings changed."""
+        if not _client_has(self, "workspace", "configuration"):
+            return False
+        try:
+            answer = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="dbos")])
+            )
+        except Exception as exc:
+            self.log(f"dbos-lsp: workspace/configuration failed: {exc}", types.MessageType.Warning)
+            return False
+        raw = answer[0] if answer else None
+        if raw is None:
+            return False  # no "dbos" section: keep the initialization settings
+        if isinstance(raw, Mapping) and "dbos" in raw:
+            raw = raw["dbos"]
+        return self.change_editor_settings(raw)
+
+    def change_editor_settings(self, raw: Any) -> bool:
+        before = (dict(self.editor_settings), self.settings)
+        errors = self.apply_settings(raw)
+        self.flush_startup_logs()
+        changed = (self.editor_settings, self.settings) != before
+        if changed:
+            self._shown_problems.clear()  # the user changed them: remaining problems are news
+        self.report_settings_errors(errors)
+        return changed
 
 
 # ----- conversions -------------------------------------------------------------------------
@@ -302,7 +657,11 @@ def create_server() -> DbosLanguageServer:
         root = params.root_path or (to_fs_path(params.root_uri) if params.root_uri else None)
         if folders:
             root = to_fs_path(folders[0].uri)
-        errors = ls.apply_settings(params.initialization_options, root)
+        ls.folders = [os.path.abspath(to_fs_path(f.uri)) for f in folders if f.uri.startswith("file:")]
+        if not ls.folders and root:
+            ls.folders = [os.path.abspath(root)]
+        ls.workspace_index.roots = list(ls.folders)
+        errors = ls.apply_settings(params.initialization_options, root, initial=True)
         ls._pending_settings_errors = errors  # shown once the session is initialized
         td = params.capabilities.text_document
         ls.pull_mode = bool(td is not None and td.diagnostic is not None)
@@ -319,33 +678,86 @@ def create_server() -> DbosLanguageServer:
         ls.log(f"dbos-lsp {__version__}: diagnostics by {mode}, position encoding {encoding}")
         ls.flush_startup_logs()
         ls.report_settings_errors(ls._pending_settings_errors)
+        ls.index_ready = asyncio.get_running_loop().create_future()
+        asyncio.ensure_future(_after_initialized(ls))
+
+    async def _after_initialized(ls: DbosLanguageServer) -> None:
+        try:
+            await ls.register_watchers()
+            if await ls.pull_configuration():
+                ls.settings_changed()
+        finally:
+            await ls.index_workspace()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DbosLanguageServer, params: types.DidChangeConfigurationParams) -> None:
         raw = params.settings
         ours = isinstance(raw, Mapping) and any(k in raw for k in ("dbos", "settings", "globalSettings"))
         if not ours and _client_has(ls, "workspace", "configuration"):
-            # null, or another tool's section: ask for ours rather than resetting to defaults.
-            try:
-                answer = await ls.workspace_configuration_async(
-                    types.ConfigurationParams(items=[types.ConfigurationItem(section="dbos")])
-                )
-                raw = answer[0] if answer else None
-                if raw is None:
-                    return  # the client has no "dbos" section: keep the initialization settings
-            except Exception as exc:
-                ls.log(f"dbos-lsp: workspace/configuration failed: {exc}", types.MessageType.Warning)
-                return
+            # null, or another tool's section: pull ours rather than resetting to defaults.
+            if await ls.pull_configuration():
+                ls.settings_changed()
+            return
         if isinstance(raw, Mapping) and "dbos" in raw:
             raw = raw["dbos"]
-        ls.report_settings_errors(ls.apply_settings(raw))
-        ls.flush_startup_logs()
-        if ls.pull_mode:
-            if _client_has(ls, "workspace", "diagnostics", "refresh_support"):
-                ls.workspace_diagnostic_refresh(None)
-        else:
-            for uri in list(ls.workspace.text_documents):
-                ls.schedule_publish(uri, 0)
+        if ls.change_editor_settings(raw):
+            ls.settings_changed()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched_files(ls: DbosLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        await ls.files_changed(list(params.changes))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: DbosLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        doc = ls.open_document(uri)
+        if uri.startswith("file:") and doc is not None:
+            if os.path.basename(to_fs_path(uri)) == "pyproject.toml":
+                ls._shown_problems.clear()
+                ls.settings_changed()
+                return
+            await ls.reindex_from_disk(os.path.abspath(to_fs_path(uri)), doc.source)
+
+    @server.feature(
+        types.WORKSPACE_SYMBOL,
+        types.WorkspaceSymbolOptions(resolve_provider=False),
+    )
+    async def workspace_symbol(ls: DbosLanguageServer, params: types.WorkspaceSymbolParams) -> list[types.SymbolInformation]:
+        found = await asyncio.to_thread(ls.workspace_index.search, params.query or "")
+        out = []
+        for sym in found:
+            start = types.Position(line=sym.line, character=sym.column)
+            end = types.Position(line=sym.line, character=sym.column + len(sym.name))
+            out.append(
+                types.SymbolInformation(
+                    name=sym.name,
+                    kind=types.SymbolKind.Method if sym.class_name else types.SymbolKind.Function,
+                    location=types.Location(uri=from_fs_path(sym.path), range=types.Range(start=start, end=end)),
+                    container_name=sym.module,
+                )
+            )
+        return out
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+    async def code_lens(ls: DbosLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        doc = ls.open_document(params.text_document.uri)
+        if doc is None:
+            return []
+        snap = await ls.snapshot(doc)
+        index = ls.workspace_index
+
+        def compute():
+            model = ls.model_for(snap)
+            return [] if model is None else workflow_lenses(model, index.queues_for)
+
+        lenses = await asyncio.to_thread(compute)
+        return [
+            types.CodeLens(
+                range=to_range(doc, snap.lines, Span(Position(l.line, l.column), Position(l.line, l.end_column))),
+                command=types.Command(title=l.title, command=""),
+            )
+            for l in lenses
+        ]
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: DbosLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -361,8 +773,12 @@ def create_server() -> DbosLanguageServer:
     async def did_close(ls: DbosLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.forget(uri)
+        ls._epochs.pop(uri, None)
         if not ls.pull_mode:
             ls.publish_empty(uri)
+        if uri.startswith("file:"):
+            # The buffer may be dropped unsaved: the disk is the truth again.
+            await ls.reindex_from_disk(os.path.abspath(to_fs_path(uri)))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: DbosLanguageServer, params: types.HoverParams) -> Optional[types.Hover]:
@@ -409,8 +825,11 @@ async def pull_diagnostics(ls: DbosLanguageServer, params: types.DocumentDiagnos
     doc = ls.open_document(uri)
     if doc is None:
         return types.FullDocumentDiagnosticReport(items=[])
-    # The generation suffix makes a settings change invalidate earlier result ids.
-    suffix = f"#{ls.generation}" if ls.generation > 1 else ""
+    # The generation suffix makes a settings change (or another file's, for DBOS404)
+    # invalidate earlier result ids.
+    generation, epoch = ls.stamp(uri)
+    suffix = f"#{generation}" if generation > 1 else ""
+    suffix += f".{epoch}" if epoch else ""
     if params.previous_result_id == f"{uri}@{doc.version}{suffix}":
         return types.UnchangedDocumentDiagnosticReport(result_id=params.previous_result_id)
     snap = await ls.snapshot(doc)

@@ -258,7 +258,8 @@ def _path_without_dbos_lsp() -> str:
 
 
 def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_path):
-    """useBundled: the .vsix's own server + libs run by a plain python3, no dbos-lsp anywhere."""
+    """useBundled: the .vsix's own server + libs run by a plain python3, no dbos-lsp anywhere.
+    Also checks that a dbos.* setting (severity) reaches the server."""
     path = _path_without_dbos_lsp()
     assert shutil.which("dbos-lsp", path=path) is None
     python3 = shutil.which("python3", path=path)
@@ -268,9 +269,11 @@ def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_pa
                            env={"PATH": path, "HOME": str(tmp_path)})
     assert probe.returncode != 0, f"{python3} can import dbos_lsp by itself; the useBundled test would prove nothing"
     result = run_scenario("bundled", tools=tools, extensions_dir=extensions_dir, base=tmp_path,
-                          settings={"dbos.importStrategy": "useBundled"}, path=path)
+                          settings={"dbos.importStrategy": "useBundled", "dbos.severity": {"DBOS101": "information"}},
+                          path=path)
     assert_checks(result,
                   "useBundled: Problems panel shows DBOS101",
+                  "useBundled: dbos.severity setting applied (info squiggle)",
                   "useBundled: hover on DBOS.sleep mentions sleep_async",
                   "useBundled: server launched from bundled/tool/lsp_server.py")
     assert f"{python3} " in result["log"], result["log"]

@@ -166,6 +166,7 @@ async function hoverCheck(page, name) {
 async function full(page) {
     await openFile(page);
     const gotDiag = await waitForDiagnostic(page, 45000, 'diagnostic');
+    if (!gotDiag) return; // no server: the rest cannot pass, fail fast
     const nSquiggles = await waitUntil(() => squiggles(page), 10000);
     check('squiggle under DBOS.sleep(30) in the editor', nSquiggles > 0, nSquiggles);
     const rows = await problemRows(page);
@@ -176,16 +177,13 @@ async function full(page) {
     await hoverCheck(page, 'hover on DBOS.sleep mentions sleep_async');
     await shot(page, 'vscode-hover.png');
     await page.keyboard.press('Escape');
-    if (!gotDiag) return; // no server: the rest cannot pass, fail fast
 
     // Restart: the log channel shows a second start and the diagnostics come back
     await runCommand(page, 'DBOS: Restart Server');
     const restarted = await waitUntil(() => /Server started \(start #2/.test(readChannelLog()), 30000);
     check('DBOS: Restart Server -> log shows a second start', restarted,
         readChannelLog().split('\n').filter((l) => /start #|Restart/.test(l)));
-    if (gotDiag) {
-        await waitForDiagnostic(page, 30000, 'after restart');
-    }
+    await waitForDiagnostic(page, 30000, 'after restart');
 
     // Quick fix via Ctrl+. (uses the restarted server)
     await gotoLine(page, 6, 11);
@@ -220,6 +218,9 @@ async function full(page) {
 async function bundled(page) {
     await openFile(page);
     await waitForDiagnostic(page, 60000, 'useBundled');
+    // settings reach the server: this scenario sets "dbos.severity": {"DBOS101": "information"}
+    const info = await waitUntil(() => page.locator('.monaco-editor .view-overlays .squiggly-info').count(), 10000);
+    check('useBundled: dbos.severity setting applied (info squiggle)', info > 0, info);
     await hoverCheck(page, 'useBundled: hover on DBOS.sleep mentions sleep_async');
     await shot(page, 'vscode-use-bundled.png');
     const log = readChannelLog();

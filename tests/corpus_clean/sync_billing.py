@@ -1,12 +1,12 @@
 """A synchronous billing app: sync workflows, a datasource transaction, messages."""
 
-from dbos import DBOS, Queue, SQLAlchemyDatasource
+from dbos import DBOS, SQLAlchemyDatasource
 from sqlalchemy import text
 
 DBOS(config={"name": "billing", "system_database_url": "sqlite:///billing.sqlite"})
 
 ledger = SQLAlchemyDatasource.create("sqlite:///ledger.sqlite")
-invoices = Queue("invoices", worker_concurrency=2)
+INVOICES = "invoices"
 
 
 @ledger.transaction()
@@ -34,7 +34,7 @@ def bill(account: str, cents: int) -> str:
 
 
 def bill_all(accounts: dict[str, int]) -> list[str]:
-    handles = [invoices.enqueue(bill, account, cents) for account, cents in accounts.items()]
+    handles = [DBOS.enqueue_workflow(INVOICES, bill, account, cents) for account, cents in accounts.items()]
     for h in handles:
         DBOS.send(h.workflow_id, "ok", "approval")
     return [h.get_result() for h in handles]
@@ -42,4 +42,5 @@ def bill_all(accounts: dict[str, int]) -> list[str]:
 
 if __name__ == "__main__":
     DBOS.launch()
+    DBOS.register_queue(INVOICES, worker_concurrency=2)
     print(bill_all({"acme": 1250, "globex": 990}))

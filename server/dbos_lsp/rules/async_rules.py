@@ -132,10 +132,7 @@ def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
 
 
 def _calls_by_function(model: ModuleModel) -> dict[Optional[FunctionInfo], list[CallSite]]:
-    grouped: dict[Optional[FunctionInfo], list[CallSite]] = {}
-    for site in model.calls:
-        grouped.setdefault(site.fn, []).append(site)
-    return grouped
+    return model.calls_by_function()
 
 
 def _callee_of(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
@@ -158,13 +155,9 @@ def _callee_of(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -
 )
 def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
-        if site.awaited or not _in_async(site):
+    for site, cls, method in model.api_calls():
+        if site.awaited or not _in_async(site) or not sdk.raises_in_loop(cls, method):
             continue
-        api = model.api_of(site.node, site.fn)
-        if api is None or not sdk.raises_in_loop(*api):
-            continue
-        cls, method = api
         func = site.node.func
         recv = _receiver_text(ctx, func)
         twin = sdk.async_twin(cls, method)
@@ -234,16 +227,12 @@ def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Opt
 )
 def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
+    for site, cls, method in model.api_calls():
         if site.awaited or not _in_async(site):
             continue
-        api = model.api_of(site.node, site.fn)
-        if api is None:
-            continue
-        cls, method = api
         func = site.node.func
-        recv = _receiver_text(ctx, func)
         if method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()):
+            recv = _receiver_text(ctx, func)
             yield ctx.finding(
                 func,
                 f"`{recv}.{method}()` on a sync workflow handle blocks the event loop; "
@@ -252,6 +241,7 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if not sdk.blocks_in_loop(cls, method):
             continue
+        recv = _receiver_text(ctx, func)
         twin = sdk.async_twin(cls, method)
         message = f"`{recv}.{method}()` blocks the event loop; use `await {recv}.{twin}()` in async code"
         if not _async_fix_is_safe(ctx, site, cls, method):
@@ -308,13 +298,9 @@ def _async_fix_is_safe(ctx: RuleContext, site: CallSite, cls: str, method: str) 
 )
 def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
+    for site, cls, method in model.api_calls():
         if not site.awaited:
             continue
-        api = model.api_of(site.node, site.fn)
-        if api is None:
-            continue
-        cls, method = api
         func = site.node.func
         recv = _receiver_text(ctx, func)
         twin = sdk.async_twin(cls, method)
@@ -402,13 +388,9 @@ def _coroutine_label(ctx: RuleContext, site: CallSite) -> Optional[tuple[bool, s
 )
 def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
+    for site, cls, method in model.api_calls():
         if site.awaited or not _in_sync(site):
             continue
-        api = model.api_of(site.node, site.fn)
-        if api is None:
-            continue
-        cls, method = api
         if cls in (sdk.HANDLE_ASYNC, sdk.ASYNC_SQL_DATASOURCE):
             continue
         is_generator = sdk.is_async_generator(cls, method)
@@ -447,12 +429,10 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
 )
 def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
-        if site.awaited:
+    for site, cls, method in model.api_calls():
+        if site.awaited or cls != sdk.HANDLE_ASYNC or method not in sdk.HANDLE_ASYNC_COROUTINES:
             continue
-        api = model.api_of(site.node, site.fn)
-        if api is None or api[0] != sdk.HANDLE_ASYNC or api[1] not in sdk.HANDLE_ASYNC_COROUTINES:
-            continue
+        api = (cls, method)
         if _consumed_as_coroutine(model, site):
             continue
         if _bound_and_awaited_later(model, site):
@@ -593,11 +573,11 @@ def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bo
 )
 def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
+    for site in model.calls_named({"gather"}):
         fn = site.fn
         if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async:
             continue
-        if _tail(site.node.func) != "gather" or model.qualname(site.node.func, fn) != "asyncio.gather":
+        if model.qualname(site.node.func, fn) != "asyncio.gather":
             continue
         if any(k.arg == "return_exceptions" for k in site.node.keywords):
             continue

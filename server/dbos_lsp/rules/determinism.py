@@ -113,11 +113,7 @@ def _logging_argument_ids(model: ModuleModel, sites: list[CallSite]) -> set[int]
 
 
 def _workflow_calls(model: ModuleModel) -> dict[FunctionInfo, list[CallSite]]:
-    grouped: dict[FunctionInfo, list[CallSite]] = {}
-    for site in model.calls:
-        if _in_workflow(site.fn):
-            grouped.setdefault(site.fn, []).append(site)
-    return grouped
+    return {fn: sites for fn, sites in model.calls_by_function().items() if _in_workflow(fn)}
 
 
 # ----- DBOS201 ----------------------------------------------------------------------------

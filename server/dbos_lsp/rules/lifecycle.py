@@ -37,9 +37,7 @@ def _tail(func: ast.expr) -> Optional[str]:
 def _sites(model: ModuleModel, wanted: dict[str, frozenset[str]]) -> Iterator[tuple[CallSite, str, str]]:
     """Calls of the given ``{class: methods}`` DBOS APIs, as ``(site, class, method)``."""
     names = frozenset().union(*wanted.values())
-    for site in model.calls:
-        if _tail(site.node.func) not in names:
-            continue
+    for site in model.calls_named(names):
         api = model.api_of(site.node, site.fn)
         if api is not None and api[1] in wanted.get(api[0], ()):
             yield site, api[0], api[1]
@@ -569,8 +567,8 @@ def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, Option
         if isinstance(expr, ast.Dict):
             yield expr, name
     if any(q in _ENQUEUE_OPTION_TYPES for q in model.imports.known.values()):
-        for node in ast.walk(model.tree):
-            if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
+        for node in model.annotated_assignments:
+            if isinstance(node.value, ast.Dict):
                 if model.qualname(node.annotation, None) in _ENQUEUE_OPTION_TYPES:
                     target = node.target.id if isinstance(node.target, ast.Name) else None
                     yield node.value, target
