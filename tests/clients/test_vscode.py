@@ -187,6 +187,7 @@ def run_scenario(scenario: str, *, tools, extensions_dir: Path, base: Path, sett
         shots = Path(os.environ["DBOS_VSCODE_SCREENSHOTS"]).resolve() if os.environ.get("DBOS_VSCODE_SCREENSHOTS") \
             else base / "screenshots"
         cfg = {"url": url, "folder": str(proj), "file": "app.py", "scenario": scenario, "logsDir": str(udd / "logs"),
+               "settingsFile": str(udd / "User/settings.json"),
                "shotsDir": str(shots), "playwrightDir": str(PLAYWRIGHT_DIR), "chromium": str(CHROMIUM),
                "timeoutMs": (SCENARIO_TIMEOUT_S - 30) * 1000}
         (base / "driver.json").write_text(json.dumps(cfg))
@@ -259,7 +260,7 @@ def _path_without_dbos_lsp() -> str:
 
 def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_path):
     """useBundled: the .vsix's own server + libs run by a plain python3, no dbos-lsp anywhere.
-    Also checks that a dbos.* setting (severity) reaches the server."""
+    Also checks that a dbos.* setting (severity) reaches the server, at start and when changed."""
     path = _path_without_dbos_lsp()
     assert shutil.which("dbos-lsp", path=path) is None
     python3 = shutil.which("python3", path=path)
@@ -274,6 +275,7 @@ def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_pa
     assert_checks(result,
                   "useBundled: Problems panel shows DBOS101",
                   "useBundled: dbos.severity setting applied (info squiggle)",
+                  "useBundled: changed dbos.severity applied live (error squiggle)",
                   "useBundled: hover on DBOS.sleep mentions sleep_async",
                   "useBundled: server launched from bundled/tool/lsp_server.py")
     assert f"{python3} " in result["log"], result["log"]

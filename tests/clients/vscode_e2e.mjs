@@ -4,7 +4,7 @@
 //
 // Usage: node vscode_e2e.mjs CONFIG.json
 //   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "badpath", logsDir,
-//              shotsDir, playwrightDir, chromium, timeoutMs }
+//              settingsFile, shotsDir, playwrightDir, chromium, timeoutMs }
 // Prints one JSON line {"scenario", "checks": [{name, pass, detail}], "log": "..."} as the
 // last line of stdout; tests/clients/test_vscode.py asserts on it. Exit code 0 iff all passed.
 import fs from 'node:fs';
@@ -221,6 +221,12 @@ async function bundled(page) {
     // settings reach the server: this scenario sets "dbos.severity": {"DBOS101": "information"}
     const info = await waitUntil(() => page.locator('.monaco-editor .view-overlays .squiggly-info').count(), 10000);
     check('useBundled: dbos.severity setting applied (info squiggle)', info > 0, info);
+    // a live settings change reaches the running server (workspace/didChangeConfiguration)
+    const settings = JSON.parse(fs.readFileSync(cfg.settingsFile, 'utf8'));
+    settings['dbos.severity'] = { DBOS101: 'error' };
+    fs.writeFileSync(cfg.settingsFile, JSON.stringify(settings, null, 2));
+    const err = await waitUntil(() => page.locator('.monaco-editor .view-overlays .squiggly-error').count(), 20000);
+    check('useBundled: changed dbos.severity applied live (error squiggle)', err > 0, err);
     await hoverCheck(page, 'useBundled: hover on DBOS.sleep mentions sleep_async');
     await shot(page, 'vscode-use-bundled.png');
     const log = readChannelLog();

@@ -34,8 +34,24 @@ def make_recording_client() -> LanguageClient:
         c.publishes.append(params)  # type: ignore[attr-defined]
         c.publish_event.set()  # type: ignore[attr-defined]
 
+    client.registrations = []  # type: ignore[attr-defined]
+    client.code_lens_refresh_count = 0  # type: ignore[attr-defined]
+
+    def register(c: LanguageClient, params: types.RegistrationParams) -> None:
+        c.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
+    def unregister(c: LanguageClient, params: types.UnregistrationParams) -> None:
+        gone = {u.id for u in params.unregisterations}
+        c.registrations[:] = [r for r in c.registrations if r.id not in gone]  # type: ignore[attr-defined]
+
+    def code_lens_refresh(c: LanguageClient, params: None) -> None:
+        c.code_lens_refresh_count += 1  # type: ignore[attr-defined]
+
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = register
+    features[types.CLIENT_UNREGISTER_CAPABILITY] = unregister
+    features[types.WORKSPACE_CODE_LENS_REFRESH] = code_lens_refresh
     register_lsp_features(client, features)
     return client
 
