@@ -181,3 +181,17 @@ def test_unused_suppression(line: str, expected_after: str | None) -> None:
 def test_used_or_foreign_suppressions_are_not_reported(line: str) -> None:
     text = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def w():\n" + line + "\n"
     assert [f for f in analyze(text).findings if f.code == "DBOS901"] == []
+
+
+@pytest.mark.parametrize("text,expected", [("3", (3, 0, 0)), ("3.4", (3, 4, 0)), ("2.31.1", (2, 31, 1)), ("v2.10", (2, 10, 0))])
+def test_version_parsing_pads_so_gates_compare_right(text: str, expected: tuple) -> None:
+    from dbos_lsp.settings import parse_version
+
+    assert parse_version(text) == expected
+    assert (parse_version("3") or ()) >= (3, 0)
+
+
+def test_bare_major_version_keeps_dbos3_rules() -> None:
+    settings, _ = parse_settings({"dbosVersion": "3"})
+    text = "from dbos import Queue\nq = Queue('work')\n"
+    assert [f.code for f in analyze(text, settings).findings] == ["DBOS603"]

@@ -332,6 +332,18 @@ class DbosLanguageServer(LanguageServer):
             old.cancel()
         self._timers[uri] = asyncio.ensure_future(self._publish_later(uri, delay_ms))
 
+    def schedule_warm(self, uri: str, delay_ms: int = 400) -> None:
+        old = self._timers.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self._timers[uri] = asyncio.ensure_future(self._warm_later(uri, delay_ms))
+
+    async def _warm_later(self, uri: str, delay_ms: int) -> None:
+        await asyncio.sleep(delay_ms / 1000)
+        doc = self.open_document(uri)
+        if doc is not None:
+            await self.snapshot(doc)
+
     async def _publish_later(self, uri: str, delay_ms: int) -> None:
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
@@ -768,6 +780,11 @@ def create_server() -> DbosLanguageServer:
     async def did_change(ls: DbosLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         if not ls.pull_mode:
             ls.schedule_publish(params.text_document.uri, ls.settings.push_debounce_ms)
+        elif params.text_document.uri.startswith("file:"):
+            # Pull clients may never ask for this file again (another file's diagnostics
+            # depend on it): analyse it once typing pauses, which also keeps the index
+            # current; the client's own pull then reuses that analysis.
+            ls.schedule_warm(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     async def did_close(ls: DbosLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

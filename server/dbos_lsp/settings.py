@@ -130,10 +130,14 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
 
 
 def parse_version(text: str) -> Optional[tuple[int, ...]]:
+    """``"3"`` -> (3, 0, 0), ``"2.31.1"`` -> (2, 31, 1).  Padded so that ``(3,)`` cannot
+    compare below ``(3, 0)`` in the rules' version gates."""
     parts: list[int] = []
     for piece in text.strip().lstrip("vV=").split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         if not digits or not piece[0].isdigit():
             break
         parts.append(int(digits))
-    return tuple(parts) if parts else None
+    if not parts:
+        return None
+    return tuple(parts) + (0,) * (3 - len(parts))

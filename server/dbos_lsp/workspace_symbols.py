@@ -60,6 +60,7 @@ class Enqueue:
     line: int  # 0-based
     queue: Optional[str] = None  # queue name, when a literal says it
     queue_variable: Optional[str] = None  # ``q`` in ``q.enqueue(wf)`` when its name is not known here
+    typed: bool = False  # the receiver is known to be a queue (else only a workspace binding says so)
 
 
 @dataclass
@@ -240,16 +241,16 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
                 target = _target_name(positional[0])
             if target:
                 facts.enqueues.append(Enqueue(target.rsplit(".", 1)[-1], call.lineno - 1, queue))
-        elif method in _ENQUEUE_METHODS and call.args:
+        elif method in _ENQUEUE_METHODS and call.args and (api is None or api[0] == sdk.QUEUE):
+            # q.enqueue(wf): q registered here, typed as a queue, or (resolved at query
+            # time) bound to a registered queue in another file and imported.
             receiver = _receiver_name(call.func)
-            typed = api is not None and api[0] == sdk.QUEUE
-            if receiver is None or not (typed or receiver in variables or "queue" in receiver.lower() or receiver == "q"):
-                continue
             target = _target_name(call.args[0])
-            if not target:
+            if receiver is None or not target:
                 continue
             queue = variables.get(receiver)
-            facts.enqueues.append(Enqueue(target, call.lineno - 1, queue, None if queue else receiver))
+            typed = api is not None
+            facts.enqueues.append(Enqueue(target, call.lineno - 1, queue, None if queue else receiver, typed))
 
 
 # ----- many files ------------------------------------------------------------------------------
@@ -464,7 +465,10 @@ class WorkspaceIndex:
                     if variables is None:
                         variables = self.queue_variables()
                     found = variables.get(e.queue_variable)
-                    out.update(found if found else {e.queue_variable})
+                    if found:
+                        out.update(found)
+                    elif e.typed:
+                        out.add(e.queue_variable)  # a queue whose name no file tells
         return sorted(out)
 
 
@@ -474,7 +478,7 @@ def _shape(facts: FileFacts) -> tuple:
     return (
         tuple(sorted(name for name, _line in facts.registrations)),
         tuple(sorted((q.name, q.variable or "") for q in facts.queues)),
-        tuple(sorted((e.target, e.queue or "", e.queue_variable or "") for e in facts.enqueues)),
+        tuple(sorted((e.target, e.queue or "", e.queue_variable or "", e.typed) for e in facts.enqueues)),
     )
 
 

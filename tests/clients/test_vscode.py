@@ -9,8 +9,8 @@ dbos-lsp on PATH, and the error notification for a wrong dbos.path.
 Tools: `bash scripts/install-vscode-test-deps.sh` (code-server, playwright-core, chromium,
 the extension's npm deps). Missing tools skip the tests, or fail them when CI is set.
 Env: DBOS_VSIX=<file> uses that .vsix instead of building; DBOS_VSCODE_SCREENSHOTS=<dir>
-(e.g. docs/images) keeps the screenshots there; DBOS_CODE_SERVER / DBOS_VSCODE_CACHE
-point at the tools.
+(e.g. docs/images) keeps the screenshots there; DBOS_VSCODE_TRACE=1 logs the LSP traffic
+into the DBOS channel (shown on failure); DBOS_CODE_SERVER / DBOS_VSCODE_CACHE point at the tools.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ def run_scenario(scenario: str, *, tools, extensions_dir: Path, base: Path, sett
         "workbench.enableExperiments": False,
         "update.mode": "none",
         "files.autoSave": "off",
+        **({"dbos.trace.server": "verbose"} if os.environ.get("DBOS_VSCODE_TRACE") else {}),
         **settings,
     }, indent=2))
     port = _free_port()
@@ -169,7 +170,8 @@ def run_scenario(scenario: str, *, tools, extensions_dir: Path, base: Path, sett
     cs_log = (base / "code-server.log").open("w")
     cs = subprocess.Popen([tools["code_server"], "--config", str(base / "config.yaml"), "--user-data-dir", str(udd),
                            "--extensions-dir", str(extensions_dir), "--disable-telemetry", "--disable-update-check",
-                           "--disable-workspace-trust", "--disable-getting-started-override", str(proj)],
+                           "--disable-workspace-trust", "--disable-getting-started-override",
+                           *(["--log", "trace"] if os.environ.get("DBOS_VSCODE_TRACE") else []), str(proj)],
                           stdout=cs_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(base),
                           start_new_session=True)
     t0 = time.monotonic()
@@ -276,6 +278,7 @@ def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_pa
                   "useBundled: Problems panel shows DBOS101",
                   "useBundled: dbos.severity setting applied (info squiggle)",
                   "useBundled: changed dbos.severity applied live (error squiggle)",
+                  "useBundled: settings.json saved as valid JSON",
                   "useBundled: hover on DBOS.sleep mentions sleep_async",
                   "useBundled: server launched from bundled/tool/lsp_server.py")
     assert f"{python3} " in result["log"], result["log"]
@@ -289,4 +292,4 @@ def test_vscode_wrong_server_path_shows_error(tools, extensions_dir, tmp_path):
                   'bad dbos.path: error notification "could not be started"',
                   "bad dbos.path: message names the command",
                   "bad dbos.path: no DBOS101 diagnostics")
-    assert "ENOENT" in result["log"] or "could not be started" in result["log"], result["log"]
+    assert "could not be started" in result["log"] and "/nonexistent/dbos-lsp" in result["log"], result["log"]

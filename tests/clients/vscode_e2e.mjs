@@ -221,12 +221,24 @@ async function bundled(page) {
     // settings reach the server: this scenario sets "dbos.severity": {"DBOS101": "information"}
     const info = await waitUntil(() => page.locator('.monaco-editor .view-overlays .squiggly-info').count(), 10000);
     check('useBundled: dbos.severity setting applied (info squiggle)', info > 0, info);
-    // a live settings change reaches the running server (workspace/didChangeConfiguration)
+    // a live settings change reaches the running server (workspace/didChangeConfiguration):
+    // edit settings.json in the editor as a person would, save, and go back to app.py
     const settings = JSON.parse(fs.readFileSync(cfg.settingsFile, 'utf8'));
     settings['dbos.severity'] = { DBOS101: 'error' };
-    fs.writeFileSync(cfg.settingsFile, JSON.stringify(settings, null, 2));
+    await runCommand(page, 'Preferences: Open User Settings (JSON)');
+    await page.locator('.tab[data-resource-name="settings.json"]').first().waitFor({ timeout: 15000 });
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+KeyA');
+    await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+    await page.keyboard.press('Control+Shift+End'); // drop anything auto-closing added after it
+    await page.keyboard.press('Delete');
+    await page.keyboard.press('Control+KeyS');
+    await page.locator('.tab[data-resource-name="app.py"]').first().click();
     const err = await waitUntil(() => page.locator('.monaco-editor .view-overlays .squiggly-error').count(), 20000);
     check('useBundled: changed dbos.severity applied live (error squiggle)', err > 0, err);
+    let saved = null;
+    try { saved = JSON.parse(fs.readFileSync(cfg.settingsFile, 'utf8')); } catch { /* reported below */ }
+    check('useBundled: settings.json saved as valid JSON', saved?.['dbos.severity']?.DBOS101 === 'error', fs.readFileSync(cfg.settingsFile, 'utf8'));
     await hoverCheck(page, 'useBundled: hover on DBOS.sleep mentions sleep_async');
     await shot(page, 'vscode-use-bundled.png');
     const log = readChannelLog();
@@ -241,6 +253,7 @@ async function badpath(page) {
     const texts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map(norm);
     check('bad dbos.path: error notification "could not be started"', ok, texts);
     check('bad dbos.path: message names the command', texts.some((t) => t.includes('/nonexistent/dbos-lsp')), texts);
+    check('bad dbos.path: exactly one error notification', texts.length === 1, texts);
     await shot(page, 'vscode-error-bad-path.png');
     check('bad dbos.path: no DBOS101 diagnostics', !(await problemRows(page)).some((r) => /DBOS101/.test(r)));
 }

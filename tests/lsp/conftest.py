@@ -91,6 +91,20 @@ class Session:
         )
         return uri
 
+    def open_file(self, path, text: str | None = None) -> str:
+        """Open a file that exists on disk (a workspace file), with its text or ``text``."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8") if text is None else text
+        uri = path.as_uri()
+        self.texts[uri] = text
+        self.versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+            )
+        )
+        return uri
+
     def change(self, uri: str, text: str) -> None:
         self.versions[uri] += 1
         self.texts[uri] = text

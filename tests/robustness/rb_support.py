@@ -294,8 +294,17 @@ def make_recording_client() -> LanguageClient:
         c.publishes.append(params)  # type: ignore[attr-defined]
         c.publish_event.set()  # type: ignore[attr-defined]
 
+    def register_capability(c: LanguageClient, params: types.RegistrationParams) -> None:
+        c.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
+    def unregister_capability(c: LanguageClient, params: types.UnregistrationParams) -> None:
+        pass
+
+    client.registrations = []  # type: ignore[attr-defined]
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = register_capability
+    features[types.CLIENT_UNREGISTER_CAPABILITY] = unregister_capability
     register_lsp_features(client, features)
     return client
 

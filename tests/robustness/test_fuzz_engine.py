@@ -50,6 +50,19 @@ def apply_checked(text: str, edits, what: str) -> str:
     return text
 
 
+def known_dbos901_trailing_comment(text: str, f) -> bool:
+    """Known engine bug (see test_known_engine_bugs.py): DBOS901's fix removes the
+    suppression but leaves the rest of the comment as code.  Tolerated here so the property
+    test keeps looking for other bugs; remove once the xfail there passes."""
+    if f.code != "DBOS901" or not f.fix:
+        return False
+    for e in f.fix.edits:
+        line = lsp_lines(text)[e.span.end.line]
+        if line[e.span.end.character :].strip():
+            return True
+    return False
+
+
 @st.composite
 def mutated_documents(draw) -> str:
     text = draw(documents())
@@ -66,7 +79,7 @@ def check_engine(text: str, hover_points: list[tuple[int, int]] = ()) -> None:
         check_span(text, f.span, f"{f.code} span")
         if f.fix is not None and f.fix.edits:
             fixed = apply_checked(text, f.fix.edits, f"{f.code} fix {f.fix.title!r}")
-            if was_valid:
+            if was_valid and not known_dbos901_trailing_comment(text, f):
                 assert parses(fixed), f"{f.code} fix {f.fix.title!r} breaks the file:\n{fixed}"
     if analysis.syntax_error is not None:
         check_span(text, analysis.syntax_error.span, "syntax error span")

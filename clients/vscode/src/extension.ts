@@ -118,6 +118,19 @@ async function pythonExtensionInterpreter(resource?: vscode.Uri): Promise<string
     return undefined;
 }
 
+/** Whether a command can be spawned: an executable file, or a name found on PATH. */
+function commandExists(command: string): boolean {
+    if (path.isAbsolute(command) || command.includes('/') || command.includes(path.sep)) {
+        try {
+            fs.accessSync(command, fs.constants.X_OK);
+            return fs.statSync(command).isFile();
+        } catch {
+            return false;
+        }
+    }
+    return findOnPath(command) !== undefined;
+}
+
 function canImport(python: string[], module: string): boolean {
     try {
         const r = cp.spawnSync(python[0], [...python.slice(1), '-c', `import ${module}`], { timeout: 15000, stdio: 'ignore' });
@@ -157,14 +170,23 @@ async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerComman
         if (python.length === 0) {
             throw new NoServerError('dbos.importStrategy is "useBundled" but no Python interpreter was found (set dbos.interpreter, or put python3 on PATH).');
         }
+        if (!commandExists(python[0])) {
+            throw new NoServerError(`The interpreter for the bundled server, ${python[0]} (${source}), does not exist or is not executable.`);
+        }
         env.DBOS_LSP_IMPORT_STRATEGY = 'useBundled';
         return { command: python[0], args: [...python.slice(1), launcher], env, source };
     }
 
     if (explicitPath.length > 0) {
+        if (!commandExists(explicitPath[0])) {
+            throw new NoServerError(`dbos.path is "${explicitPath.join(' ')}", but ${explicitPath[0]} does not exist or is not executable.`);
+        }
         return { command: explicitPath[0], args: explicitPath.slice(1), env, source: 'dbos.path' };
     }
     if (interpreter.length > 0) {
+        if (!commandExists(interpreter[0])) {
+            throw new NoServerError(`dbos.interpreter is "${interpreter.join(' ')}", but ${interpreter[0]} does not exist or is not executable.`);
+        }
         return { command: interpreter[0], args: [...interpreter.slice(1), '-m', 'dbos_lsp'], env, source: 'dbos.interpreter' };
     }
     const py = await pythonExtensionInterpreter(folder?.uri);
@@ -188,10 +210,10 @@ function settingsObject(folder?: vscode.WorkspaceFolder): Record<string, unknown
 }
 
 function showStartError(message: string): void {
-    log.error(message);
     const sentence = /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
     const full = `DBOS: the dbos-lsp language server could not be started. ${sentence} ` +
         'Install it (pip install dbos-lsp), set "dbos.path" or "dbos.interpreter", or set "dbos.importStrategy" to "useBundled".';
+    log.error(full);
     void vscode.window.showErrorMessage(full, 'Show Log', 'Open Settings').then((choice) => {
         if (choice === 'Show Log') {
             log.show();
