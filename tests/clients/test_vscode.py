@@ -291,5 +291,6 @@ def test_vscode_wrong_server_path_shows_error(tools, extensions_dir, tmp_path):
     assert_checks(result,
                   'bad dbos.path: error notification "could not be started"',
                   "bad dbos.path: message names the command",
+                  "bad dbos.path: exactly one DBOS error notification",
                   "bad dbos.path: no DBOS101 diagnostics")
     assert "could not be started" in result["log"] and "/nonexistent/dbos-lsp" in result["log"], result["log"]
