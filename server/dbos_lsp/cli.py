@@ -8,8 +8,15 @@ exclude, dbos-version); ``--select``, ``--ignore``, ``--dbos-version`` and
 ``--environment-path`` override those keys.  ``exclude`` applies to files found by
 walking a directory; a file named on the command line is always checked.
 
+Output formats: ``text`` (one line per finding), ``json``, ``sarif`` (SARIF 2.1.0 for
+GitHub code scanning) and ``github`` (workflow-command annotations).  ``--fix`` applies
+safe fixes in place (``--unsafe-fixes`` adds the rest), ``--diff`` shows them without
+writing, ``--add-noqa`` suppresses every current finding with a ``# noqa`` comment.  A
+file with a syntax error is never written.
+
 Exit codes: 0 no problems, 1 problems found (findings, syntax errors or unreadable
-files), 2 usage error (unknown option, missing or nonexistent path, bad value).
+files; with ``--diff``: changes to show), 2 usage error (unknown option, missing or
+nonexistent path, bad value).  ``--exit-zero`` turns 1 into 0.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Sequence, TextIO
 
 from . import __version__
+from .report_formats import Notice, finding_to_json, text_line
 
 # Directories never descended into when a directory is given.
 SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "build", "dist"})
@@ -31,6 +39,11 @@ _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+
+FORMATS = ("text", "json", "sarif", "github")
+# Fix rounds for --fix: each round applies non-overlapping fixes and re-analyses, so a
+# fix that uncovers or unblocks another lands in a later round; stop when none applies.
+FIX_ROUNDS = 20
 
 
 class UsageError(Exception):
@@ -65,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to check")
     check.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format: text, json, sarif (SARIF 2.1.0, for GitHub code scanning) or "
+        "github (GitHub Actions annotations); default: text",
     )
     check.add_argument(
         "--select",
@@ -90,6 +107,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--environment-path",
         metavar="PATH",
         help="Python interpreter or virtualenv used to resolve imports (default: $VIRTUAL_ENV)",
+    )
+    modes = check.add_mutually_exclusive_group()
+    modes.add_argument("--fix", action="store_true", help="apply safe fixes, writing the files in place")
+    modes.add_argument(
+        "--diff", action="store_true", help="print the fixes as a unified diff without writing (exit 1 if any)"
+    )
+    modes.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="add `# noqa: CODE` comments that suppress every current finding, writing the files in place",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply fixes that may change behaviour",
+    )
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print the number of findings per rule instead of the findings (text or json)",
+    )
+    check.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when problems are found (usage errors still exit 2)"
     )
     return parser
 
@@ -156,26 +196,58 @@ class Problem:
 
 
 @dataclass
+class FileChange:
+    """New text for one file, from ``--fix``, ``--diff`` or ``--add-noqa``."""
+
+    path: str
+    old: str
+    new: str
+    count: int  # problems fixed, or noqa codes added
+    bom: bool = False  # the file started with a UTF-8 byte order mark
+
+
+@dataclass
 class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # lines for stderr, in file order
+    notices: list[Notice] = field(default_factory=list)  # the same, structured
     files_checked: int = 0
     files_failed: int = 0  # unreadable, undecodable or with a syntax error
+    changes: list[FileChange] = field(default_factory=list)
+    lines: dict[str, list[str]] = field(default_factory=dict)  # path -> lines of the analysed text
+    unsuppressible: int = 0  # --add-noqa: findings no comment could be added for
+
+    def note(self, notice: Notice) -> None:
+        self.notices.append(notice)
+        self.errors.append(notice.text())
 
 
 def read_source(path: str) -> str:
     """The file's text; raises ``OSError`` or ``UnicodeDecodeError``."""
+    return _read(path)[0]
+
+
+def _read(path: str) -> tuple[str, bool]:
+    """The file's text and whether it starts with a UTF-8 BOM."""
     with open(path, "rb") as fh:
         data = fh.read()
     # utf-8-sig drops a leading BOM, which Python itself accepts.
-    return data.decode("utf-8-sig")
+    return data.decode("utf-8-sig"), data.startswith(b"\xef\xbb\xbf")
 
 
 def check_files(
-    files: Sequence[str] | Sequence[tuple[str, bool]], overrides: Optional[dict] = None
+    files: Sequence[str] | Sequence[tuple[str, bool]],
+    overrides: Optional[dict] = None,
+    fix: Optional[str] = None,
+    add_noqa: bool = False,
 ) -> CheckResult:
     """Analyse ``files`` with the settings of each file's ``pyproject.toml``
-    (``[tool.dbos-lsp]``), the command-line ``overrides`` on top, key by key."""
+    (``[tool.dbos-lsp]``), the command-line ``overrides`` on top, key by key.
+
+    ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
+    that parses (recorded in ``changes``, never written here); the problems reported are
+    then those of the new text."""
+    from .code_actions import fix_text, parses
     from .engine import analyze
     from .project_config import is_excluded, settings_for
     from .project_index import JediProjectIndex
@@ -190,20 +262,23 @@ def check_files(
         for error in config_errors:
             if error not in reported_config:
                 reported_config.add(error)
-                result.errors.append(f"warning: {error}")
+                result.note(Notice(error, level="warning"))
         if not explicit and settings.exclude and is_excluded(os.path.abspath(path), settings):
             continue
         result.files_checked += 1
         try:
-            text = read_source(path)
+            text, bom = _read(path)
         except UnicodeDecodeError as exc:
-            result.errors.append(
-                f"{path}: cannot decode as UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); skipped"
+            result.note(
+                Notice(
+                    f"cannot decode as UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); skipped",
+                    path=path,
+                )
             )
             result.files_failed += 1
             continue
         except OSError as exc:
-            result.errors.append(f"{path}: cannot read: {exc.strerror or exc}; skipped")
+            result.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path))
             result.files_failed += 1
             continue
         root = _project_root(path, common)
@@ -211,55 +286,139 @@ def check_files(
         index = indexes.get(key)
         if index is None:
             index = indexes[key] = JediProjectIndex(root=root, environment_path=settings.environment_path)
-        analysis = analyze(text, settings, index, os.path.abspath(path))
+        abspath = os.path.abspath(path)
+
+        def reanalyze(t: str, settings=settings, index=index, abspath=abspath):
+            return analyze(t, settings, index, abspath)
+
+        analysis = reanalyze(text)
         if analysis.syntax_error is not None:
             pos = analysis.syntax_error.span.start
-            result.errors.append(
-                f"{path}:{pos.line + 1}:{pos.character + 1}: syntax error: {analysis.syntax_error.message}"
+            result.note(
+                Notice(f"syntax error: {analysis.syntax_error.message}", path=path, line=pos.line + 1, column=pos.character + 1)
             )
             result.files_failed += 1
+            if fix or add_noqa:
+                result.note(Notice("not changed: the file has a syntax error", path=path))
+        elif fix or add_noqa:
+            new, count, analysis = _transform(text, analysis, reanalyze, fix, add_noqa, result, path)
+            if new != text:
+                if parses(new):
+                    result.changes.append(FileChange(path, text, new, count, bom))
+                    text = new
+                else:  # never write text that does not parse
+                    result.note(Notice("not changed: the changed text would not parse", path=path))
+                    analysis = reanalyze(text)
         for code, error in analysis.rule_errors:
-            result.errors.append(f"{path}: internal error in rule {code}: {error}")
+            result.note(Notice(f"internal error in rule {code}: {error}", path=path))
+        if analysis.findings:
+            from .source_text import split_lines
+
+            result.lines[path] = split_lines(text)
         for f in analysis.findings:
             result.problems.append(Problem(path, f))
     result.problems.sort(key=lambda p: (p.path, p.finding.span.start, p.finding.span.end, p.finding.code))
     return result
 
 
+def _transform(text, analysis, reanalyze, fix, add_noqa, result: CheckResult, path: str):
+    """(new text, count, analysis of the new text) for --fix/--diff or --add-noqa."""
+    from .code_actions import fix_text
+
+    if fix:
+        fixed = fix_text(text, analysis, reanalyze, unsafe=(fix == "unsafe"), rounds=FIX_ROUNDS)
+        if fixed.text == text:
+            return text, 0, analysis
+        return fixed.text, len(fixed.applied), fixed.analysis or reanalyze(fixed.text)
+    new, added, skipped = add_noqa_comments(text, analysis.findings)
+    if skipped:
+        result.unsuppressible += skipped
+        result.note(Notice(f"could not add a noqa comment for {_plural(skipped, 'finding')} (line ends inside a string or after `\\`)", level="warning", path=path))
+    if new == text:
+        return text, 0, analysis
+    return new, added, reanalyze(new)
+
+
+# ----- --add-noqa ---------------------------------------------------------------------------
+
+
+def _comment_columns(text: str) -> tuple[dict[int, int], set[int]]:
+    """(0-based line -> column of its comment, lines whose end is inside a token or a
+    backslash continuation, where a comment cannot go)."""
+    import io
+    import tokenize
+
+    comments: dict[int, int] = {}
+    blocked: set[int] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            (srow, scol), (erow, _) = tok.start, tok.end
+            if tok.type == tokenize.COMMENT:
+                comments[srow - 1] = scol
+            elif erow > srow and tok.type not in (tokenize.NL, tokenize.NEWLINE):
+                blocked.update(range(srow - 1, erow - 1))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return comments, blocked
+
+
+def add_noqa_comments(text: str, findings: Sequence) -> tuple[str, int, int]:
+    """``text`` with ``# noqa: CODE`` on each finding's first line (extending an existing
+    ``# noqa: ...`` list there); returns (new text, codes added, findings skipped)."""
+    from .model import Edit, Position, Span
+    from .source_text import SourceText, apply_edits
+    from .suppression import disable_comment_edit
+
+    source = SourceText(text)
+    by_line: dict[int, list[str]] = {}
+    for f in findings:
+        codes = by_line.setdefault(f.span.start.line, [])
+        if f.code not in codes:
+            codes.append(f.code)
+    comments, blocked = _comment_columns(text)
+    edits: list[Edit] = []
+    added = skipped = 0
+    for index, codes in sorted(by_line.items()):
+        original = line = source.line(index)
+        if index in blocked or line.rstrip().endswith("\\"):
+            skipped += sum(1 for f in findings if f.span.start.line == index)
+            continue
+        comment_col = comments.get(index)
+        for code in sorted(codes):
+            start, end, new_text = disable_comment_edit(line, code)
+            if start == end and not new_text:
+                continue  # already suppressed
+            if new_text.startswith(",") and (comment_col is None or start < comment_col):
+                # The `# noqa: ...` found is inside a string: add a comment of our own.
+                stripped = line.rstrip()
+                start, end, new_text = len(stripped), len(line), f"  # noqa: {code}"
+            if comment_col is None and new_text.startswith("  #"):
+                comment_col = start + 2
+            line = line[:start] + new_text + line[end:]
+            added += 1
+        if line != original:
+            edits.append(Edit(Span(Position(index, 0), Position(index, len(original))), line))
+    return apply_edits(text, edits), added, skipped
+
+
+def write_change(change: FileChange) -> Optional[str]:
+    """Write the new text (keeping a BOM); an error message on failure."""
+    data = change.new.encode("utf-8")
+    if change.bom:
+        data = b"\xef\xbb\xbf" + data
+    try:
+        with open(change.path, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        return f"{change.path}: cannot write: {exc.strerror or exc}"
+    return None
+
+
 # ----- output -------------------------------------------------------------------------------
 
 
-def _pos(p) -> dict:
-    return {"line": p.line + 1, "column": p.character + 1}
-
-
-def finding_to_json(path: str, f) -> dict:
-    fix = None
-    if f.fix is not None:
-        fix = {
-            "title": f.fix.title,
-            "safe": f.fix.safe,
-            "edits": [
-                {"start": _pos(e.span.start), "end": _pos(e.span.end), "new_text": e.new_text} for e in f.fix.edits
-            ],
-        }
-    return {
-        "path": path,
-        "line": f.span.start.line + 1,
-        "column": f.span.start.character + 1,
-        "end_line": f.span.end.line + 1,
-        "end_column": f.span.end.character + 1,
-        "code": f.code,
-        "name": f.name,
-        "severity": f.severity.label,
-        "message": f.message,
-        "fix": fix,
-    }
-
-
 def format_text(problem: Problem) -> str:
-    f = problem.finding
-    return f"{problem.path}:{f.span.start.line + 1}:{f.span.start.character + 1}: {f.code} [{f.name}] {f.message}"
+    return text_line(problem.path, problem.finding)
 
 
 def _plural(n: int, word: str) -> str:
@@ -267,6 +426,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from . import report_formats as rf
     from .rules import REGISTRY
     from .settings import parse_version
 
@@ -279,6 +439,8 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(f"dbos-lsp check: error: --dbos-version {args.dbos_version!r} is not a version like '3.4'")
     if args.environment_path and not os.path.exists(args.environment_path):
         raise UsageError(f"dbos-lsp check: error: --environment-path {args.environment_path}: no such file or directory")
+    if args.statistics and args.format not in ("text", "json"):
+        raise UsageError("dbos-lsp check: error: --statistics works with --format text or json")
     files = collect_files(args.paths)
     # Command-line values override the pyproject's [tool.dbos-lsp] key by key.
     overrides: dict = {}
@@ -290,20 +452,85 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         overrides["dbosVersion"] = args.dbos_version
     if args.environment_path:
         overrides["environmentPath"] = args.environment_path
-    result = check_files(files, overrides)
+    fix = None
+    if args.fix or args.diff:
+        fix = "unsafe" if args.unsafe_fixes else "safe"
+    result = check_files(files, overrides, fix=fix, add_noqa=args.add_noqa)
 
-    if args.format == "json":
-        json.dump([finding_to_json(p.path, p.finding) for p in result.problems], stdout, indent=2, ensure_ascii=False)
+    status = _report(args, result, stdout, stderr)
+    return EXIT_OK if args.exit_zero else status
+
+
+def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stderr: TextIO) -> int:
+    from . import __version__
+    from . import report_formats as rf
+
+    cwd = os.getcwd()
+    changes = result.changes
+    if args.diff:
+        for change in changes:
+            stdout.write(rf.unified_diff(rf.relative_path(change.path, cwd), change.old, change.new))
+        stdout.flush()
+        for line in result.errors:
+            stderr.write(line + "\n")
+        if changes:
+            total = sum(c.count for c in changes)
+            stderr.write(f"Would fix {_plural(total, 'problem')} in {_plural(len(changes), 'file')}\n")
+        stderr.flush()
+        return EXIT_FINDINGS if (changes or result.files_failed) else EXIT_OK
+
+    if args.fix or args.add_noqa:
+        written = []
+        for change in changes:
+            error = write_change(change)
+            if error is None:
+                written.append(change)
+            else:
+                result.note(Notice(error))
+                result.files_failed += 1
+        if args.add_noqa:
+            for line in result.errors:
+                stderr.write(line + "\n")
+            total = sum(c.count for c in written)
+            stderr.write(f"Added {_plural(total, 'noqa directive')} to {_plural(len(written), 'file')}\n")
+            for change in written:
+                stderr.write(f"  {change.path}: {change.count}\n")
+            stderr.flush()
+            return EXIT_FINDINGS if (result.files_failed or result.unsuppressible) else EXIT_OK
+        if written:
+            total = sum(c.count for c in written)
+            stderr.write(f"Fixed {_plural(total, 'problem')} in {_plural(len(written), 'file')}\n")
+            for change in written:
+                stderr.write(f"  {change.path}: {change.count} fixed\n")
+
+    problems = result.problems
+    if args.statistics:
+        stats = rf.statistics(problems, unsafe_fixes=args.unsafe_fixes)
+        if args.format == "json":
+            json.dump(rf.statistics_json(stats), stdout, indent=2, ensure_ascii=False)
+            stdout.write("\n")
+        else:
+            for line in rf.statistics_lines(stats):
+                stdout.write(line + "\n")
+    elif args.format == "json":
+        json.dump([finding_to_json(p.path, p.finding) for p in problems], stdout, indent=2, ensure_ascii=False)
         stdout.write("\n")
+    elif args.format == "sarif":
+        log = rf.sarif_log(problems, __version__, cwd=cwd, lines=result.lines, notices=result.notices)
+        json.dump(log, stdout, indent=2, ensure_ascii=False)
+        stdout.write("\n")
+    elif args.format == "github":
+        for line in rf.github_lines(problems, [n for n in result.notices if n.path], cwd=cwd):
+            stdout.write(line + "\n")
     else:
-        for p in result.problems:
+        for p in problems:
             stdout.write(format_text(p) + "\n")
     stdout.flush()
     for line in result.errors:
         stderr.write(line + "\n")
-    n = len(result.problems)
+    n = len(problems)
     if n or result.files_failed:
-        with_problems = len({p.path for p in result.problems})
+        with_problems = len({p.path for p in problems})
         summary = f"Found {_plural(n, 'problem')} in {_plural(with_problems, 'file')}"
         summary += f" ({_plural(result.files_checked, 'file')} checked"
         if result.files_failed:

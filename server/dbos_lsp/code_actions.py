@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from .model import Analysis, Edit, Finding, Position, Span
+from .parsing import block_around as _block_around
 from .source_text import SourceText, apply_edits, non_overlapping, split_lines
 from .suppression import disable_comment_edit
 
@@ -46,6 +47,33 @@ def parses(text: str) -> bool:
         return False
 
 
+def edited_blocks_parse(text: str, edits: list[Edit]) -> bool:
+    """Whether the top-level statements an edit touches still parse afterwards.
+
+    Compiling only those blocks keeps a quick fix cheap on a 10,000-line file; fix-all
+    still checks the whole result."""
+    new_text = apply_edits(text, edits)
+    lines = split_lines(new_text, keepends=True)
+    if not lines:
+        return True
+    touched: set[int] = set()
+    shift = 0
+    for e in sorted(edits, key=lambda e: (e.span.start, e.span.end)):
+        start = e.span.start.line + shift
+        added = e.new_text.count("\n") - (e.span.end.line - e.span.start.line)
+        touched.update(range(start, start + e.new_text.count("\n") + 1))
+        shift += added
+    checked: set[tuple[int, int]] = set()
+    for line in sorted(touched):
+        block = _block_around(lines, min(line, len(lines) - 1))
+        if block in checked:
+            continue
+        checked.add(block)
+        if not parses("".join(lines[block[0] : block[1]])):
+            return False
+    return True
+
+
 def code_actions(
     text: str,
     analysis: Analysis,
@@ -57,7 +85,9 @@ def code_actions(
     actions: list[Action] = []
     if wants(QUICKFIX, only):
         actions.extend(quick_fixes(text, analysis, span))
-    if wants(FIX_ALL, only) and (only is not None or any(f.fix and f.fix.safe for f in analysis.findings)):
+    # Fix-all re-analyses the file several times: compute it only when a client asks for
+    # source actions (VS Code's "Fix all", codeActionsOnSave), not on every cursor move.
+    if only is not None and wants(FIX_ALL, only) and any(f.fix and f.fix.safe for f in analysis.findings):
         fixed = fix_all(text, analysis, reanalyze)
         if fixed is not None:
             edit, codes = fixed
@@ -76,7 +106,7 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
             continue
         if f.fix is not None and f.fix.edits:
             edits = list(f.fix.edits)
-            if not was_valid or parses(apply_edits(text, edits)):
+            if not was_valid or edited_blocks_parse(text, edits):
                 title = f"{f.fix.title} ({f.code})"
                 if not f.fix.safe:
                     title = f"{f.fix.title} ({f.code}; may change behaviour)"
@@ -97,25 +127,50 @@ def fix_all(
     text: str, analysis: Analysis, reanalyze: Optional[Callable[[str], Analysis]] = None
 ) -> Optional[tuple[Edit, tuple[str, ...]]]:
     """Apply safe fixes in rounds; return one edit covering the changed lines, and the codes fixed."""
+    result = fix_text(text, analysis, reanalyze)
+    if result.text == text:
+        return None
+    return minimal_edit(text, result.text), tuple(dict.fromkeys(f.code for f in result.applied))
+
+
+@dataclass
+class FixResult:
+    text: str  # the fixed text (``text`` itself when nothing applied)
+    applied: list[Finding]  # every finding whose fix went in, in the order applied
+    # The analysis of ``text`` when the loop already computed it (None otherwise).
+    analysis: Optional[Analysis] = None
+
+
+def fix_text(
+    text: str,
+    analysis: Analysis,
+    reanalyze: Optional[Callable[[str], Analysis]] = None,
+    unsafe: bool = False,
+    rounds: int = FIX_ALL_ROUNDS,
+) -> FixResult:
+    """The fix-all loop: apply non-overlapping fixes (safe ones only unless ``unsafe``),
+    re-analyse, repeat until nothing applies or ``rounds`` run out.  A text with a syntax
+    error is returned unchanged; every round's result parses."""
     if analysis.syntax_error is not None:
-        return None  # fixing a file that does not parse is guesswork
+        return FixResult(text, [], analysis)  # fixing a file that does not parse is guesswork
     if reanalyze is None:
         from .engine import analyze as reanalyze
-    current, codes, current_analysis = text, [], analysis
-    for round_no in range(FIX_ALL_ROUNDS):
-        if round_no:
+    current, applied = text, []
+    current_analysis: Optional[Analysis] = analysis
+    for round_no in range(rounds):
+        if current_analysis is None:
             current_analysis = reanalyze(current)
-        safe = [f for f in current_analysis.findings if f.fix is not None and f.fix.safe and f.fix.edits]
-        if not safe:
+        fixable = [
+            f for f in current_analysis.findings if f.fix is not None and (unsafe or f.fix.safe) and f.fix.edits
+        ]
+        if not fixable:
             break
-        updated, applied = _apply_round(current, safe)
-        if not applied:
+        updated, taken = _apply_round(current, fixable)
+        if not taken or updated == current:
             break
-        current = updated
-        codes.extend(f.code for f in applied)
-    if current == text:
-        return None
-    return minimal_edit(text, current), tuple(dict.fromkeys(codes))
+        current, current_analysis = updated, None
+        applied.extend(taken)
+    return FixResult(current, applied, current_analysis)
 
 
 def _apply_round(text: str, findings: list[Finding]) -> tuple[str, list[Finding]]:

@@ -41,7 +41,7 @@ def parse_tolerant(text: str) -> Parsed:
     blanked: set[int] = set()
     error_line = first[0]
     for _ in range(_MAX_RECOVERY_ROUNDS):
-        start, end = _block_around(lines, error_line - 1)
+        start, end = block_around(lines, error_line - 1)
         if all(i in blanked for i in range(start, end)):
             break
         for i in range(start, end):
@@ -78,7 +78,7 @@ def _is_block_start(line: str) -> bool:
     return True
 
 
-def _block_around(lines: list[str], index: int) -> tuple[int, int]:
+def block_around(lines: list[str], index: int) -> tuple[int, int]:
     """Line range [start, end) of the top-level statement holding line ``index``."""
     index = min(max(index, 0), max(len(lines) - 1, 0))
     start = index

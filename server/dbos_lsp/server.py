@@ -410,8 +410,15 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- the workspace index -------------------------------------------------------------
 
-    def _index_excluded(self, path: str) -> bool:
-        settings, _problems = self.settings_for(path)
+    def _index_excluded(self, path: str, cache: Optional[dict[str, Settings]] = None) -> bool:
+        """Whether the index leaves ``path`` out (its settings' ``exclude``); ``cache``
+        holds settings per folder during a scan (they depend on the nearest pyproject)."""
+        folder = os.path.dirname(path)
+        settings = cache.get(folder) if cache is not None else None
+        if settings is None:
+            settings, _problems = self.settings_for(path)
+            if cache is not None:
+                cache[folder] = settings
         return bool(settings.exclude) and is_excluded(path, settings)
 
     async def index_workspace(self) -> None:
@@ -445,12 +452,13 @@ class DbosLanguageServer(LanguageServer):
             except RuntimeError:
                 pass
 
-        opened = {to_fs_path(u) for u in self.workspace.text_documents if u.startswith("file:")}
+        opened = {os.path.abspath(to_fs_path(u)) for u in self.workspace.text_documents if u.startswith("file:")}
+        folder_settings: dict[str, Settings] = {}
         started = time.perf_counter()
         try:
             count = await self._worker.submit(
                 lambda: self.workspace_index.scan(
-                    excluded=self._index_excluded,
+                    excluded=lambda p: self._index_excluded(p, folder_settings),
                     progress=report,
                     cancelled=lambda: self.shutting_down,
                     skip=lambda p: os.path.abspath(p) in opened and self.workspace_index.facts(p) is not None,

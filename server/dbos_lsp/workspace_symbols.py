@@ -189,15 +189,26 @@ def _dict_value(d: ast.Dict, key: str) -> Optional[ast.expr]:
 
 def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
     # Names a registered queue is bound to, in this file: q = DBOS.register_queue("q").
-    bound: dict[int, str] = {}
-    for node in ast.walk(model.tree):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if len(targets) == 1:
-                name = _target_name(targets[0])
-                value = node.value.value if isinstance(node.value, ast.Await) else node.value
-                if name and isinstance(value, ast.Call):
-                    bound[id(value)] = name
+    def bound_name(site) -> Optional[str]:
+        parent = site.parent
+        if isinstance(parent, ast.Await):  # q = await DBOS.register_queue_async("q")
+            parent = awaited_parents().get(id(parent))
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            return _target_name(parent.targets[0])
+        if isinstance(parent, ast.AnnAssign):
+            return _target_name(parent.target)
+        return None
+
+    cache: dict[int, ast.AST] = {}
+
+    def awaited_parents() -> dict[int, ast.AST]:
+        if not cache:
+            for node in ast.walk(model.tree):
+                if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Await):
+                    cache[id(node.value)] = node
+            cache.setdefault(0, model.tree)
+        return cache
+
     variables: dict[str, str] = {}
     for site in model.calls:
         api = model.api_of(site.node, site.fn)
@@ -210,14 +221,14 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
             if name is None:
                 name = next((_literal_str(kw.value) for kw in call.keywords if kw.arg == "name"), None)
             if name is not None:
-                var = bound.get(id(call))
+                var = bound_name(site)
                 facts.queues.append(QueueRegistration(name, call.lineno - 1, var))
                 if var:
                     variables[var] = name
         elif cls == sdk.QUEUE and method == "__init__":  # DBOS 2.x: q = Queue("q")
             name = _literal_str(call.args[0]) if call.args else None
             if name is not None:
-                var = bound.get(id(call))
+                var = bound_name(site)
                 facts.queues.append(QueueRegistration(name, call.lineno - 1, var))
                 if var:
                     variables[var] = name

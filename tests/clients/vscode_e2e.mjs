@@ -229,7 +229,7 @@ async function bundled(page) {
     await page.locator('.tab[data-resource-name="settings.json"]').first().waitFor({ timeout: 15000 });
     await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
     await page.keyboard.press('Control+KeyA');
-    await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+    await page.keyboard.insertText(JSON.stringify(settings)); // one line: no auto-indent
     await page.keyboard.press('Control+Shift+End'); // drop anything auto-closing added after it
     await page.keyboard.press('Delete');
     await page.keyboard.press('Control+KeyS');
