@@ -247,7 +247,7 @@ def check_files(
     ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
     that parses (recorded in ``changes``, never written here); the problems reported are
     then those of the new text."""
-    from .code_actions import fix_text, parses
+    from .code_actions import parses
     from .engine import analyze
     from .project_config import is_excluded, settings_for
     from .project_index import JediProjectIndex
@@ -560,6 +560,12 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `dbos-lsp check --diff . | head`
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
+        except OSError:
+            pass
+        return EXIT_FINDINGS
     from .server import start
 
     start()

@@ -15,10 +15,14 @@ from typing import Any, Mapping, Optional
 
 from .settings import Settings, parse_settings
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+
+def _toml():
+    # Imported on first use: most sessions read one pyproject, and startup time counts.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 _cache: dict[str, tuple[float, dict[str, Any], list[str]]] = {}
 
@@ -45,6 +49,7 @@ def read_tool_table(pyproject: Path) -> tuple[dict[str, Any], list[str]]:
         return cached[1], cached[2]
     errors: list[str] = []
     table: dict[str, Any] = {}
+    tomllib = _toml()
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         raw = data.get("tool", {}).get("dbos-lsp", {})
