@@ -119,3 +119,13 @@ def dotted(expr: ast.expr) -> Optional[list[str]]:
         parts.reverse()
         return parts
     return None
+
+
+def tail_name(func: ast.expr) -> Optional[str]:
+    """Last name of a callee (``gather`` for ``asyncio.gather``): a cheap pre-check
+    before resolving it."""
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None

@@ -22,6 +22,7 @@ from rb_support import (
     apply_text_edits,
     check_range,
     comparable,
+    known_action_bug,
     parses,
     position_of,
     server_env,
@@ -64,8 +65,9 @@ async def exercise(live: LiveSession, doc: Doc, hover_offsets=(0, 5, 40), timeou
     was_valid = parses(text)
     for only in (None, ["source.fixAll"]):
         for action in await live.code_actions(doc, whole_range(text, enc), only=only, timeout=timeout):
-            fixed = apply_text_edits(text, action_edits(action, doc.uri, doc.version), enc)
-            if was_valid:
+            edits = action_edits(action, doc.uri, doc.version)
+            fixed = apply_text_edits(text, edits, enc)
+            if was_valid and not known_action_bug(text, action, edits, enc):
                 assert parses(fixed), action.title
     return diags
 
@@ -342,7 +344,16 @@ from dbos import DBOS
 """
 
 
-def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path):
+SHADOWING = pytest.mark.xfail(
+    strict=True,
+    reason="`python -m dbos_lsp` started with the workspace as working directory puts the workspace "
+    "first on sys.path, so a workspace tomllib.py (imported by project_config) runs at server start "
+    "(see /tmp/robustness-findings.md)",
+)
+
+
+@pytest.mark.parametrize("cwd", ["neutral", pytest.param("workspace", marks=SHADOWING)])
+def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str):
     ws = tmp_path / "ws"
     pkg = ws / "app"
     pkg.mkdir(parents=True)
@@ -359,13 +370,13 @@ def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path):
     main.write_text(text)
     env = server_env(PYTHONPATH=SERVER_DIR)  # the workspace itself is not on the path...
     for options in ({"dbos": {"pushDebounceMs": 0}}, {"dbos": {"pushDebounceMs": 0, "environmentPath": sys.executable}}):
-        # ...but the server runs with the workspace as its working directory, as editors do.
+        # ...and, in the second case, the server runs in the workspace, as editors often start it.
         async def start():
             from rb_support import SERVER_COMMAND, make_recording_client
             from pytest_lsp import client_capabilities
 
             client = make_recording_client()
-            await client.start_io(*SERVER_COMMAND, env=env, cwd=str(ws))
+            await client.start_io(*SERVER_COMMAND, env=env, cwd=str(ws if cwd == "workspace" else tmp_path))
             result = await client.initialize_session(
                 types.InitializeParams(
                     capabilities=client_capabilities("visual-studio-code"),

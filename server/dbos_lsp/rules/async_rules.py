@@ -10,6 +10,7 @@ from ..model import Edit, Finding, Position, Severity, Span
 from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import ensure_module_import, insert
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 SKILL = "advanced-async"
 
@@ -33,15 +34,6 @@ _DURABLE_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
 
 
 _TASK_APIS = frozenset({"gather", "wait", "create_task", "ensure_future"})
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    """Last name of a callee: ``gather`` for ``asyncio.gather``: a cheap pre-check."""
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 # ----- shared helpers ---------------------------------------------------------------------

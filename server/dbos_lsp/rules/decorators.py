@@ -16,16 +16,9 @@ from ..module_model import FunctionInfo, ModuleModel, Role
 from ..source_text import insert, line_indent
 from ..workspace_names import project_root, same_path, workflow_registrations_in
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 _HTTP_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 def _dbos_decorator(model: ModuleModel, dec: ast.expr, scope: Optional[FunctionInfo]) -> Optional[str]:

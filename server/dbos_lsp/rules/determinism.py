@@ -17,17 +17,10 @@ from ..model import Edit, Finding, Position, Severity
 from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import import_insertion_line, insert
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 DETERMINISM = "workflow-determinism"
 SLEEP = "pattern-sleep"
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 def _in_workflow(fn: Optional[FunctionInfo]) -> bool:

@@ -17,6 +17,7 @@ from .. import sdk_facts as sdk
 from ..model import Finding, Severity
 from ..module_model import CallSite, ModuleModel
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 CONFIG_SKILL = "lifecycle-config"
 QUEUE_SKILL = "queue-basics"
@@ -24,14 +25,6 @@ SCHEDULE_SKILL = "pattern-scheduled"
 
 _MISSING = object()  # an argument that is not there at all
 _UNKNOWN = object()  # an argument whose value is not a literal
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 def _sites(model: ModuleModel, wanted: dict[str, frozenset[str]]) -> Iterator[tuple[CallSite, str, str]]:

@@ -14,6 +14,7 @@ from ..model import Edit, Finding, Severity
 from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import insert
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 SKILL_BASICS = "step-basics"
 SKILL_RETRIES = "step-retries"
@@ -66,15 +67,6 @@ _NEEDS_WORKFLOW = frozenset(
 
 _RETRY_OPTIONS = ("max_attempts", "interval_seconds", "backoff_rate", "should_retry")
 _STEP_RUNNERS = frozenset({"run_step", "run_step_async"})
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    """Last name of a callee (``sleep`` for ``DBOS.sleep``): a cheap pre-check."""
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 def _in_step(site: CallSite) -> bool:

@@ -20,6 +20,7 @@ from ..model import Edit, Finding, Position, Severity, Span
 from ..module_model import FunctionInfo, ModuleModel
 from ..names import public_name
 from .registry import RuleContext, rule
+from ..names import tail_name as _tail
 
 SKILL = "advanced-upgrading-v3"
 PATCHING_SKILL = "advanced-patching"
@@ -50,15 +51,6 @@ _IGNORED_KEYS = {
 
 
 # ----- shared helpers ---------------------------------------------------------------------
-
-
-def _tail(func: ast.expr) -> Optional[str]:
-    """Last name of a callee, a cheap pre-check before resolving it."""
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
 
 
 def _qualname(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
