@@ -294,9 +294,8 @@ def check_files(
         analysis = reanalyze(text)
         if analysis.syntax_error is not None:
             pos = analysis.syntax_error.span.start
-            result.note(
-                Notice(f"syntax error: {analysis.syntax_error.message}", path=path, line=pos.line + 1, column=pos.character + 1)
-            )
+            message = f"syntax error: {analysis.syntax_error.message}"
+            result.note(Notice(message, path=path, line=pos.line + 1, column=pos.character + 1))
             result.files_failed += 1
             if fix or add_noqa:
                 result.note(Notice("not changed: the file has a syntax error", path=path))
@@ -333,7 +332,8 @@ def _transform(text, analysis, reanalyze, fix, add_noqa, result: CheckResult, pa
     new, added, skipped = add_noqa_comments(text, analysis.findings)
     if skipped:
         result.unsuppressible += skipped
-        result.note(Notice(f"could not add a noqa comment for {_plural(skipped, 'finding')} (line ends inside a string or after `\\`)", level="warning", path=path))
+        why = "its line ends inside a string or after a `\\` continuation"
+        result.note(Notice(f"could not add a noqa comment for {_plural(skipped, 'finding')}: {why}", "warning", path))
     if new == text:
         return text, 0, analysis
     return new, added, reanalyze(new)
@@ -426,7 +426,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from . import report_formats as rf
     from .rules import REGISTRY
     from .settings import parse_version
 
@@ -520,7 +519,7 @@ def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stder
         json.dump(log, stdout, indent=2, ensure_ascii=False)
         stdout.write("\n")
     elif args.format == "github":
-        for line in rf.github_lines(problems, [n for n in result.notices if n.path], cwd=cwd):
+        for line in rf.github_lines(problems, result.notices, cwd=cwd):
             stdout.write(line + "\n")
     else:
         for p in problems:

@@ -157,7 +157,7 @@ def fix_text(
         from .engine import analyze as reanalyze
     current, applied = text, []
     current_analysis: Optional[Analysis] = analysis
-    for round_no in range(rounds):
+    for _ in range(rounds):
         if current_analysis is None:
             current_analysis = reanalyze(current)
         fixable = [

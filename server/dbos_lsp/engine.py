@@ -7,6 +7,7 @@ contributes nothing; it never takes the other rules down with it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Iterable, Optional
 
 from . import sdk_facts
@@ -58,48 +59,57 @@ def effective_version(
     return parse_version(newest) or (3,), newest, "the newest release (no DBOS version configured)"
 
 
-def analyze(
-    text: str,
-    settings: Optional[Settings] = None,
-    index: Optional[ProjectIndex] = None,
-    path: Optional[str] = None,
-) -> Analysis:
+@dataclass
+class RunSetup:
+    """What one analysis run needs besides the text: settings with per-file ignores
+    applied, the version the rules assume, and the rules to run."""
+
+    settings: Settings
+    version: tuple[int, ...]
+    version_text: str
+    version_source: str
+    rules: list[Rule]
+
+
+def setup(settings: Optional[Settings], index: Optional[ProjectIndex], path: Optional[str]) -> RunSetup:
     settings = settings or Settings()
     version, version_text, version_source = effective_version(settings, index)
-    result = Analysis(dbos_version=version_text, dbos_version_source=version_source)
-    source = SourceText(text)
-    parsed = parse_tolerant(text)
-    if parsed.error is not None:
-        line, col, message = parsed.error
-        pos = Position(max(line - 1, 0), max(col, 0))
-        result.syntax_error = SyntaxProblem(message, Span(pos, pos))
-    if parsed.tree is None:
-        return result
-    model = ModuleModel(parsed.tree, source.lines, path, index)
-    result.model = model
-    findings: list[Finding] = []
     extra_ignores = per_file_ignored(path, settings)
     if extra_ignores:
         settings = settings.with_overrides(ignore=(*settings.ignore, *extra_ignores))
-    rules_to_run = selected_rules(settings, version)
-    for r in rules_to_run:
-        ctx = RuleContext(r, model, source, settings, version)
+    return RunSetup(settings, version, version_text, version_source, selected_rules(settings, version))
+
+
+def run_rules(
+    rules: Iterable[Rule], model: ModuleModel, source: SourceText, run: RunSetup, errors: list[tuple[str, str]]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for r in rules:
+        ctx = RuleContext(r, model, source, run.settings, run.version)
         try:
             findings.extend(r.check(ctx))
         except Exception as exc:  # a broken rule must not take the others down
-            result.rule_errors.append((r.code, f"{type(exc).__name__}: {exc}"))
+            errors.append((r.code, f"{type(exc).__name__}: {exc}"))
+    return findings
+
+
+def finish(result: Analysis, raw: list[Finding], source: SourceText, run: RunSetup) -> Analysis:
+    """Version notes, DBOS901, severity overrides and suppressions, on copies of ``raw``
+    (an incremental run keeps the raw findings of unchanged code for the next edit)."""
+    findings = [replace(f) for f in raw]
     for f in findings:
         if REGISTRY[f.code].version_sensitive:
-            f.message += f" (DBOS {version_text} assumed from {version_source})"
+            f.message += f" (DBOS {run.version_text} assumed from {run.version_source})"
     rule_901 = REGISTRY.get("DBOS901")
-    if rule_901 is not None and rule_901 in rules_to_run:
-        findings.extend(unused_suppressions(source, findings, rules_to_run, rule_901))
-    overrides = {k.upper(): v for k, v in settings.severity.items()}
-    for f in findings:
-        sev = overrides.get(f.code) or overrides.get(f.name.upper())
-        if sev is not None:
-            f.severity = sev
-    whole_file = file_suppression(text)
+    if rule_901 is not None and rule_901 in run.rules:
+        findings.extend(unused_suppressions(source, findings, run.rules, rule_901))
+    overrides = {k.upper(): v for k, v in run.settings.severity.items()}
+    if overrides:
+        for f in findings:
+            sev = overrides.get(f.code) or overrides.get(f.name.upper())
+            if sev is not None:
+                f.severity = sev
+    whole_file = file_suppression(source.text)
     if whole_file is not None:
         findings = [f for f in findings if whole_file and f.code not in whole_file and f.name.upper() not in whole_file]
     result.findings = sorted(
@@ -107,6 +117,34 @@ def analyze(
         key=lambda f: (f.span.start, f.code),
     )
     return result
+
+
+def analyze(
+    text: str,
+    settings: Optional[Settings] = None,
+    index: Optional[ProjectIndex] = None,
+    path: Optional[str] = None,
+) -> Analysis:
+    return analyze_full(text, setup(settings, index, path), index, path)[0]
+
+
+def analyze_full(
+    text: str, run: RunSetup, index: Optional[ProjectIndex], path: Optional[str]
+) -> tuple[Analysis, list[Finding]]:
+    """The whole pipeline on the whole text; also returns the raw findings."""
+    result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
+    source = SourceText(text)
+    parsed = parse_tolerant(text)
+    if parsed.error is not None:
+        line, col, message = parsed.error
+        pos = Position(max(line - 1, 0), max(col, 0))
+        result.syntax_error = SyntaxProblem(message, Span(pos, pos))
+    if parsed.tree is None:
+        return result, []
+    model = ModuleModel(parsed.tree, source.lines, path, index)
+    result.model = model
+    raw = run_rules(run.rules, model, source, run, result.rule_errors)
+    return finish(result, raw, source, run), raw
 
 
 def module_model(text: str, index: Optional[ProjectIndex] = None, path: Optional[str] = None) -> Optional[ModuleModel]:
@@ -117,4 +155,4 @@ def module_model(text: str, index: Optional[ProjectIndex] = None, path: Optional
     return ModuleModel(parsed.tree, SourceText(text).lines, path, index)
 
 
-__all__ = ["analyze", "effective_version", "module_model", "selected_rules"]
+__all__ = ["RunSetup", "analyze", "analyze_full", "effective_version", "finish", "module_model", "run_rules", "selected_rules", "setup"]

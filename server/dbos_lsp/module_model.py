@@ -67,6 +67,8 @@ class FunctionInfo:
     # Nested function definitions by name.
     nested: dict[str, "FunctionInfo"] = field(default_factory=dict)
     loads: dict[str, int] = field(default_factory=dict)
+    # The role its own decorators give it; ``role`` may add STEP for run_step targets.
+    declared_role: Optional[Role] = None
 
     @property
     def is_lambda(self) -> bool:
@@ -82,6 +84,7 @@ class CallSite:
     parent: ast.AST
     fn: Optional[FunctionInfo]  # None: module or class body
     awaited: bool
+    tail: Optional[str] = None  # last name of the callee: ``gather`` for ``asyncio.gather``
 
 
 @dataclass(eq=False)
@@ -98,7 +101,12 @@ class ModuleModel:
         lines: list[str],
         path: Optional[str] = None,
         index: Optional["ProjectIndex"] = None,
+        reuse: Optional[tuple["ModuleModel", int]] = None,
     ) -> None:
+        """``reuse=(previous, k)``: ``tree`` is ``previous.tree`` with top-level statement
+        ``k`` replaced; every other statement's walk results are taken over, provided the
+        module-level context (imports, module bindings) is unchanged.  ``self.reused`` says
+        whether that happened."""
         self.tree = tree
         self.lines = lines
         self.path = path
@@ -124,8 +132,27 @@ class ModuleModel:
         self._resolved_pending: dict[str, object] = {}
         self._api_cache: dict[tuple[int, int], Optional[tuple[str, str]]] = {}
         self._callee_cache: dict[tuple[int, int], Optional[Callee]] = {}
+        # Per top-level statement: where its walk results sit in the lists above.
+        self.statement_slices: list[dict[str, tuple[int, int]]] = []
         self._scan_module_level()
-        self._walk()
+        self.context_key = self._context_key()
+        self.reused = reuse is not None and reuse[0].context_key == self.context_key
+        if self.reused:
+            self._walk_reusing(*reuse)  # type: ignore[misc]
+        else:
+            self._walk()
+        self._roles_from_run_step()
+
+    def _context_key(self) -> tuple:
+        """Everything module-level that roles, types and name resolution depend on."""
+        return (
+            tuple(sorted(self.imports.known.items())),
+            tuple(sorted((k, (v.module, v.level, v.name)) for k, v in self.imports.pending.items())),
+            tuple(sorted(self.module_types.items(), key=lambda kv: kv[0])),
+            tuple(sorted(self.datasources.items())),
+            tuple(sorted(self.http_apps)),
+            tuple(sorted(self.module_names)),
+        )
 
     # ----- phase 1: module-level bindings -------------------------------------------------
 
@@ -158,16 +185,62 @@ class ModuleModel:
 
     # ----- phase 2: the walk --------------------------------------------------------------
 
+    _SLICED = ("functions", "calls", "attributes", "module_awaits", "annotated_assignments")
+
     def _walk(self) -> None:
+        for stmt in self.tree.body:
+            self._walk_statement(stmt)
+        for info in self.functions:
+            self._infer_local_types(info)
+
+    def _walk_reusing(self, previous: "ModuleModel", replaced: int) -> None:
+        old = previous.statement_slices[replaced]
+        for name in self._SLICED:  # statements before the replaced one, as they were
+            getattr(self, name).extend(getattr(previous, name)[: old[name][0]])
+        self.statement_slices.extend(previous.statement_slices[:replaced])
+        new_start = len(self.functions)
+        self._walk_statement(self.tree.body[replaced])
+        new_functions = self.functions[new_start:]
+        fresh = self.statement_slices[replaced]
+        shift = {name: (fresh[name][1] - fresh[name][0]) - (old[name][1] - old[name][0]) for name in self._SLICED}
+        for name in self._SLICED:  # and after it, shifted by the size difference
+            getattr(self, name).extend(getattr(previous, name)[old[name][1] :])
+        for slices in previous.statement_slices[replaced + 1 :]:
+            self.statement_slices.append({n: (lo + shift[n], hi + shift[n]) for n, (lo, hi) in slices.items()})
+        for info in self.functions:
+            if id(info.node) in previous.run_step_targets:
+                info.role = info.declared_role or info.role
+            self._register(info)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.ClassDef):
+                self.classes[stmt.name] = self._class_info(stmt)
+        for info in new_functions:
+            self._infer_local_types(info)
+        # Answers about reused call sites stay valid (same context, same nodes); those
+        # about the replaced statement's old nodes go, before their ids can be reused.
+        # Callee answers are not kept: the replaced statement may define the callee.
+        self._api_cache = dict(previous._api_cache)
+        lo, hi = old["calls"]
+        for site in previous.calls[lo:hi]:
+            self._api_cache.pop((id(site.node), id(site.fn)), None)
+
+    def _walk_statement(self, stmt: ast.stmt) -> None:
+        marks = {name: len(getattr(self, name)) for name in self._SLICED}
+        self._walk_from(stmt)
+        self.statement_slices.append({name: (marks[name], len(getattr(self, name))) for name in self._SLICED})
+
+    def _walk_from(self, top: ast.stmt) -> None:
         # Iterative DFS: (node, parent, enclosing function, enclosing class body)
         stack: list[tuple[ast.AST, ast.AST, Optional[FunctionInfo], Optional[ast.ClassDef]]] = [
-            (child, self.tree, None, None) for child in reversed(self.tree.body)
+            (top, self.tree, None, None)
         ]
         while stack:
             node, parent, fn, cls = stack.pop()
             kind = type(node)
             if kind is ast.Call:
-                self.calls.append(CallSite(node, parent, fn, type(parent) is ast.Await))
+                func = node.func
+                tail = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
+                self.calls.append(CallSite(node, parent, fn, type(parent) is ast.Await, tail))
             elif kind is ast.Name:
                 if fn is not None:
                     if type(node.ctx) is ast.Load:
@@ -238,13 +311,11 @@ class ModuleModel:
                             stack.append((item, node, fn, cls))
                 elif isinstance(value, ast.AST):
                     stack.append((value, node, fn, cls))
-        for info in self.functions:
-            self._infer_local_types(info)
-        self._roles_from_run_step()
 
     def _roles_from_run_step(self) -> None:
         """Functions handed to ``DBOS.run_step(opts, fn)`` run as steps."""
-        for site in self.calls:
+        self.run_step_targets: set[int] = set()
+        for site in self.calls_named(_STEP_RUNNER_NAMES):
             api = self.api_of(site.node, site.fn)
             if api is None or api[1] not in _STEP_RUNNERS.get(api[0], ()):
                 continue
@@ -260,6 +331,7 @@ class ModuleModel:
                 info = callee.info if callee is not None else None
             if info is not None and info.role is Role.PLAIN:
                 info.role = Role.STEP
+                self.run_step_targets.add(id(info.node))
         self._callee_cache.clear()
 
     def _enter_function(
@@ -277,17 +349,22 @@ class ModuleModel:
             class_node=cls,
             tx_kind=tx_kind,
         )
+        info.declared_role = role
         self.functions.append(info)
-        self.function_of_node[id(node)] = info
-        if not is_lambda:
-            if cls is not None:
-                self.class_methods.setdefault(cls.name, {})[name] = info
-            elif parent is None:
-                self.top_functions[name] = info
-            else:
-                parent.nested[name] = info
-                parent.bound[name] = parent.bound.get(name, 0) + 1
+        self._register(info)
+        if not is_lambda and cls is None and parent is not None:
+            parent.nested[name] = info
+            parent.bound[name] = parent.bound.get(name, 0) + 1
         return info
+
+    def _register(self, info: FunctionInfo) -> None:
+        self.function_of_node[id(info.node)] = info
+        if info.is_lambda:
+            return
+        if info.class_node is not None:
+            self.class_methods.setdefault(info.class_node.name, {})[info.name] = info
+        elif info.parent is None:
+            self.top_functions[info.name] = info
 
     def _role_of(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> tuple[Role, Optional[str]]:
         roles: list[tuple[Role, Optional[str]]] = []
@@ -533,10 +610,8 @@ class ModuleModel:
         if index is None:
             index = {}
             for site in self.calls:
-                func = site.node.func
-                tail = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-                if tail is not None:
-                    index.setdefault(tail, []).append(site)
+                if site.tail is not None:
+                    index.setdefault(site.tail, []).append(site)
             self.__dict__["_calls_by_tail"] = index
         if len(names) == 1:
             return index.get(next(iter(names)), [])
@@ -630,7 +705,8 @@ class ModuleModel:
         for node in self.annotated_assignments:
             if node.value is not None and self._annotation_qualname(node.annotation) == "dbos.DBOSConfig":
                 add(node.value)
-        for site in self.calls:
+        dbos_names = {local for local, q in self.imports.known.items() if q == sdk.DBOS} | {"DBOS"}
+        for site in self.calls_named(dbos_names):
             if self.qualname(site.node.func, site.fn) != sdk.DBOS:
                 continue
             for kw in site.node.keywords:
@@ -678,6 +754,7 @@ _STEP_RUNNERS = {
     sdk.SQL_DATASOURCE: frozenset({"run_tx_step"}),
     sdk.ASYNC_SQL_DATASOURCE: frozenset({"run_tx_step_async"}),
 }
+_STEP_RUNNER_NAMES = frozenset(name for names in _STEP_RUNNERS.values() for name in names)
 _BUILTINS = frozenset({"open", "input", "print", "exec", "eval", "__import__"})
 # Attribute reads the rules care about (queue limits, os.environ, DBOS.sql_session).
 _TRACKED_ATTRIBUTES = sdk.QUEUE_PROPERTIES_WITH_ASYNC_GETTER | frozenset({"environ", "sql_session"})

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional
 
-_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _MAX_RECOVERY_ROUNDS = 8
 _CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
 
@@ -29,7 +29,7 @@ class Parsed:
 def _compile(text: str) -> ast.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our business
-        return compile(text, "<dbos-lsp>", "exec", _FLAGS, dont_inherit=True)
+        return compile(text, "<dbos-lsp>", "exec", FLAGS, dont_inherit=True)
 
 
 def parse_tolerant(text: str) -> Parsed:

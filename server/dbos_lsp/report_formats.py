@@ -178,6 +178,10 @@ def _rule_descriptor(rule, url: Optional[str]) -> dict:
     return d
 
 
+def _line(lines: Optional[Sequence[str]], index: int) -> Optional[str]:
+    return lines[index] if lines is not None and 0 <= index < len(lines) else None
+
+
 def _artifact(path: str, cwd: str) -> dict:
     rel = relative_path(path, cwd)
     if Path(rel).is_absolute() or PurePath(rel).as_posix().startswith("/"):
@@ -210,16 +214,12 @@ def sarif_log(
     for p in problems:
         f = p.finding
         file_lines = lines.get(p.path)
-
-        def line_text(i: int) -> Optional[str]:
-            return file_lines[i] if file_lines is not None and 0 <= i < len(file_lines) else None
-
         s, e = f.span.start, f.span.end
         region = {
             "startLine": s.line + 1,
-            "startColumn": utf16_column(line_text(s.line), s.character) + 1,
+            "startColumn": utf16_column(_line(file_lines, s.line), s.character) + 1,
             "endLine": e.line + 1,
-            "endColumn": utf16_column(line_text(e.line), e.character) + 1,
+            "endColumn": utf16_column(_line(file_lines, e.line), e.character) + 1,
         }
         result: dict[str, Any] = {
             "ruleId": f.code,

@@ -870,7 +870,9 @@ def start(transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -
     if transport == "tcp":
         server.start_tcp(host, port)
     else:
-        server.start_io()
+        from .lifecycle import run_stdio  # exit codes; exits promptly when the client is gone
+
+        run_stdio(server)
 
 
 __all__ = ["DbosLanguageServer", "Snapshot", "create_server", "pull_diagnostics", "start"]

@@ -32,9 +32,9 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
 
 
 class SourceText:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lines: Optional[list[str]] = None) -> None:
         self.text = text
-        self.lines = split_lines(text)
+        self.lines = lines if lines is not None else split_lines(text)
         self._encoded: dict[int, bytes] = {}
 
     def line(self, index: int) -> str:

@@ -510,3 +510,10 @@ def known_action_bug(text: str, action: types.CodeAction, edits: list[types.Text
         if ("DBOS901" in action.title or "suppression" in action.title.lower()) and end_line[end:].strip():
             return True
     return False
+
+
+def known_cr_merge(text: str, analysis) -> bool:
+    """parse_tolerant blanks lines split by str.splitlines and rejoins them: a blanked line
+    ending in a lone CR followed by one ending in LF becomes one CRLF break, so every
+    position after it is one line off."""
+    return analysis.syntax_error is not None and re.search(r"\r(?!\n)", text) is not None

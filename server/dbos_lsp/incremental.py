@@ -1,0 +1,224 @@
+"""Re-analysis after an edit, reusing everything the edit did not touch.
+
+While a user types inside one function, the rest of a 10,000-line module does
+not change.  :class:`IncrementalAnalyzer` keeps, per document, the parsed
+top-level statements, the module model and the findings of statement-local
+rules, and after an edit:
+
+1. finds the changed lines; if they sit inside one top-level statement and the
+   line count is unchanged, parses only that statement;
+2. keeps the statement's *interface* (its name, kind and decorators) the same,
+   or gives up: other statements' findings may depend on it (a callee's role);
+3. rebuilds the module model, taking over every other statement's walk results
+   (``ModuleModel(reuse=...)``), which needs the module-level context to match;
+4. re-runs statement-local rules on that statement only, and module-level rules
+   (ordering, cross-function checks) on the whole model.
+
+Anything unusual falls back to the full analysis, and the result must always
+equal :func:`engine.analyze` on the same text: ``tests/test_incremental.py``
+checks that on random edits.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+from dataclasses import dataclass
+from typing import Optional
+
+from .engine import RunSetup, analyze_full, finish, run_rules, setup
+from .model import Analysis, Finding
+from .module_model import ModuleModel
+from .parsing import FLAGS
+from .project_index import ProjectIndex
+from .settings import Settings
+from .source_text import SourceText, split_lines
+
+# Rules whose findings inside a top-level statement depend only on that statement
+# and on module-level context (imports, module bindings, other functions' names,
+# roles and async-ness).  Every other rule is re-run on the whole model after each
+# edit, which is the safe default for a new rule.
+STATEMENT_LOCAL_RULES = frozenset(
+    """DBOS101 DBOS102 DBOS103 DBOS104 DBOS105 DBOS106 DBOS108 DBOS109 DBOS110
+    DBOS201 DBOS202 DBOS203 DBOS204 DBOS205 DBOS301 DBOS302 DBOS304 DBOS305 DBOS306
+    DBOS401 DBOS402 DBOS403 DBOS405 DBOS505 DBOS506 DBOS507
+    DBOS601 DBOS602 DBOS603 DBOS604 DBOS605 DBOS606 DBOS607 DBOS609 DBOS610""".split()
+)
+
+
+@dataclass
+class _State:
+    lines: list[str]
+    settings: Settings
+    index: Optional[ProjectIndex]
+    path: Optional[str]
+    run: RunSetup
+    model: ModuleModel
+    starts: list[int]  # 0-based first line (decorators included) of each top-level statement
+    ends: list[int]  # 0-based line after each statement's last line
+    local: list[list[Finding]]  # raw findings of statement-local rules, per statement
+    analysis: Analysis
+
+
+class IncrementalAnalyzer:
+    """One per open document.  Not thread-safe: the server analyses a document's
+    versions one at a time."""
+
+    def __init__(self) -> None:
+        self._state: Optional[_State] = None
+        self.last_was_incremental = False
+
+    def analyze(
+        self,
+        text: str,
+        settings: Optional[Settings] = None,
+        index: Optional[ProjectIndex] = None,
+        path: Optional[str] = None,
+    ) -> Analysis:
+        settings = settings or Settings()
+        lines = split_lines(text)
+        result = self._try_incremental(text, lines, settings, index, path)
+        self.last_was_incremental = result is not None
+        if result is None:
+            result = self._full(text, lines, settings, index, path)
+        return result
+
+    # ----- the full path, which also prepares the next incremental one ---------------------
+
+    def _full(
+        self, text: str, lines: list[str], settings: Settings, index: Optional[ProjectIndex], path: Optional[str]
+    ) -> Analysis:
+        run = setup(settings, index, path)
+        analysis, raw = analyze_full(text, run, index, path)
+        self._state = None
+        model = analysis.model
+        if model is None or analysis.syntax_error is not None or analysis.rule_errors:
+            return analysis  # tolerant parses and failing rules: always start afresh
+        starts, ends = _statement_lines(model.tree)
+        local: list[list[Finding]] = [[] for _ in starts]
+        for f in raw:
+            if f.code not in STATEMENT_LOCAL_RULES:
+                continue
+            k = _statement_at(starts, ends, f.span.start.line)
+            if k is None:
+                return analysis  # a local finding outside every statement: do not guess
+            local[k].append(f)
+        self._state = _State(lines, settings, index, path, run, model, starts, ends, local, analysis)
+        return analysis
+
+    # ----- the incremental path ------------------------------------------------------------
+
+    def _try_incremental(
+        self, text: str, lines: list[str], settings: Settings, index: Optional[ProjectIndex], path: Optional[str]
+    ) -> Optional[Analysis]:
+        state = self._state
+        if state is None or settings != state.settings or index is not state.index or path != state.path:
+            return None
+        old = state.lines
+        if len(lines) != len(old):
+            return None  # lines moved: every later statement's positions would shift
+        first = 0
+        n = len(lines)
+        while first < n and lines[first] == old[first]:
+            first += 1
+        if first == n:
+            return state.analysis
+        last = n - 1
+        while last > first and lines[last] == old[last]:
+            last -= 1
+        k = _statement_at(state.starts, state.ends, first)
+        if k is None or last >= state.ends[k]:
+            return None
+        start, end = state.starts[k], state.ends[k]
+        old_stmt = state.model.tree.body[k]
+        new_stmt = _parse_statement(lines, start, end)
+        if new_stmt is None or _interface(new_stmt) is None or _interface(new_stmt) != _interface(old_stmt):
+            return None
+        if _first_line(new_stmt) != start or new_stmt.end_lineno != end:
+            return None
+        body = list(state.model.tree.body)
+        body[k] = new_stmt
+        tree = ast.Module(body=body, type_ignores=[])
+        source = SourceText(text, lines)
+        model = ModuleModel(tree, source.lines, path, index, reuse=(state.model, k))
+        if not model.reused or model.run_step_targets != state.model.run_step_targets:
+            return None
+        run = state.run
+        result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
+        result.model = model
+        local_rules = [r for r in run.rules if r.code in STATEMENT_LOCAL_RULES]
+        other_rules = [r for r in run.rules if r.code not in STATEMENT_LOCAL_RULES]
+        fresh_local = run_rules(local_rules, statement_view(model, k), source, run, result.rule_errors)
+        module_level = run_rules(other_rules, model, source, run, result.rule_errors)
+        if result.rule_errors:
+            return None  # let the full path report them, once
+        local = list(state.local)
+        local[k] = fresh_local
+        raw = [f for bucket in local for f in bucket] + module_level
+        finish(result, raw, source, run)
+        self._state = _State(lines, settings, index, path, run, model, state.starts, state.ends, local, result)
+        return result
+
+
+def statement_view(model: ModuleModel, k: int) -> ModuleModel:
+    """The model seen through one top-level statement: its functions, calls and other
+    sites only, while names, roles and module-level facts still come from the whole."""
+    view = object.__new__(ModuleModel)
+    view.__dict__.update(model.__dict__)
+    for name, (lo, hi) in model.statement_slices[k].items():
+        setattr(view, name, getattr(model, name)[lo:hi])
+    stmt = model.tree.body[k]
+    view.classes = {name: info for name, info in model.classes.items() if info.node is stmt}
+    for cache in ("_api_calls", "_calls_by_tail", "_calls_by_fn", "_launch_lines"):
+        view.__dict__.pop(cache, None)
+    return view
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """0-based line where a statement starts, decorators included."""
+    first = stmt.lineno
+    for dec in getattr(stmt, "decorator_list", ()):
+        first = min(first, dec.lineno)
+    return first - 1
+
+
+def _statement_lines(tree: ast.Module) -> tuple[list[int], list[int]]:
+    starts = [_first_line(s) for s in tree.body]
+    ends = [s.end_lineno or s.lineno for s in tree.body]
+    return starts, ends
+
+
+def _statement_at(starts: list[int], ends: list[int], line: int) -> Optional[int]:
+    k = bisect.bisect_right(starts, line) - 1
+    if k >= 0 and line < ends[k]:
+        return k
+    return None
+
+
+def _parse_statement(lines: list[str], start: int, end: int) -> Optional[ast.stmt]:
+    # Leading newlines make the parser number lines as in the whole file.
+    text = "\n" * start + "\n".join(lines[start:end]) + "\n"
+    try:
+        module = compile(text, "<dbos-lsp>", "exec", FLAGS, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return module.body[0] if len(module.body) == 1 else None
+
+
+def _interface(stmt: ast.stmt) -> Optional[tuple]:
+    """What other statements may see of a def or class: kind, name, decorators (which
+    give roles) and, for classes, bases and each method's interface.  None for other
+    statements, whose edits change module-level context."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return (type(stmt).__name__, stmt.name, tuple(ast.dump(d) for d in stmt.decorator_list))
+    if isinstance(stmt, ast.ClassDef):
+        members = tuple(_interface(s) for s in stmt.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        return (
+            "ClassDef",
+            stmt.name,
+            tuple(ast.dump(d) for d in stmt.decorator_list),
+            tuple(ast.dump(b) for b in stmt.bases),
+            tuple(ast.dump(k) for k in stmt.keywords),
+            members,
+        )
+    return None

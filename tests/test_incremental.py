@@ -1,0 +1,150 @@
+"""The incremental analyzer must always agree with a full analysis of the same text."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from dbos_lsp.engine import analyze
+from dbos_lsp.incremental import IncrementalAnalyzer
+from dbos_lsp.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [
+    *sorted((ROOT / "tests" / "corpus").glob("*/*.py")),
+    *sorted((ROOT / "tests" / "fixtures" / "rules").glob("dbos1*.py")),
+    *sorted((ROOT / "tests" / "fixtures" / "rules").glob("dbos3*.py")),
+]
+# Snippets an edit may type: DBOS calls that create and remove findings, noise, and
+# characters that break the parse for a moment.
+SNIPPETS = [
+    "DBOS.sleep(1)",
+    "await DBOS.sleep_async(1)",
+    "DBOS.sleep_async(2)",
+    "time.time()",
+    "x",
+    " ",
+    "(",
+    ")",
+    ":",
+    "# noqa: DBOS101",
+    "🚀",
+    "é",
+    "'",
+    "",
+]
+
+
+def generated_module() -> str:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gen_module.py"), "600"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def fingerprint(analysis):
+    findings = [(f.code, f.span, f.message, f.severity, f.fix) for f in analysis.findings]
+    syntax = analysis.syntax_error.span if analysis.syntax_error else None
+    return findings, syntax, sorted(analysis.rule_errors)
+
+
+def edit_line(text: str, rnd: random.Random) -> str:
+    lines = text.split("\n")
+    i = rnd.randrange(len(lines))
+    line = lines[i]
+    a = rnd.randint(0, len(line))
+    b = rnd.randint(a, min(len(line), a + 6))
+    lines[i] = line[:a] + rnd.choice(SNIPPETS) + line[b:]
+    if rnd.random() < 0.1:  # sometimes add or join lines, which must fall back
+        lines.insert(i, "")
+    return "\n".join(lines)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(source=st.sampled_from(SOURCES), seed=st.integers(0, 10_000), steps=st.integers(1, 12))
+def test_incremental_equals_full_on_random_edits(source: Path, seed: int, steps: int) -> None:
+    rnd = random.Random(seed)
+    text = source.read_text(encoding="utf-8")
+    analyzer = IncrementalAnalyzer()
+    for _ in range(steps):
+        text = edit_line(text, rnd)
+        assert fingerprint(analyzer.analyze(text)) == fingerprint(analyze(text))
+
+
+def test_typing_inside_a_function_reuses_the_rest() -> None:
+    text = generated_module()
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(text)
+    assert not analyzer.last_was_incremental
+    marker = text.index("rev-0")
+    edited = text[:marker] + "rev-1" + text[marker + 5 :]
+    assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
+    assert analyzer.last_was_incremental
+    # a new finding typed into one function appears, and goes when removed
+    line_start = edited.rindex("\n", 0, marker) + 1
+    indent = edited[line_start : marker].split("D")[0]
+    broken = edited[:line_start] + indent + "DBOS.sleep_async(1); " + edited[line_start + len(indent) :]
+    result = analyzer.analyze(broken)
+    assert fingerprint(result) == fingerprint(analyze(broken))
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("@DBOS.workflow()\nasync def wf():", "@DBOS.step()\nasync def wf():"),  # a role changes
+        ("import asyncio\n", "import asyncio as aio\n"),  # module context changes
+    ],
+)
+def test_interface_and_context_changes_fall_back(old: str, new: str) -> None:
+    text = (
+        "import asyncio\n\nfrom dbos import DBOS\n\n\n@DBOS.step()\nasync def helper():\n    return 1\n\n\n"
+        "@DBOS.workflow()\nasync def wf():\n    helper()\n    DBOS.sleep(1)\n"
+    )
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(text)
+    edited = text.replace(old, new)
+    assert edited != text
+    assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
+    assert not analyzer.last_was_incremental
+
+
+def test_settings_change_falls_back() -> None:
+    text = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def wf():\n    DBOS.sleep(1)\n"
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(text)
+    ignored = Settings(ignore=("DBOS101",))
+    assert analyzer.analyze(text, ignored).findings == []
+    assert not analyzer.last_was_incremental
+
+
+def test_most_in_line_edits_are_incremental_and_exact() -> None:
+    text = generated_module()
+    rnd = random.Random(7)
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(text)
+    incremental = parseable = 0
+    for _ in range(60):
+        lines = text.split("\n")
+        i = rnd.randrange(len(lines))
+        if not lines[i].startswith("    ") or not lines[i].strip():
+            continue  # an edit inside a body, as typing usually is
+        col = rnd.randint(4, len(lines[i]))
+        lines[i] = lines[i][:col] + rnd.choice(["x", "1", " ", "DBOS.sleep(1)"]) + lines[i][col:]
+        edited = "\n".join(lines)
+        assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
+        if analyze(edited).syntax_error is None:
+            parseable += 1
+            incremental += analyzer.last_was_incremental
+            text = edited
+        else:  # a typo that breaks the parse is undone, as a user would
+            assert fingerprint(analyzer.analyze(text)) == fingerprint(analyze(text))
+    # Edits inside bodies reuse the rest; only decorator or class-level edits fall back.
+    assert parseable >= 15 and incremental >= 0.8 * parseable
