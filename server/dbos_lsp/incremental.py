@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import ast
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .engine import RunSetup, analyze_full, finish, run_rules, setup
-from .model import Analysis, Finding
+from .model import Analysis, Edit, Finding, Position, Span
 from .module_model import ModuleModel
 from .parsing import FLAGS
 from .project_index import ProjectIndex
@@ -115,27 +115,40 @@ class IncrementalAnalyzer:
         if state is None or settings != state.settings or index is not state.index or path != state.path:
             return None
         old = state.lines
-        if len(lines) != len(old):
-            return None  # lines moved: every later statement's positions would shift
+        n_old, n_new = len(old), len(lines)
         first = 0
-        n = len(lines)
-        while first < n and lines[first] == old[first]:
+        while first < n_old and first < n_new and lines[first] == old[first]:
             first += 1
-        if first == n:
+        if first == n_old == n_new:
             return state.analysis
-        last = n - 1
-        while last > first and lines[last] == old[last]:
-            last -= 1
+        same_tail = 0
+        while same_tail < min(n_old, n_new) - first and old[n_old - 1 - same_tail] == lines[n_new - 1 - same_tail]:
+            same_tail += 1
+        # Lines [first, n_old - same_tail) of the old text became [first, n_new - same_tail).
         k = _statement_at(state.starts, state.ends, first)
-        if k is None or last >= state.ends[k]:
-            return None
-        start, end = state.starts[k], state.ends[k]
+        if k is None or n_old - same_tail > state.ends[k]:
+            return None  # the edit reaches outside one top-level statement
+        delta = n_new - n_old
+        start, end = state.starts[k], state.ends[k] + delta
         old_stmt = state.model.tree.body[k]
         new_stmt = _parse_statement(lines, start, end)
         if new_stmt is None or _interface(new_stmt) is None or _interface(new_stmt) != _interface(old_stmt):
             return None
         if _first_line(new_stmt) != start or new_stmt.end_lineno != end:
             return None
+        if delta:
+            # Later statements moved: renumber their nodes in place (cheaper than parsing
+            # them again) and move the findings kept from them.
+            for stmt in state.model.tree.body[k + 1 :]:
+                _shift_lines(stmt, delta)
+            moved_from = state.ends[k]  # old numbering: everything from here on moved
+            state.local = [
+                bucket if i <= k else [_shifted(f, delta, moved_from) for f in bucket]
+                for i, bucket in enumerate(state.local)
+            ]
+            state.starts = state.starts[: k + 1] + [s + delta for s in state.starts[k + 1 :]]
+            state.ends = state.ends[:k] + [end] + [e + delta for e in state.ends[k + 1 :]]
+            self._state = state
         body = list(state.model.tree.body)
         body[k] = new_stmt
         tree = ast.Module(body=body, type_ignores=[])
@@ -158,6 +171,37 @@ class IncrementalAnalyzer:
         finish(result, raw, source, run)
         self._state = _State(lines, settings, index, path, run, model, state.starts, state.ends, local, result)
         return result
+
+
+def _shift_lines(node: ast.AST, delta: int) -> None:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if "lineno" in n._attributes:
+            n.lineno += delta
+            if n.end_lineno is not None:
+                n.end_lineno += delta
+        for name in n._fields:
+            value = getattr(n, name, None)
+            if type(value) is list:
+                stack.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST) and value._fields:
+                stack.append(value)
+
+
+def _shifted(f: Finding, delta: int, moved_from: int) -> Finding:
+    def move(span: Span) -> Span:
+        if span.start.line < moved_from:
+            return span  # above the edit, e.g. an ``import`` a fix adds at the top
+        return Span(
+            Position(span.start.line + delta, span.start.character),
+            Position(span.end.line + delta, span.end.character),
+        )
+
+    fix = f.fix
+    if fix is not None:
+        fix = replace(fix, edits=tuple(Edit(move(e.span), e.new_text) for e in fix.edits))
+    return replace(f, span=move(f.span), fix=fix)
 
 
 def statement_view(model: ModuleModel, k: int) -> ModuleModel:

@@ -517,3 +517,8 @@ def known_cr_merge(text: str, analysis) -> bool:
     ending in a lone CR followed by one ending in LF becomes one CRLF break, so every
     position after it is one line off."""
     return analysis.syntax_error is not None and re.search(r"\r(?!\n)", text) is not None
+
+
+def known_cr_merge_text(text: str) -> bool:
+    """The session-level view of known_cr_merge: a lone CR in a text that does not parse."""
+    return re.search(r"\r(?!\n)", text) is not None and not parses(text)
