@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Optional
 from .model import Analysis, Edit, Finding, Position, Span
 from .parsing import block_around as _block_around
 from .source_text import SourceText, apply_edits, non_overlapping, split_lines
-from .suppression import disable_comment_edit
+from .suppression import comment_line, disable_comment_edit
 
 QUICKFIX = "quickfix"
 FIX_ALL = "source.fixAll.dbos"
@@ -111,14 +111,17 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
                 if not f.fix.safe:
                     title = f"{f.fix.title} ({f.code}; may change behaviour)"
                 fixes.append(Action(title, QUICKFIX, edits, f.fix.safe, (f.code,), [f]))
-        line = f.span.start.line
+        line = comment_line(source.lines, f.span.start.line)
         if (line, f.code) in seen_disable:
             continue
         seen_disable.add((line, f.code))
-        start, end, new_text = disable_comment_edit(source.line(line), f.code)
+        text_line = source.line(line)
+        start, end, new_text = disable_comment_edit(text_line, f.code)
         if start == end and not new_text:
             continue  # already suppressed
         edit = Edit(Span(Position(line, start), Position(line, end)), new_text)
+        if was_valid and not edited_blocks_parse(text, [edit]):
+            continue  # e.g. the line ends inside a multi-line string
         disables.append(Action(f"Disable {f.code} for this line", QUICKFIX, [edit], False, (f.code,), [f]))
     return fixes + disables
 

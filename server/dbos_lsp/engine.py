@@ -20,7 +20,7 @@ from .rules import REGISTRY, Rule, RuleContext
 from .rules.meta import unused_suppressions
 from .settings import Settings, parse_version
 from .source_text import SourceText
-from .suppression import file_suppression, is_suppressed
+from .suppression import comment_line, file_suppression, is_suppressed
 
 
 def selected_rules(settings: Settings, version: tuple[int, ...]) -> list[Rule]:
@@ -113,7 +113,7 @@ def finish(result: Analysis, raw: list[Finding], source: SourceText, run: RunSet
     if whole_file is not None:
         findings = [f for f in findings if whole_file and f.code not in whole_file and f.name.upper() not in whole_file]
     result.findings = sorted(
-        (f for f in findings if not is_suppressed(f, source.line(f.span.start.line))),
+        (f for f in findings if not is_suppressed(f, source.line(comment_line(source.lines, f.span.start.line)))),
         key=lambda f: (f.span.start, f.code),
     )
     return result

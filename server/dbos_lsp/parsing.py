@@ -14,6 +14,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional
 
+from .source_text import split_lines
+
 FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _MAX_RECOVERY_ROUNDS = 8
 _CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
@@ -37,7 +39,7 @@ def parse_tolerant(text: str) -> Parsed:
         return Parsed(_compile(text))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         first = _describe(exc)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     blanked: set[int] = set()
     error_line = first[0]
     for _ in range(_MAX_RECOVERY_ROUNDS):
@@ -68,8 +70,9 @@ def _describe(exc: BaseException) -> tuple[int, int, str]:
 
 
 def _blank(line: str) -> str:
-    ending = line[len(line.rstrip("\r\n")) :]
-    return ending or ""
+    # One "\n" per blanked line: keeping a lone "\r" could fuse with the next line's "\n"
+    # into a single CRLF break and shift every line below.
+    return "\n" if line.endswith(("\n", "\r")) else ""
 
 
 def _is_block_start(line: str) -> bool:

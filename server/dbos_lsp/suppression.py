@@ -37,6 +37,15 @@ def line_suppressions(line: str) -> list[Suppression]:
     return found
 
 
+def comment_line(lines: list[str], index: int) -> int:
+    """The line whose comment may suppress a finding reported on ``index``: the line
+    itself, or, after ``\\`` continuations, the last line of the continued statement
+    (a comment cannot follow a backslash)."""
+    while index + 1 < len(lines) and lines[index].rstrip().endswith("\\"):
+        index += 1
+    return index
+
+
 def is_suppressed(finding: Finding, line: str) -> bool:
     for sup in line_suppressions(line):
         if sup.codes is None or finding.code in sup.codes or finding.name.upper() in sup.codes:

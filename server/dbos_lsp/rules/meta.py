@@ -13,7 +13,7 @@ from typing import Iterable
 
 from ..model import Edit, Finding, Fix, Position, Severity, Span
 from ..source_text import SourceText
-from ..suppression import line_suppressions
+from ..suppression import comment_line, line_suppressions
 from .registry import BY_NAME, Rule, rule
 
 _ANY_SUPPRESSION = re.compile(r"#\s*(?:noqa\b|dbos:\s*ignore\b)", re.IGNORECASE)
@@ -39,7 +39,7 @@ def unused_suppressions(
     ran_codes = {r.code for r in ran}
     by_line: dict[int, list[Finding]] = {}
     for f in all_findings:
-        by_line.setdefault(f.span.start.line, []).append(f)
+        by_line.setdefault(comment_line(source.lines, f.span.start.line), []).append(f)
     lines = sorted({source.line_of_offset(m.start()) for m in _ANY_SUPPRESSION.finditer(source.text)})
     out: list[Finding] = []
     for index in lines:
@@ -83,6 +83,10 @@ def _finding(rule_901: Rule, line: str, index: int, start: int, end: int, unused
         tail = "]" if comment.rstrip().endswith("]") else ""
         new_text, span = head + ", ".join(keep) + tail, Span(Position(index, start), Position(index, end))
         title = f"Remove unused {', '.join(unused)} from the suppression"
+    elif line[end:].strip():
+        # More comment text follows: drop only the suppression, keep the rest a comment.
+        new_text, span = "#", Span(Position(index, start), Position(index, end))
+        title = "Remove unused suppression"
     else:
         cut = len(line[:start].rstrip())
         if not line[:start].strip():
