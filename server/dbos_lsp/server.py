@@ -247,12 +247,11 @@ class DbosLanguageServer(LanguageServer):
             future = entry[3]
         else:
             future = asyncio.ensure_future(asyncio.to_thread(self._analyze, text, path))
+            future.add_done_callback(lambda f, uri=doc.uri, path=path: self._index_analysis(uri, path, f))
             self._analyses[doc.uri] = (version, stamp, text, future)
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
-        analysis, problems, index_changed = await asyncio.shield(future)
+        analysis, problems, _excluded = await asyncio.shield(future)
         self.report_settings_errors(problems)
-        if index_changed:
-            self.index_changed(except_uri=doc.uri)
         self._log_rule_errors(doc.uri, version, analysis)
         return Snapshot(doc.uri, version, text, tuple(split_lines(text, keepends=True)), path, analysis)
 
@@ -263,24 +262,40 @@ class DbosLanguageServer(LanguageServer):
         return (self.generation, self._epochs.get(uri, 0))
 
     def _analyze(self, text: str, path: Optional[str]) -> tuple[Analysis, list[str], bool]:
-        """Worker thread: (analysis, settings problems, whether other files' view changed)."""
+        """Worker thread: (analysis, settings problems, whether the file is excluded)."""
         problems: list[str] = []
         try:
             settings, problems = self.settings_for(path)
             if self.excluded(path, settings):
-                return Analysis(), problems, self.workspace_index.remove(path) if path else False
+                return Analysis(), problems, True
             analysis = analyze(text, settings, self.index, path)
         except Exception as exc:  # an engine bug degrades to "no findings" plus a log line
             return Analysis(rule_errors=[("engine", f"{type(exc).__name__}: {exc}")]), problems, False
-        return analysis, problems, self._index_buffer(path, analysis)
+        return analysis, problems, False
 
-    def _index_buffer(self, path: Optional[str], analysis: Analysis) -> bool:
-        """Keep the workspace index current from an open document's analysed model (no
-        second parse).  Only files that exist in the workspace on disk are indexed, and a
-        buffer with a syntax error keeps its last good facts (no flapping while typing)."""
-        if not path or analysis.model is None or analysis.syntax_error is not None:
-            return False
-        if not self._in_workspace(path) or not os.path.isfile(path):
+    def _index_analysis(self, uri: str, path: Optional[str], future: asyncio.Future) -> None:
+        """After an analysis (off the diagnostics path): update the workspace index from the
+        open document's model, on the index thread, without parsing again."""
+        if future.cancelled() or future.exception() is not None or not path or not self._in_workspace(path):
+            return
+        analysis, _problems, excluded = future.result()
+        if excluded:
+            job = lambda: self.workspace_index.remove(path)
+        elif analysis.model is None or analysis.syntax_error is not None:
+            return  # a buffer with a syntax error keeps its last good facts (no flapping while typing)
+        else:
+            job = lambda: self._index_buffer(path, analysis)
+        try:
+            done = self._worker.submit(job)
+        except RuntimeError:  # no running loop: the server is going away
+            return
+        done.add_done_callback(
+            lambda f: self.index_changed(except_uri=uri) if not f.cancelled() and not f.exception() and f.result() else None
+        )
+
+    def _index_buffer(self, path: str, analysis: Analysis) -> bool:
+        """Index thread.  Only files that exist in the workspace on disk are indexed."""
+        if not os.path.isfile(path):
             return False
         try:
             facts = facts_from_model(analysis.model, path, self.workspace_index.module_for(path))
@@ -702,12 +717,21 @@ def create_server() -> DbosLanguageServer:
         asyncio.ensure_future(_after_initialized(ls))
 
     async def _after_initialized(ls: DbosLanguageServer) -> None:
+        # A client that never answers must not keep the workspace from being indexed.
         try:
-            await ls.register_watchers()
-            if await ls.pull_configuration():
+            await asyncio.wait_for(ls.register_watchers(), 10)
+        except asyncio.TimeoutError:
+            ls.log("dbos-lsp: client/registerCapability got no answer", types.MessageType.Warning)
+        try:
+            if await asyncio.wait_for(ls.pull_configuration(), 10):
                 ls.settings_changed()
-        finally:
-            await ls.index_workspace()
+        except asyncio.TimeoutError:
+            ls.log("dbos-lsp: workspace/configuration got no answer", types.MessageType.Warning)
+        await ls.index_workspace()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DbosLanguageServer, params: None) -> None:
+        ls.shutting_down = True  # stops a running workspace scan at the next file
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DbosLanguageServer, params: types.DidChangeConfigurationParams) -> None:

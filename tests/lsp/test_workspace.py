@@ -352,3 +352,40 @@ async def test_indexing_reports_progress(shop_client: LanguageClient):
     assert reports[0].kind == "begin" and reports[0].percentage == 0
     assert reports[-1].kind == "end" and "4 files" in reports[-1].message
     assert any(r.kind == "report" and r.percentage == 100 for r in reports)
+
+
+async def test_watched_python_files_keep_the_index_current(shop_client: LanguageClient):
+    session: Session = shop_client.session
+    root: Path = shop_client.root
+    a = session.open_file(root / "shop/a.py")
+    assert "DBOS404" not in await codes(session, a)
+    clash = write(root, "shop/c.py", "from dbos import DBOS\n\n\n@DBOS.workflow()\ndef process_order() -> None:\n    pass\n")
+    watched(session, (clash, types.FileChangeType.Created))
+    diags = await eventually(session, a, lambda c: "DBOS404" in c)
+    assert diags.count("DBOS404") == 1
+    found = await session.client.workspace_symbol_async(types.WorkspaceSymbolParams(query="process_order"))
+    assert sorted(s.container_name for s in found) == ["shop.a", "shop.c"]
+    clash.unlink()
+    watched(session, (clash, types.FileChangeType.Deleted))
+    assert "DBOS404" not in await eventually(session, a, lambda c: "DBOS404" not in c)
+
+
+# ----- workspace/configuration is pulled on `initialized` ------------------------------------
+
+
+@pytest_lsp.fixture(params=CLIENTS, config=CONFIG)
+async def pulled_client(request, tmp_path: Path, lsp_client: LanguageClient):
+    root = tmp_path / "ws"
+    write(root, "a.py", SLEEPY)
+    # The editor's "dbos" section, answered by the client when the server asks.
+    lsp_client.set_configuration({"ignore": ["DBOS101"]}, section="dbos")
+    lsp_client.session = await start(lsp_client, request.param, root)
+    lsp_client.root = root
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_configuration_section_is_pulled_after_initialized(pulled_client: LanguageClient):
+    session: Session = pulled_client.session
+    uri = session.open_file(pulled_client.root / "a.py")
+    assert await codes(session, uri) == []

