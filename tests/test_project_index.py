@@ -124,3 +124,19 @@ def test_no_jedi_when_syntax_answers(project: Path) -> None:
     index = JediProjectIndex(str(project))
     assert codes_by_line(text, index, path) == {(5, "DBOS101")}
     assert index.calls == 0
+
+
+def test_incremental_analysis_sees_changes_in_other_files(project: Path) -> None:
+    from dbos_lsp.incremental import IncrementalAnalyzer
+
+    text = "from dbos import DBOS\nfrom .steps import reserve\n\n@DBOS.workflow()\nasync def w():\n    reserve('x')\n"
+    path = write(project, "shop/app.py", text)
+    index = JediProjectIndex(str(project))
+    analyzer = IncrementalAnalyzer()
+    first = analyzer.analyze(text, index=index, path=str(path))
+    assert [(f.span.start.line + 1, f.code) for f in first.findings] == [(6, "DBOS104")]
+    steps = project / "shop" / "steps.py"
+    steps.write_text(steps.read_text().replace("async def reserve", "def reserve"))
+    os.utime(steps, ns=(1, 10**18))
+    again = analyzer.analyze(text, index=index, path=str(path))  # same text, other file changed
+    assert again.findings == []

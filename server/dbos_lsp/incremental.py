@@ -95,14 +95,9 @@ class IncrementalAnalyzer:
         if model is None or analysis.syntax_error is not None or analysis.rule_errors:
             return analysis  # tolerant parses and failing rules: always start afresh
         starts, ends = _statement_lines(model.tree)
-        local: list[list[Finding]] = [[] for _ in starts]
-        for f in raw:
-            if f.code not in STATEMENT_LOCAL_RULES:
-                continue
-            k = _statement_at(starts, ends, f.span.start.line)
-            if k is None:
-                return analysis  # a local finding outside every statement: do not guess
-            local[k].append(f)
+        local = _bucket([f for f in raw if f.code in STATEMENT_LOCAL_RULES], starts, ends)
+        if local is None:
+            return analysis  # a local finding outside every statement: do not guess
         self._state = _State(lines, settings, index, path, run, model, starts, ends, local, analysis)
         return analysis
 
@@ -120,7 +115,9 @@ class IncrementalAnalyzer:
         while first < n_old and first < n_new and lines[first] == old[first]:
             first += 1
         if first == n_old == n_new:
-            return state.analysis
+            # Same text, asked again: something outside it may have changed (another file's
+            # workflow names, what an import resolves to).  Keep the model, re-run the rest.
+            return self._rerun(text, lines, state, state.model, None)
         same_tail = 0
         while same_tail < min(n_old, n_new) - first and old[n_old - 1 - same_tail] == lines[n_new - 1 - same_tail]:
             same_tail += 1
@@ -152,25 +149,48 @@ class IncrementalAnalyzer:
         body = list(state.model.tree.body)
         body[k] = new_stmt
         tree = ast.Module(body=body, type_ignores=[])
-        source = SourceText(text, lines)
-        model = ModuleModel(tree, source.lines, path, index, reuse=(state.model, k))
+        model = ModuleModel(tree, lines, path, index, reuse=(state.model, k))
         if not model.reused or model.run_step_targets != state.model.run_step_targets:
             return None
+        return self._rerun(text, lines, state, model, k)
+
+    def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: Optional[int]) -> Optional[Analysis]:
+        """Module-level rules on the whole model; statement-local rules on statement ``k``
+        only, unless some answer came from the project index, which other files can change."""
         run = state.run
+        source = SourceText(text, lines)
         result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
         result.model = model
         local_rules = [r for r in run.rules if r.code in STATEMENT_LOCAL_RULES]
         other_rules = [r for r in run.rules if r.code not in STATEMENT_LOCAL_RULES]
-        fresh_local = run_rules(local_rules, statement_view(model, k), source, run, result.rule_errors)
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
-        if result.rule_errors:
+        model.used_index = model.used_index or state.model.used_index  # reused facts came from it too
+        if model.used_index:
+            fresh = run_rules(local_rules, model, source, run, result.rule_errors)
+            local = _bucket(fresh, state.starts, state.ends)
+        else:
+            local = list(state.local)
+            if k is not None:
+                view = statement_view(model, k)
+                local[k] = run_rules(local_rules, view, source, run, result.rule_errors)
+                model.used_index = view.used_index
+        if result.rule_errors or local is None:
             return None  # let the full path report them, once
-        local = list(state.local)
-        local[k] = fresh_local
         raw = [f for bucket in local for f in bucket] + module_level
         finish(result, raw, source, run)
-        self._state = _State(lines, settings, index, path, run, model, state.starts, state.ends, local, result)
+        self._state = _State(lines, state.settings, state.index, state.path, run, model, state.starts, state.ends, local, result)
         return result
+
+
+def _bucket(findings: list[Finding], starts: list[int], ends: list[int]) -> Optional[list[list[Finding]]]:
+    """Statement-local findings grouped by top-level statement; None if one lies outside."""
+    local: list[list[Finding]] = [[] for _ in starts]
+    for f in findings:
+        k = _statement_at(starts, ends, f.span.start.line)
+        if k is None:
+            return None
+        local[k].append(f)
+    return local
 
 
 def _shift_lines(node: ast.AST, delta: int) -> None:

@@ -130,6 +130,9 @@ class ModuleModel:
         # ``x: T = value`` statements anywhere (DBOSConfig / EnqueueOptions literals).
         self.annotated_assignments: list[ast.AnnAssign] = []
         self._resolved_pending: dict[str, object] = {}
+        # Whether any answer came from the project index (jedi): such answers can change
+        # when other files do, so incremental analysis must not keep findings built on them.
+        self.used_index = False
         self._api_cache: dict[tuple[int, int], Optional[tuple[str, str]]] = {}
         self._callee_cache: dict[tuple[int, int], Optional[Callee]] = {}
         # Per top-level statement: where its walk results sit in the lists above.
@@ -431,6 +434,7 @@ class ModuleModel:
             return res if isinstance(res, str) else None
         result = None
         if self.index is not None:
+            self.used_index = True
             resolution = self.index.resolve_import(self.path, pending)
             result = resolution.qualname if resolution is not None else None
         self._resolved_pending[local] = result
@@ -575,6 +579,7 @@ class ModuleModel:
                 return self.top_functions[name].as_callee()
             pending = self.imports.pending.get(name)
             if pending is not None and self.index is not None:
+                self.used_index = True
                 resolution = self.index.resolve_import(self.path, pending)
                 if resolution is not None and resolution.function is not None:
                     return resolution.function

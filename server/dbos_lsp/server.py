@@ -19,6 +19,7 @@ import time
 import traceback
 import uuid
 from urllib.parse import unquote
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -34,6 +35,7 @@ from .code_actions import FIX_ALL, QUICKFIX, Action, code_actions
 from .code_lens import workflow_lenses
 from .engine import analyze, module_model
 from .hover import hover_markdown, rule_url
+from .incremental import IncrementalAnalyzer
 from .model import Analysis, Finding, Position, Span
 from .project_config import is_excluded, settings_for
 from .project_index import JediProjectIndex
@@ -43,7 +45,8 @@ from .source_text import split_lines
 from .workspace_symbols import WorkspaceIndex, facts_from_model
 
 log = logging.getLogger(__name__)
-_MAX_LOGGED = 2000  # bound on remembered (rule, uri, version) log keys
+_MAX_LOGGED = 2000
+_KEEP_PARSED = 8  # documents whose parsed module and incremental state stay in memory  # bound on remembered (rule, uri, version) log keys
 _WATCHERS_ID = "dbos-lsp-watched-files"
 _REFRESH_DELAY = 0.25  # seconds: cross-file refreshes are batched
 
@@ -127,6 +130,8 @@ class DbosLanguageServer(LanguageServer):
         self._startup_logs: list[tuple[types.MessageType, str]] = []
         self._pending_settings_errors: list[str] = []
         self._models: dict[str, tuple[tuple, Any]] = {}
+        self._incremental: OrderedDict[str, tuple[IncrementalAnalyzer, threading.Lock]] = OrderedDict()
+        self._incremental_lock = threading.Lock()
         # Editor settings (initializationOptions, overlaid by workspace/configuration "dbos"):
         # per document they go over the nearest pyproject's [tool.dbos-lsp], key by key.
         self.init_settings: dict[str, Any] = {}
@@ -246,7 +251,7 @@ class DbosLanguageServer(LanguageServer):
         if entry is not None and entry[:3] == (version, stamp, text) and not entry[3].cancelled():
             future = entry[3]
         else:
-            future = asyncio.ensure_future(asyncio.to_thread(self._analyze, text, path))
+            future = asyncio.ensure_future(asyncio.to_thread(self._analyze, text, path, doc.uri))
             future.add_done_callback(lambda f, uri=doc.uri, path=path: self._index_analysis(uri, path, f))
             self._analyses[doc.uri] = (version, stamp, text, future)
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
@@ -261,17 +266,43 @@ class DbosLanguageServer(LanguageServer):
         concerns it, e.g. a workflow name that now collides)."""
         return (self.generation, self._epochs.get(uri, 0))
 
-    def _analyze(self, text: str, path: Optional[str]) -> tuple[Analysis, list[str], bool]:
+    def _analyze(self, text: str, path: Optional[str], uri: Optional[str] = None) -> tuple[Analysis, list[str], bool]:
         """Worker thread: (analysis, settings problems, whether the file is excluded)."""
         problems: list[str] = []
         try:
             settings, problems = self.settings_for(path)
             if self.excluded(path, settings):
                 return Analysis(), problems, True
-            analysis = analyze(text, settings, self.index, path)
+            if uri is None:
+                analysis = analyze(text, settings, self.index, path)
+            else:
+                incremental, lock = self._incremental_for(uri)
+                with lock:
+                    analysis = incremental.analyze(text, settings, self.index, path)
         except Exception as exc:  # an engine bug degrades to "no findings" plus a log line
             return Analysis(rule_errors=[("engine", f"{type(exc).__name__}: {exc}")]), problems, False
         return analysis, problems, False
+
+    def _incremental_for(self, uri: str) -> tuple[IncrementalAnalyzer, threading.Lock]:
+        """The incremental analyzer of a document, kept for the few most recently edited
+        ones: each holds a parsed module, and 100 open files must not hold 100 of them."""
+        with self._incremental_lock:
+            entry = self._incremental.pop(uri, None)
+            if entry is None:
+                entry = (IncrementalAnalyzer(), threading.Lock())
+            self._incremental[uri] = entry  # most recent last
+            while len(self._incremental) > _KEEP_PARSED:
+                old_uri, _ = self._incremental.popitem(last=False)
+                self._drop_model(old_uri)
+            return entry
+
+    def _drop_model(self, uri: str) -> None:
+        """Forget the parsed module of a document nobody is editing (hover re-parses it)."""
+        self._models.pop(uri, None)
+        cached = self._analyses.get(uri)
+        future = cached[3] if cached is not None else None
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            future.result()[0].model = None
 
     def _index_analysis(self, uri: str, path: Optional[str], future: asyncio.Future) -> None:
         """After an analysis (off the diagnostics path): update the workspace index from the
@@ -335,6 +366,8 @@ class DbosLanguageServer(LanguageServer):
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
         self._models.pop(uri, None)
+        with self._incremental_lock:
+            self._incremental.pop(uri, None)
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()

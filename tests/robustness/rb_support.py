@@ -509,39 +509,3 @@ def comparable(diags: list[types.Diagnostic]) -> list[tuple]:
         (d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character, str(d.code), d.message)
         for d in diags
     )
-
-
-# ----- known engine bugs, tolerated by the fuzzers ----------------------------------------------
-# Each has a strict xfail reproduction in test_known_engine_bugs.py.  The fuzzers skip exactly
-# these patterns so that they keep looking for other bugs; delete a predicate (and its use)
-# once its xfail test passes.
-
-
-def known_disable_after_backslash(line_text: str, title: str) -> bool:
-    """"Disable ... for this line" appends a comment after a trailing backslash."""
-    return title.startswith("Disable ") and line_text.rstrip(" \t").endswith("\\")
-
-
-def known_action_bug(text: str, action: types.CodeAction, edits: list[types.TextEdit], encoding: str) -> bool:
-    lines = lsp_lines(text)
-    for e in edits:
-        line = lines[e.range.start.line]
-        if known_disable_after_backslash(line, action.title):
-            return True
-        end_line = lines[e.range.end.line]
-        end = offset_of(text, e.range.end, encoding) - line_starts(text)[e.range.end.line]
-        if ("DBOS901" in action.title or "suppression" in action.title.lower()) and end_line[end:].strip():
-            return True
-    return False
-
-
-def known_cr_merge(text: str, analysis) -> bool:
-    """parse_tolerant blanks lines split by str.splitlines and rejoins them: a blanked line
-    ending in a lone CR followed by one ending in LF becomes one CRLF break, so every
-    position after it is one line off."""
-    return analysis.syntax_error is not None and re.search(r"\r(?!\n)", text) is not None
-
-
-def known_cr_merge_text(text: str) -> bool:
-    """The session-level view of known_cr_merge: a lone CR in a text that does not parse."""
-    return re.search(r"\r(?!\n)", text) is not None and not parses(text)

@@ -15,7 +15,7 @@ from dbos_lsp.engine import analyze
 from dbos_lsp.hover import hover_markdown
 from dbos_lsp.model import Position, Span
 from dbos_lsp.skills import load_library
-from rb_support import known_cr_merge, known_disable_after_backslash, apply_op, documents, edit_ops, fuzz_settings, lsp_lines, parses
+from rb_support import OTHER_LINE_BREAKS, apply_op, documents, edit_ops, fuzz_settings, lsp_lines, parses
 
 LIBRARY = load_library()
 
@@ -50,24 +50,16 @@ def apply_checked(text: str, edits, what: str) -> str:
     return text
 
 
-def known_dbos901_trailing_comment(text: str, f) -> bool:
-    """Known engine bug (see test_known_engine_bugs.py): DBOS901's fix removes the
-    suppression but leaves the rest of the comment as code.  Tolerated here so the property
-    test keeps looking for other bugs; remove once the xfail there passes."""
-    if f.code != "DBOS901" or not f.fix:
-        return False
-    for e in f.fix.edits:
-        line = lsp_lines(text)[e.span.end.line]
-        if line[e.span.end.character :].strip():
-            return True
-    return False
-
-
 @st.composite
 def mutated_documents(draw) -> str:
     text = draw(documents())
     for _ in range(draw(st.integers(0, 6))):
         text = apply_op(text, draw(edit_ops(text)))
+    if draw(st.integers(0, 4)) == 0:
+        # Characters str.splitlines breaks at but Python and the LSP do not (the engine
+        # must not either); the session fuzzer leaves them out (pygls, see the findings).
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(OTHER_LINE_BREAKS)) + text[at:]
     return text
 
 
@@ -75,13 +67,11 @@ def check_engine(text: str, hover_points: list[tuple[int, int]] = ()) -> None:
     analysis = analyze(text)
     assert analysis.rule_errors == [], analysis.rule_errors
     was_valid = parses(text)
-    if known_cr_merge(text, analysis):
-        return  # positions are known to be off in this case; nothing else to learn
     for f in analysis.findings:
         check_span(text, f.span, f"{f.code} span")
         if f.fix is not None and f.fix.edits:
             fixed = apply_checked(text, f.fix.edits, f"{f.code} fix {f.fix.title!r}")
-            if was_valid and not known_dbos901_trailing_comment(text, f):
+            if was_valid:
                 assert parses(fixed), f"{f.code} fix {f.fix.title!r} breaks the file:\n{fixed}"
     if analysis.syntax_error is not None:
         check_span(text, analysis.syntax_error.span, "syntax error span")
@@ -89,8 +79,7 @@ def check_engine(text: str, hover_points: list[tuple[int, int]] = ()) -> None:
     everything = Span(Position(0, 0), Position(len(lines) - 1, len(lines[-1])))
     for action in code_actions(text, analysis, everything, None, analyze):
         fixed = apply_checked(text, action.edits, f"action {action.title!r}")
-        line = lsp_lines(text)[action.edits[0].span.start.line]
-        if was_valid and not known_disable_after_backslash(line, action.title):
+        if was_valid:
             assert parses(fixed), f"action {action.title!r} breaks the file:\n{fixed}"
     for line, col in hover_points:
         line = min(line, len(lines) - 1)

@@ -32,8 +32,6 @@ from rb_support import (
     edit_ops,
     apply_op,
     fuzz_settings,
-    known_action_bug,
-    known_cr_merge_text,
     parses,
     position_of,
     whole_range,
@@ -67,25 +65,21 @@ def test_negotiated_kinds(live: LiveSession):
 async def check_round(live: LiveSession, doc: Doc, hover_positions: list[types.Position]) -> list[types.Diagnostic]:
     text, enc = doc.text, live.encoding
     diags = await live.diagnostics(doc)
-    known_bug = known_cr_merge_text(text)  # positions after a lone CR are off (test_known_engine_bugs.py)
     for d in diags:
-        if not known_bug:
-            check_range(text, d.range, enc, f"diagnostic {d.code}")
+        check_range(text, d.range, enc, f"diagnostic {d.code}")
     for pos in hover_positions:
         hover = await live.hover(doc, pos)
-        if hover is not None and hover.range is not None and not known_bug:
+        if hover is not None and hover.range is not None:
             check_range(text, hover.range, enc, "hover range")
     was_valid = parses(text)
     actions = await live.code_actions(doc, whole_range(text, enc), diagnostics=diags)
     for action in actions:
-        if known_bug:
-            break
         for d in action.diagnostics or ():
             check_range(text, d.range, enc, f"code action diagnostic {d.code}")
         edits = action_edits(action, doc.uri, doc.version)
         fixed = apply_text_edits(text, edits, enc)
         STATS["actions_applied"] += 1
-        if was_valid and not known_action_bug(text, action, edits, enc):
+        if was_valid:
             assert parses(fixed), f"{action.title!r} breaks a file that parsed:\n--- before\n{text}\n--- after\n{fixed}"
     return diags
 

@@ -1,8 +1,7 @@
-"""Minimal reproductions of bugs the robustness fuzzers found, as strict xfails.
+"""Minimal reproductions of bugs the robustness fuzzers found.
 
-When a fix lands the test passes, strict xfail turns that into a failure: remove the marker,
-and the matching tolerance in ``rb_support`` (``known_*``), so the fuzzers check it again.
-Details: /tmp/robustness-findings.md (copied into the lead's report).
+Fixed ones stay as regression tests; open ones are strict xfails (a fix makes them pass,
+which strict turns into a failure: then remove the marker).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ def _everything(text: str) -> Span:
 # ----- DBOS901's fix leaves the rest of the comment as code ------------------------------------
 
 
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -46,7 +44,6 @@ def test_dbos901_fix_keeps_the_rest_of_the_comment_a_comment(text: str):
 # ----- "Disable ... for this line" after a backslash continuation ------------------------------
 
 
-
 def test_disable_comment_on_a_backslash_continued_line():
     text = 'from dbos import Queue\nq = Queue\\\n("q")\n'
     actions = [a for a in code_actions(text, analyze(text), _everything(text)) if a.title.startswith("Disable")]
@@ -61,14 +58,12 @@ def test_disable_comment_on_a_backslash_continued_line():
 AFTER_ERROR = "from dbos import DBOS\n\ndef broken(:\n    pass\n\nasync def f():\n    DBOS.sleep(1)\n"
 
 
-
 def test_recovery_keeps_line_numbers_after_a_lone_cr():
     text = "from dbos import DBOS\ndef broken(:\r    pass\nasync def f():\n    DBOS.sleep(1)\n"
     found = [(f.code, f.span.start.line) for f in analyze(text).findings]
     assert found == [("DBOS101", 4)]
     (finding,) = analyze(text).findings
     assert "DBOS.sleep_async" in finding.fix.title, finding.fix.title  # not "c de.sleep_async"
-
 
 
 @pytest.mark.parametrize("prefix", ["# page\x0c break\n", 's = "a\u2028b"\n', "# \x1c\n"])
