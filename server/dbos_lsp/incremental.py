@@ -116,8 +116,11 @@ class IncrementalAnalyzer:
             first += 1
         if first == n_old == n_new:
             # Same text, asked again: something outside it may have changed (another file's
-            # workflow names, what an import resolves to).  Keep the model, re-run the rest.
-            return self._rerun(text, lines, state, state.model, None)
+            # workflow names, what an import resolves to).  Keep the parse, re-run the rest.
+            model = state.model
+            if model.used_index:
+                model = ModuleModel(model.tree, lines, path, index)
+            return self._rerun(text, lines, state, model, None)
         same_tail = 0
         while same_tail < min(n_old, n_new) - first and old[n_old - 1 - same_tail] == lines[n_new - 1 - same_tail]:
             same_tail += 1
@@ -149,9 +152,14 @@ class IncrementalAnalyzer:
         body = list(state.model.tree.body)
         body[k] = new_stmt
         tree = ast.Module(body=body, type_ignores=[])
-        model = ModuleModel(tree, lines, path, index, reuse=(state.model, k))
-        if not model.reused or model.run_step_targets != state.model.run_step_targets:
-            return None
+        if state.model.used_index:
+            # Answers from the project index (jedi) went into roles and types: other files
+            # may have changed them, so walk every statement again (the parse is still saved).
+            model = ModuleModel(tree, lines, path, index)
+        else:
+            model = ModuleModel(tree, lines, path, index, reuse=(state.model, k))
+            if not model.reused or model.run_step_targets != state.model.run_step_targets:
+                return None
         return self._rerun(text, lines, state, model, k)
 
     def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: Optional[int]) -> Optional[Analysis]:
@@ -164,8 +172,7 @@ class IncrementalAnalyzer:
         local_rules = [r for r in run.rules if r.code in STATEMENT_LOCAL_RULES]
         other_rules = [r for r in run.rules if r.code not in STATEMENT_LOCAL_RULES]
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
-        model.used_index = model.used_index or state.model.used_index  # reused facts came from it too
-        if model.used_index:
+        if model.used_index or state.model.used_index:
             fresh = run_rules(local_rules, model, source, run, result.rule_errors)
             local = _bucket(fresh, state.starts, state.ends)
         else:
