@@ -647,16 +647,15 @@ class ModuleModel:
 
     def launch_line(self, fn: Optional[FunctionInfo]) -> Optional[int]:
         """1-based line of the first ``DBOS.launch()`` in the body of ``fn`` (None: module)."""
-        cache = self.__dict__.setdefault("_launch_lines", {})
-        key = id(fn)
-        if key not in cache:
-            lines = [
-                site.node.lineno
-                for site in self.calls
-                if site.fn is fn and self.api_of(site.node, fn) == (sdk.DBOS, "launch")
-            ]
-            cache[key] = min(lines) if lines else None
-        return cache[key]
+        lines = self.__dict__.get("_launch_lines")
+        if lines is None:  # every body's first launch, in one pass over the launch calls
+            lines = {}
+            for site in self.calls_named({"launch"}):
+                if self.api_of(site.node, site.fn) == (sdk.DBOS, "launch"):
+                    key = id(site.fn)
+                    lines[key] = min(lines.get(key, site.node.lineno), site.node.lineno)
+            self.__dict__["_launch_lines"] = lines
+        return lines.get(id(fn))
 
     def relative_to_launch(self, node: ast.AST, fn: Optional[FunctionInfo]) -> Optional[str]:
         """"before" / "after" the first launch of the same body, or None without one.

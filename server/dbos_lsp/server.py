@@ -33,6 +33,7 @@ from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 from . import __version__
 from .code_actions import FIX_ALL, QUICKFIX, Action, code_actions
 from .code_lens import workflow_lenses
+from .documents import adopt as adopt_workspace
 from .engine import analyze, module_model
 from .hover import hover_markdown, rule_url
 from .incremental import IncrementalAnalyzer
@@ -721,6 +722,7 @@ def create_server() -> DbosLanguageServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: DbosLanguageServer, params: types.InitializeParams) -> None:
+        adopt_workspace(ls.workspace)
         folders = params.workspace_folders or []
         root = params.root_path or (to_fs_path(params.root_uri) if params.root_uri else None)
         if folders:

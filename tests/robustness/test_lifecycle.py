@@ -243,3 +243,35 @@ def test_pytest_lsp_session_shuts_down_cleanly():
         lt.run(session.client.stop())
     finally:
         lt.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_no_helper_process_outlives_the_server(tmp_path: Path):
+    # With environmentPath set, jedi runs a helper interpreter; the hard exit must not orphan it.
+    (tmp_path / "steps.py").write_text("from dbos import DBOS\n\n\n@DBOS.step()\nasync def reserve() -> None: ...\n")
+    lt = LoopThread()
+    try:
+        session = lt.run(LiveSession.start("neovim@v0.11", {"dbos": {"environmentPath": sys.executable}}, root=tmp_path))
+        text = "from dbos import DBOS\nfrom steps import reserve\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    reserve()\n"
+        doc = session.open(text, uri=(tmp_path / "main.py").as_uri())
+        lt.run(session.diagnostics(doc))
+        server_pid = session.client._server.pid
+        children = [
+            int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _ppid(int(p.name)) == server_pid
+        ]
+        lt.run(session.stop())
+        deadline = time.monotonic() + 5
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [c for c in children if _alive(c)], "a helper process outlived the server"
+    finally:
+        lt.close()
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1

@@ -570,18 +570,22 @@ def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, Option
 _DICT_MUTATORS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 
 
-def _mutated(tree: ast.AST, name: str) -> bool:
+def _mutated(model: ModuleModel, name: str) -> bool:
     """``name[k] = v``, ``name |= ...``, ``name.update(...)``... anywhere in the module."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            if isinstance(node.value, ast.Name) and node.value.id == name:
-                return True
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
-            return True
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS:
-            if isinstance(node.func.value, ast.Name) and node.func.value.id == name:
-                return True
-    return False
+    names = model.__dict__.get("_lifecycle_mutated_names")
+    if names is None:  # one walk per model, however many names are asked about
+        names = set()
+        for node in ast.walk(model.tree):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+                if isinstance(node.value, ast.Name):
+                    names.add(node.value.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS:
+                if isinstance(node.func.value, ast.Name):
+                    names.add(node.func.value.id)
+        model.__dict__["_lifecycle_mutated_names"] = names
+    return name in names
 
 
 def _check_enqueue_options(
@@ -604,7 +608,7 @@ def _check_enqueue_options(
     if not complete:
         return
     missing = [k for k in _REQUIRED_ENQUEUE_KEYS if k not in names]
-    if missing and (holder is None or not _mutated(ctx.model.tree, holder)):
+    if missing and (holder is None or not _mutated(ctx.model, holder)):
         listed = " and ".join(repr(k) for k in missing)
         yield ctx.finding(
             options,

@@ -292,16 +292,20 @@ def _certainly_not_none(model: ModuleModel, expr: ast.expr, depth: int = 0) -> b
 
 
 def _rebound_at_module(model: ModuleModel, name: str) -> bool:
-    """``name`` is bound more than once anywhere in the file (rare: only walked on demand)."""
-    count = 0
-    for node in ast.walk(model.tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and node.id == name:
-            count += 1
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            count += 1
-        elif isinstance(node, ast.Global) and name in node.names:
-            return True
-    return count != 1
+    """``name`` is bound more than once anywhere in the file (or declared ``global``)."""
+    counts = model.__dict__.get("_steps_binding_counts")
+    if counts is None:  # one walk per model, however many names are asked about
+        counts = {}
+        for node in ast.walk(model.tree):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                counts[node.id] = counts.get(node.id, 0) + 1
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                counts[node.name] = counts.get(node.name, 0) + 1
+            elif isinstance(node, ast.Global):
+                for declared in node.names:
+                    counts[declared] = 2  # global: bound from elsewhere
+        model.__dict__["_steps_binding_counts"] = counts
+    return counts.get(name, 0) != 1
 
 
 # ----- DBOS304 ----------------------------------------------------------------------------
