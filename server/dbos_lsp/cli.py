@@ -22,6 +22,8 @@ nonexistent path, bad value).  ``--exit-zero`` turns 1 into 0.
 from __future__ import annotations
 
 import argparse
+import io
+import tokenize
 import json
 import os
 import sys
@@ -204,6 +206,7 @@ class FileChange:
     new: str
     count: int  # problems fixed, or noqa codes added
     bom: bool = False  # the file started with a UTF-8 byte order mark
+    encoding: str = "utf-8"  # written back in the encoding it was read in
 
 
 @dataclass
@@ -227,12 +230,20 @@ def read_source(path: str) -> str:
     return _read(path)[0]
 
 
-def _read(path: str) -> tuple[str, bool]:
-    """The file's text and whether it starts with a UTF-8 BOM."""
+def _read(path: str) -> tuple[str, bool, str]:
+    """The file's text, whether it starts with a UTF-8 BOM, and its encoding: UTF-8 unless a
+    PEP 263 ``# -*- coding: ... -*-`` line says otherwise, as Python reads it."""
     with open(path, "rb") as fh:
         data = fh.read()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # no usable declaration: UTF-8, whose decode error says where
+        encoding = "utf-8"
+    bom = data.startswith(b"\xef\xbb\xbf")
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
     # utf-8-sig drops a leading BOM, which Python itself accepts.
-    return data.decode("utf-8-sig"), data.startswith(b"\xef\xbb\xbf")
+    return data.decode("utf-8-sig" if encoding == "utf-8" else encoding), bom, encoding
 
 
 def check_files(
@@ -267,7 +278,7 @@ def check_files(
             continue
         result.files_checked += 1
         try:
-            text, bom = _read(path)
+            text, bom, encoding = _read(path)
         except UnicodeDecodeError as exc:
             result.note(
                 Notice(
@@ -303,7 +314,7 @@ def check_files(
             new, count, analysis = _transform(text, analysis, reanalyze, fix, add_noqa, result, path)
             if new != text:
                 if parses(new):
-                    result.changes.append(FileChange(path, text, new, count, bom))
+                    result.changes.append(FileChange(path, text, new, count, bom, encoding))
                     text = new
                 else:  # never write text that does not parse
                     result.note(Notice("not changed: the changed text would not parse", path=path))
@@ -403,7 +414,10 @@ def add_noqa_comments(text: str, findings: Sequence) -> tuple[str, int, int]:
 
 def write_change(change: FileChange) -> Optional[str]:
     """Write the new text (keeping a BOM); an error message on failure."""
-    data = change.new.encode("utf-8")
+    try:
+        data = change.new.encode(change.encoding)
+    except (UnicodeEncodeError, LookupError) as exc:
+        return f"{change.path}: not written: the new text cannot be encoded as {change.encoding}: {exc}"
     if change.bom:
         data = b"\xef\xbb\xbf" + data
     try:
