@@ -47,29 +47,33 @@ def parses(text: str) -> bool:
         return False
 
 
-def edited_blocks_parse(text: str, edits: list[Edit]) -> bool:
+def edited_blocks_parse(text: str, edits: list[Edit], lines: Optional[list[str]] = None) -> bool:
     """Whether the top-level statements an edit touches still parse afterwards.
 
-    Compiling only those blocks keeps a quick fix cheap on a 10,000-line file; fix-all
-    still checks the whole result."""
-    new_text = apply_edits(text, edits)
-    lines = split_lines(new_text, keepends=True)
+    Only those statements are cut out, edited and compiled, so a quick fix costs the
+    size of its statement, not of the file; fix-all still checks the whole result.
+    ``lines`` (``split_lines(text, keepends=True)``) may be passed to share the split."""
+    if lines is None:
+        lines = split_lines(text, keepends=True)
     if not lines:
-        return True
-    touched: set[int] = set()
-    shift = 0
-    for e in sorted(edits, key=lambda e: (e.span.start, e.span.end)):
-        start = e.span.start.line + shift
-        added = e.new_text.count("\n") - (e.span.end.line - e.span.start.line)
-        touched.update(range(start, start + e.new_text.count("\n") + 1))
-        shift += added
-    checked: set[tuple[int, int]] = set()
-    for line in sorted(touched):
-        block = _block_around(lines, min(line, len(lines) - 1))
-        if block in checked:
-            continue
-        checked.add(block)
-        if not parses("".join(lines[block[0] : block[1]])):
+        return parses(apply_edits(text, edits))
+    blocks: dict[tuple[int, int], list[Edit]] = {}
+    for e in edits:
+        first = _block_around(lines, min(e.span.start.line, len(lines) - 1))
+        last = _block_around(lines, min(e.span.end.line, len(lines) - 1))
+        blocks.setdefault((first[0], max(first[1], last[1])), []).append(e)
+    for (lo, hi), block_edits in blocks.items():
+        local = [
+            Edit(
+                Span(
+                    Position(e.span.start.line - lo, e.span.start.character),
+                    Position(e.span.end.line - lo, e.span.end.character),
+                ),
+                e.new_text,
+            )
+            for e in block_edits
+        ]
+        if not parses(apply_edits("".join(lines[lo:hi]), local)):
             return False
     return True
 
@@ -97,6 +101,7 @@ def code_actions(
 
 def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
     source = SourceText(text)
+    lines = split_lines(text, keepends=True)
     was_valid = analysis.syntax_error is None
     fixes: list[Action] = []
     disables: list[Action] = []
@@ -106,7 +111,7 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
             continue
         if f.fix is not None and f.fix.edits:
             edits = list(f.fix.edits)
-            if not was_valid or edited_blocks_parse(text, edits):
+            if not was_valid or edited_blocks_parse(text, edits, lines):
                 title = f"{f.fix.title} ({f.code})"
                 if not f.fix.safe:
                     title = f"{f.fix.title} ({f.code}; may change behaviour)"
@@ -120,7 +125,7 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
         if start == end and not new_text:
             continue  # already suppressed
         edit = Edit(Span(Position(line, start), Position(line, end)), new_text)
-        if was_valid and not edited_blocks_parse(text, [edit]):
+        if was_valid and not edited_blocks_parse(text, [edit], lines):
             continue  # e.g. the line ends inside a multi-line string
         disables.append(Action(f"Disable {f.code} for this line", QUICKFIX, [edit], False, (f.code,), [f]))
     return fixes + disables

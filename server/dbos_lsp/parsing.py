@@ -39,7 +39,9 @@ def parse_tolerant(text: str) -> Parsed:
         return Parsed(_compile(text))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         first = _describe(exc)
-    lines = split_lines(text, keepends=True)
+    # Every line ends in "\n" from here on: the same lines and columns, and no lone "\r"
+    # can fuse with a following "\n" once a line between them is blanked.
+    lines = [line.rstrip("\r\n") + "\n" for line in split_lines(text, keepends=True)]
     blanked: set[int] = set()
     error_line = first[0]
     for _ in range(_MAX_RECOVERY_ROUNDS):
@@ -70,9 +72,7 @@ def _describe(exc: BaseException) -> tuple[int, int, str]:
 
 
 def _blank(line: str) -> str:
-    # One "\n" per blanked line: keeping a lone "\r" could fuse with the next line's "\n"
-    # into a single CRLF break and shift every line below.
-    return "\n" if line.endswith(("\n", "\r")) else ""
+    return "\n"
 
 
 def _is_block_start(line: str) -> bool:

@@ -168,11 +168,6 @@ def test_five_megabyte_file_does_not_stall_the_server(loop_thread):
         loop_thread.run(session.stop())  # exits at once, even with the analysis still running
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis is quadratic in some rules (rules/steps.py _rebound_at_module, rules/lifecycle.py "
-    "_mutated walk the whole tree per name): 0.5 MB 7 s, 1 MB 23 s, 5 MB minutes",
-)
 def test_five_megabyte_file_answers_within_a_minute(loop_thread):
     # One client kind only (pull, UTF-8): the cost is in the engine, not the protocol.
     session = loop_thread.run(LiveSession.start("neovim@v0.11"))
@@ -216,11 +211,6 @@ def test_requests_for_unopened_documents(live, loop_thread):
     assert_healthy(live, loop_thread)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="didChange for an unopened document: pygls's workspace.update_text_document raises KeyError, "
-    "and the server shows an 'internal error (JsonRpcInternalError)' dialog (see /tmp/robustness-findings.md)",
-)
 @pytest.mark.parametrize("kind", CLIENT_KINDS)
 def test_did_change_for_unopened_document(loop_thread, kind):
     live = loop_thread.run(LiveSession.start(kind))  # its own session: a failure must not leak
@@ -388,15 +378,7 @@ from dbos import DBOS
 """
 
 
-SHADOWING = pytest.mark.xfail(
-    strict=True,
-    reason="`python -m dbos_lsp` started with the workspace as working directory puts the workspace "
-    "first on sys.path, so a workspace tomllib.py (imported by project_config) runs at server start "
-    "(see /tmp/robustness-findings.md)",
-)
-
-
-@pytest.mark.parametrize("cwd", ["neutral", pytest.param("workspace", marks=SHADOWING)])
+@pytest.mark.parametrize("cwd", ["neutral", "workspace"])
 def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str):
     ws = tmp_path / "ws"
     pkg = ws / "app"
@@ -466,7 +448,6 @@ def test_cli_on_a_latin1_file(tmp_path: Path):
         assert "good.py" in out and "DBOS101" in out
 
 
-@pytest.mark.xfail(strict=True, reason="cli.read_source decodes UTF-8 only and ignores a PEP 263 coding cookie")
 def test_cli_honours_a_coding_cookie(tmp_path: Path):
     legacy = tmp_path / "legacy.py"
     legacy.write_bytes(("# -*- coding: latin-1 -*-\ns = 'caf\xe9'\n" + SLEEPY).encode("latin-1"))

@@ -56,8 +56,7 @@ def mutated_documents(draw) -> str:
     for _ in range(draw(st.integers(0, 6))):
         text = apply_op(text, draw(edit_ops(text)))
     if draw(st.integers(0, 4)) == 0:
-        # Characters str.splitlines breaks at but Python and the LSP do not (the engine
-        # must not either); the session fuzzer leaves them out (pygls, see the findings).
+        # Characters str.splitlines breaks at but Python and the LSP do not (nor may the engine).
         at = draw(st.integers(0, len(text)))
         text = text[:at] + draw(st.sampled_from(OTHER_LINE_BREAKS)) + text[at:]
     return text

@@ -66,6 +66,19 @@ def test_recovery_keeps_line_numbers_after_a_lone_cr():
     assert "DBOS.sleep_async" in finding.fix.title, finding.fix.title  # not "c de.sleep_async"
 
 
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("from dbos import DBOS\rx = (\rasync def f():\r    DBOS.sleep(1)\r", 3),
+        ("from dbos import DBOS\rx = (\r\rasync def f():\r    DBOS.sleep(1)\r", 4),
+    ],
+)
+def test_recovery_keeps_line_numbers_in_a_cr_only_file(text: str, line: int):
+    (finding,) = analyze(text).findings
+    assert (finding.code, finding.span.start.line) == ("DBOS101", line)
+    assert "DBOS.sleep_async" in finding.fix.title, finding.fix.title  # not "c de.sleep_async"
+
+
 @pytest.mark.parametrize("prefix", ["# page\x0c break\n", 's = "a\u2028b"\n', "# \x1c\n"])
 def test_recovery_with_characters_str_splitlines_treats_as_line_breaks(prefix: str):
     text = prefix + AFTER_ERROR
@@ -76,11 +89,6 @@ def test_recovery_with_characters_str_splitlines_treats_as_line_breaks(prefix: s
 # ----- incremental sync and line breaks other than CR / LF ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pygls applies incremental changes on str.splitlines lines (\\x0c, \\x1c, U+2028... end a line "
-    "there, not in the LSP), so the server's text drifts from the client's",
-)
 @pytest.mark.parametrize("kind", ["visual-studio-code", "neovim@v0.11"])
 def test_incremental_change_after_a_form_feed(kind: str):
     lt = LoopThread()
