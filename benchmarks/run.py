@@ -430,6 +430,48 @@ async def cold_start(name: str, cmd: list[str], root: Path, path: Path, text: st
     return {"first_diagnostics_median_ms": ms(median(totals)), "initialize_median_ms": ms(median(inits)), "reps": reps}
 
 
+def rss_mib(pid: int) -> Optional[float]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+async def memory_with_open_files(name: str, cmd: list[str], work: Path, env: Optional[dict[str, str]],
+                                 opts: Any, count: int, lines: int) -> dict[str, Any]:
+    """Resident memory of a server after opening ``count`` generated modules and getting
+    each one's diagnostics (pulled, so every file is analysed before the reading)."""
+    folder = work / f"open_{name}"
+    folder.mkdir(exist_ok=True)
+    docs = []
+    for i in range(count):
+        gen = generate(lines, seed=1000 + i, first=100_000 + i * 1000)
+        path = folder / f"mod_{i:03d}.py"
+        path.write_text(gen.text)
+        docs.append(Doc(path, gen.text, gen.markers))
+    session = Session(name, cmd, folder, pull=True, init_options=opts, env=env)
+    await session.start()
+    try:
+        pid = session.client._server.pid  # type: ignore[union-attr]
+        before = rss_mib(pid)
+        t0 = time.perf_counter()
+        for doc in docs:
+            if session.pull:
+                session.open(doc)
+                await session.diagnostics(doc)
+            else:
+                await session.first_diagnostics(doc)
+        seconds = time.perf_counter() - t0
+        await asyncio.sleep(0.5)
+        return {"files": count, "lines_each": lines, "rss_before_mib": before, "rss_after_mib": rss_mib(pid),
+                "open_all_seconds": round(seconds, 1)}
+    finally:
+        await session.stop()
+
+
 def count_lines(root: Path) -> tuple[int, int]:
     files = lines = 0
     for p in root.rglob("*.py"):
@@ -562,6 +604,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                           {"pushDebounceMs": 0}, env, args.cold_reps),
     }
 
+    log(f"memory with {args.open_files} open files ...")
+    results["memory"] = {"dbos-lsp": await memory_with_open_files("dbos-lsp", dbos_cmd(), work, env, None,
+                                                                  args.open_files, args.open_lines)}
+    if not args.no_peers:
+        for name, cmd, opts, _all in peer_servers():
+            try:
+                results["memory"][name] = await memory_with_open_files(name, cmd, work, None, opts,
+                                                                       args.open_files, args.open_lines)
+            except Exception as exc:  # a peer that misbehaves is reported, not fatal
+                results["memory"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+
     if not args.no_peers:
         for name, cmd, opts, all_sizes in peer_servers():
             log(f"peer {name} ...")
@@ -646,6 +699,10 @@ def report(results: dict[str, Any]) -> str:
                 rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
                 out.append(f"  {name:<22} {r['lines']:>6} lines: {p['mode']} median {p['median_ms']} p95 {p['p95_ms']} "
                            f"(ratio to ast.parse {p['ratio']}), dbos/peer {rel}")
+    for k, v in (results.get("memory") or {}).items():
+        if "rss_after_mib" in v:
+            out.append(f"Memory, {k}: {v['rss_after_mib']} MiB after opening {v['files']} files of {v['lines_each']} lines "
+                       f"({v['rss_before_mib']} MiB before)")
     c = results.get("check")
     if c:
         out.append("")
@@ -698,6 +755,14 @@ def markdown(results: dict[str, Any]) -> str:
                 ours = r.get("pull", r.get("push", {})).get("median_ms")
                 rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
                 out.append(f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms | {p['ratio']} | {rel} |")
+    mem = results.get("memory") or {}
+    if mem:
+        out += ["", "| resident memory | files open | before | after |", "|---|---:|---:|---:|"]
+        for k, v in mem.items():
+            if "rss_after_mib" in v:
+                out.append(f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB | {v['rss_after_mib']} MiB |")
+            else:
+                out.append(f"| {k} | - | - | {v.get('error', '?')} |")
     c = results.get("check")
     if c:
         out += ["", f"| command line, {c['files']} files, {c['lines']:,} lines | time | lines/s | findings |", "|---|---:|---:|---:|"]
@@ -715,13 +780,16 @@ def main() -> int:
     ap.add_argument("--engine-reps", type=int, default=15)
     ap.add_argument("--hover-reps", type=int, default=15)
     ap.add_argument("--cold-reps", type=int, default=3)
-    ap.add_argument("--tree-modules", type=int, default=200)
+    ap.add_argument("--tree-modules", type=int, default=1000)
+    ap.add_argument("--open-files", type=int, default=100, help="files open at once for the memory figure")
+    ap.add_argument("--open-lines", type=int, default=2600, help="lines of each of those files")
     ap.add_argument("--no-peers", action="store_true", help="skip ruff and jedi-language-server")
     ap.add_argument("--quick", action="store_true", help="sizes 250,2600, 8 edits, 40-module tree")
     ap.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.edits, args.engine_reps, args.hover_reps, args.cold_reps, args.tree_modules = "250,2600", 8, 5, 5, 1, 40
+        args.open_files = min(args.open_files, 10)
     t0 = time.perf_counter()
     results = asyncio.run(run(args))
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
