@@ -1,7 +1,9 @@
-"""Latency through the real server on a ~1,800-line file (numbers printed with ``-s``)."""
+"""The real server on a ~1,800-line file: what happens, and timings printed with ``-s``
+(speed claims come from benchmarks/run.py, not from assertions here)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -72,7 +74,8 @@ async def test_big_file_latency(session: Session):
         f"\n[{session.name}] {lines} lines: first diagnostics {first * 1000:.0f} ms, after edit {edit * 1000:.0f} ms, "
         f"hover {hover_ms * 1000:.0f} ms, fix-all {fix_all * 1000:.0f} ms"
     )
-    assert len(actions) == 1 and first < 5 and edit < 5 and fix_all < 10
+    # Speed claims live in benchmarks/run.py (ratios in one run); here only what happened.
+    assert len(actions) == 1
 
 
 async def test_loop_stays_responsive_during_a_big_analysis(session: Session):
@@ -81,9 +84,17 @@ async def test_loop_stays_responsive_during_a_big_analysis(session: Session):
     await session.hover(small, 5, 6)  # warm the small document's caches
     big = session.open("big.py", BIG)
     session.change(big, BIG + "\n# again\n")  # a second analysis queued behind the first
-    t0 = time.perf_counter()
-    hover = await session.hover(small, 5, 6)
-    elapsed = time.perf_counter() - t0
-    print(f"\n[{session.name}] hover on a small file while a big one is analysed: {elapsed * 1000:.0f} ms")
-    assert hover is not None and elapsed < 2
-    await session.diagnostics(big)
+    finished: list[str] = []
+
+    async def track(name: str, request):
+        result = await request
+        finished.append(name)
+        return result
+
+    big_diags, hover = await asyncio.gather(
+        track("big diagnostics", session.diagnostics(big)),
+        track("small hover", session.hover(small, 5, 6)),
+    )
+    # The event loop is not blocked by the big analysis: the small request is answered first.
+    assert hover is not None and big_diags
+    assert finished == ["small hover", "big diagnostics"], finished
