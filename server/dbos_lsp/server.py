@@ -133,6 +133,7 @@ class DbosLanguageServer(LanguageServer):
         self._models: dict[str, tuple[tuple, Any]] = {}
         self._incremental: OrderedDict[str, tuple[IncrementalAnalyzer, threading.Lock]] = OrderedDict()
         self._incremental_lock = threading.Lock()
+        self.first_analysis = asyncio.Event()  # set once any document has been analysed
         # Editor settings (initializationOptions, overlaid by workspace/configuration "dbos"):
         # per document they go over the nearest pyproject's [tool.dbos-lsp], key by key.
         self.init_settings: dict[str, Any] = {}
@@ -257,6 +258,7 @@ class DbosLanguageServer(LanguageServer):
             self._analyses[doc.uri] = (version, stamp, text, future)
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
         analysis, problems, _excluded = await asyncio.shield(future)
+        self.first_analysis.set()
         self.report_settings_errors(problems)
         self._log_rule_errors(doc.uri, version, analysis)
         return Snapshot(doc.uri, version, text, tuple(split_lines(text, keepends=True)), path, analysis)
@@ -762,6 +764,11 @@ def create_server() -> DbosLanguageServer:
                 ls.settings_changed()
         except asyncio.TimeoutError:
             ls.log("dbos-lsp: workspace/configuration got no answer", types.MessageType.Warning)
+        # Let the first open document's diagnostics go out before the scan competes for the CPU.
+        try:
+            await asyncio.wait_for(ls.first_analysis.wait(), 2.0)
+        except asyncio.TimeoutError:
+            pass
         await ls.index_workspace()
 
     @server.feature(types.SHUTDOWN)
