@@ -420,13 +420,8 @@ class ModuleModel:
             return base
         return base + "." + ".".join(parts[1:])
 
-    def _is_local(self, name: str, fn: FunctionInfo) -> bool:
-        f: Optional[FunctionInfo] = fn
-        while f is not None:
-            if name in f.bound:
-                return True
-            f = f.parent
-        return False
+    def _is_local(self, name: str, fn: Optional[FunctionInfo]) -> bool:
+        return is_local(name, fn)
 
     def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> Optional[str]:
         if local in self._resolved_pending:
@@ -804,6 +799,16 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return tuple(reversed([f for f in kind._fields if f not in _SKIPPED_FIELDS]))
 
 
+def is_local(name: str, fn: Optional[FunctionInfo]) -> bool:
+    """Whether ``name`` is bound in ``fn`` or a function enclosing it (so it shadows globals)."""
+    f = fn
+    while f is not None:
+        if name in f.bound:
+            return True
+        f = f.parent
+    return False
+
+
 def _enclosing_class(fn: FunctionInfo) -> Optional[ast.ClassDef]:
     f: Optional[FunctionInfo] = fn
     while f is not None:
@@ -822,14 +827,17 @@ def _flatten_module(body: list[ast.stmt]):
                 yield from _flatten_module(block)
 
 
-def _own_statements(body: list[ast.stmt]):
+def own_statements(body: list[ast.stmt]):
     """Statements of a function body, including nested blocks, excluding nested defs."""
     for stmt in body:
         yield stmt
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         for block in _blocks(stmt):
-            yield from _own_statements(block)
+            yield from own_statements(block)
+
+
+_own_statements = own_statements
 
 
 def _blocks(stmt: ast.stmt):

@@ -14,7 +14,8 @@ from typing import Iterator, Optional
 from .. import determinism_catalog as catalog
 from .. import sdk_facts as sdk
 from ..model import Edit, Finding, Position, Severity
-from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
+from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, own_statements
+from ..module_model import is_local as _is_local
 from ..source_text import import_insertion_line, insert
 from .registry import RuleContext, rule
 from ..names import tail_name as _tail
@@ -25,15 +26,6 @@ SLEEP = "pattern-sleep"
 
 def _in_workflow(fn: Optional[FunctionInfo]) -> bool:
     return fn is not None and fn.role is Role.WORKFLOW and not fn.is_lambda
-
-
-def _is_local(name: str, fn: Optional[FunctionInfo]) -> bool:
-    f = fn
-    while f is not None:
-        if name in f.bound:
-            return True
-        f = f.parent
-    return False
 
 
 def _short(ctx: RuleContext, node: ast.AST, limit: int = 40) -> str:
@@ -350,21 +342,6 @@ def _root_name(expr: ast.expr) -> Optional[ast.Name]:
     return expr if isinstance(expr, ast.Name) else None
 
 
-def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, name, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield from _own_statements(block)
-        for handler in getattr(stmt, "handlers", ()) or ():
-            yield from _own_statements(handler.body)
-        for case in getattr(stmt, "cases", ()) or ():
-            yield from _own_statements(case.body)
-
-
 def _role_label(fn: FunctionInfo) -> str:
     if fn.role is Role.WORKFLOW:
         return f"workflow `{fn.name}`"
@@ -410,7 +387,7 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
             continue
         declared: set[str] = set()
         hits: list[tuple[ast.AST, str]] = []
-        statements = list(_own_statements(fn.node.body))
+        statements = list(own_statements(fn.node.body))
         for stmt in statements:
             if isinstance(stmt, ast.Global):
                 declared.update(stmt.names)
