@@ -330,7 +330,7 @@ class ModuleModel:
             if isinstance(target, ast.Lambda):
                 info = self.function_of_node.get(id(target))
             else:
-                callee = self.callee(ast.Call(func=target, args=[], keywords=[]), site.fn)
+                callee = self.callee_of_expr(target, site.fn)
                 info = callee.info if callee is not None else None
             if info is not None and info.role is Role.PLAIN:
                 info.role = Role.STEP
@@ -404,7 +404,7 @@ class ModuleModel:
         if parts is None:
             return None
         head = parts[0]
-        if fn is not None and self._is_local(head, fn):
+        if fn is not None and is_local(head, fn):
             return None
         base = self.imports.known.get(head)
         if base is None:
@@ -419,9 +419,6 @@ class ModuleModel:
         if len(parts) == 1:
             return base
         return base + "." + ".".join(parts[1:])
-
-    def _is_local(self, name: str, fn: Optional[FunctionInfo]) -> bool:
-        return is_local(name, fn)
 
     def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> Optional[str]:
         if local in self._resolved_pending:
@@ -486,7 +483,7 @@ class ModuleModel:
     def _infer_local_types(self, info: FunctionInfo) -> None:
         if info.is_lambda:
             return
-        for stmt in _own_statements(info.node.body):
+        for stmt in own_statements(info.node.body):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
@@ -548,6 +545,11 @@ class ModuleModel:
                 return typ, func.attr
         return None
 
+    def callee_of_expr(self, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+        """The function an expression names (``wf``, ``self.step``) without calling it,
+        e.g. the workflow passed to ``DBOS.start_workflow(wf, ...)``."""
+        return self.callee(ast.Call(func=expr, args=[], keywords=[]), fn)
+
     def callee(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
         """The function a call targets, when it is defined in this file or found by the index."""
         key = (id(call.func), id(fn))
@@ -586,7 +588,7 @@ class ModuleModel:
                 if cls is not None:
                     method = self.class_methods.get(cls.name, {}).get(func.attr)
                     return method.as_callee() if method else None
-            elif owner in self.class_methods and (fn is None or not self._is_local(owner, fn)):
+            elif owner in self.class_methods and (fn is None or not is_local(owner, fn)):
                 method = self.class_methods[owner].get(func.attr)
                 return method.as_callee() if method else None
         return None
@@ -724,7 +726,7 @@ class ModuleModel:
         if fn is not None and not fn.is_lambda and name in fn.bound:
             if fn.bound[name] != 1:
                 return None
-            for stmt in _own_statements(fn.node.body):
+            for stmt in own_statements(fn.node.body):
                 if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                     if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == name:
@@ -735,9 +737,6 @@ class ModuleModel:
         return self.module_values.get(name)
 
     # ----- text helpers -------------------------------------------------------------------
-
-    def enclosing_workflow(self, fn: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
-        return fn if fn is not None and fn.role is Role.WORKFLOW else None
 
 
 @dataclass(eq=False)
@@ -836,8 +835,6 @@ def own_statements(body: list[ast.stmt]):
         for block in _blocks(stmt):
             yield from own_statements(block)
 
-
-_own_statements = own_statements
 
 
 def _blocks(stmt: ast.stmt):

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 
 from .. import sdk_facts as sdk
 from ..model import Edit, Finding, Position, Severity, Span
-from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
+from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
 from ..source_text import ensure_module_import, insert
 from .registry import RuleContext, rule
 from ..names import tail_name as _tail
@@ -125,12 +125,6 @@ def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
 
 def _calls_by_function(model: ModuleModel) -> dict[Optional[FunctionInfo], list[CallSite]]:
     return model.calls_by_function()
-
-
-def _callee_of(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
-    """The function an expression names (``wf``, ``self.step``), without calling it."""
-    fake = ast.Call(func=expr, args=[], keywords=[])
-    return model.callee(fake, fn)
 
 
 # ----- DBOS101 ----------------------------------------------------------------------------
@@ -273,7 +267,7 @@ def _async_fix_is_safe(ctx: RuleContext, site: CallSite, cls: str, method: str) 
     args = site.node.args
     if len(args) <= index or isinstance(args[index], ast.Starred):
         return False
-    callee = _callee_of(ctx.model, args[index], site.fn)
+    callee = ctx.model.callee_of_expr(args[index], site.fn)
     return callee is not None and callee.is_async
 
 

@@ -449,7 +449,7 @@ _EXECUTOR_METHODS = {"submit": 0, "map": 0, "run_in_executor": 1}
 def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
     if isinstance(expr, (ast.Starred, ast.Lambda)):
         return None
-    callee = model.callee(ast.Call(func=expr, args=[], keywords=[]), fn)
+    callee = model.callee_of_expr(expr, fn)
     if callee is None or callee.role is not Role.WORKFLOW:
         return None
     return callee
