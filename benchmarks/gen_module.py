@@ -21,7 +21,6 @@ import argparse
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Optional
 
 HEADER = '''\
 """{title}
@@ -57,16 +56,16 @@ def start_service() -> None:
 '''
 
 
-def _async_pipeline(i: int, mistake: Optional[str], shared: bool) -> str:
-    audit = f"    await record_audit_async(\"order-{i}\", order_id)\n" if shared else ""
+def _async_pipeline(i: int, mistake: str | None, shared: bool) -> str:
+    audit = f'    await record_audit_async("order-{i}", order_id)\n' if shared else ""
     bad = {
         "DBOS101": "    DBOS.sleep(2)\n",
         "DBOS102": f"    DBOS.start_workflow(notify_{i}, order_id)\n",
         "DBOS103": "    await DBOS.sleep(1)\n",
-        "DBOS104": f"    DBOS.send_async(order_id, {{\"feature\": {i}}}, topic=\"updates\")\n",
+        "DBOS104": f'    DBOS.send_async(order_id, {{"feature": {i}}}, topic="updates")\n',
         "DBOS109": f"    save_order_{i}(order_id, total)\n",
     }.get(mistake or "", "")
-    return f'''
+    return f"""
 
 class Order{i}(BaseModel):
     order_id: str
@@ -144,12 +143,12 @@ async def order_status_{i}(workflow_id: str) -> dict[str, Any]:
     handle = await DBOS.retrieve_workflow_async(workflow_id)
     status = await handle.get_status()
     return {{"stage": stage, "status": status.status}}
-'''
+"""
 
 
-def _sync_billing(i: int, mistake: Optional[str], shared: bool) -> str:
-    audit = f"    record_audit(\"invoice-{i}\", account)\n" if shared else ""
-    return f'''
+def _sync_billing(i: int, mistake: str | None, shared: bool) -> str:
+    audit = f'    record_audit("invoice-{i}", account)\n' if shared else ""
+    return f"""
 
 @dataclass
 class Invoice{i}:
@@ -208,10 +207,10 @@ def run_billing_{i}(payload: dict[str, Any]) -> dict[str, Any]:
     DBOS.logger.info("http billing {i} rev-0")
     accounts = {{k: [(str(n), int(c)) for n, c in v] for k, v in payload.get("accounts", {{}}).items()}}
     return {{"invoice_ids": billing_cycle_{i}(accounts)}}
-'''
+"""
 
 
-def _helpers(i: int, mistake: Optional[str], shared: bool) -> str:
+def _helpers(i: int, mistake: str | None, shared: bool) -> str:
     return f'''
 
 def normalise_sku_{i}(raw: str) -> str:
@@ -250,15 +249,15 @@ class RateWindow{i}:
 '''
 
 
-def _fanout(i: int, mistake: Optional[str], shared: bool) -> str:
+def _fanout(i: int, mistake: str | None, shared: bool) -> str:
     bad = {
         "DBOS101": "        DBOS.sleep(0.5)\n",
         "DBOS102": f"        DBOS.start_workflow(process_batch_{i}, batch)\n",
         "DBOS103": "        await DBOS.sleep(0.5)\n",
-        "DBOS104": f"        DBOS.set_event_async(\"last-batch-{i}\", len(batch))\n",
+        "DBOS104": f'        DBOS.set_event_async("last-batch-{i}", len(batch))\n',
         "DBOS109": "",
     }.get(mistake or "", "")
-    return f'''
+    return f"""
 
 @DBOS.step()
 async def load_batch_{i}(batch: list[str]) -> list[dict[str, Any]]:
@@ -297,7 +296,7 @@ async def ingest_{i}(keys: list[str]) -> dict[str, str]:
     DBOS.logger.info("http ingest {i} rev-0")
     handle = await DBOS.start_workflow_async(fan_out_{i}, keys)
     return {{"workflow_id": handle.workflow_id}}
-'''
+"""
 
 
 SHAPES = (_async_pipeline, _sync_billing, _fanout, _helpers)
@@ -317,8 +316,9 @@ class Generated:
         return self.text.count("\n")
 
 
-def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: bool = False, title: str = "",
-             first: int = 0) -> Generated:
+def generate(
+    target_lines: int, seed: int = 0, findings_every: int = 4, shared: bool = False, title: str = "", first: int = 0
+) -> Generated:
     """A module of about ``target_lines`` lines.  Feature numbers (in function names)
     start at ``first``: modules of one project need distinct workflow names, or
     DBOS404 (workflow-name-collision) rightly fires."""
@@ -329,7 +329,7 @@ def generate(target_lines: int, seed: int = 0, findings_every: int = 4, shared: 
     count = parts[0].count("\n")
     seeded: list[str] = []
     i = 0
-    pending: Optional[str] = None
+    pending: str | None = None
     while count < target_lines:
         shape = SHAPES[i % len(SHAPES)] if i < len(SHAPES) else rng.choice(SHAPES)
         num = first + i

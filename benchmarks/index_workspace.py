@@ -29,7 +29,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Optional
 
 from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
@@ -78,14 +77,14 @@ def launch_{i}() -> None:
     DBOS.enqueue_workflow("queue-{i}", announce_{i}, "b")
 '''
 
-THIRD = '''
+THIRD = """
 
 @DBOS.dbos_class()
 class Reports{i}:
     @DBOS.workflow()
     def nightly(self) -> None:
         fetch_{i}("nightly")
-'''
+"""
 
 
 def generate(root: Path, modules: int) -> int:
@@ -106,7 +105,7 @@ def generate(root: Path, modules: int) -> int:
     return total
 
 
-def rss_kb(pid: int) -> Optional[int]:
+def rss_kb(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -218,7 +217,11 @@ async def measure(modules: int) -> None:
         run = Run(root)
         started = await run.start()
         await asyncio.wait_for(run.indexed.wait(), 600)
-        ends = [ts for ts, v in run.progress if getattr(v, "kind", None) == "end" or (isinstance(v, dict) and v.get("kind") == "end")]
+        ends = [
+            ts
+            for ts, v in run.progress
+            if getattr(v, "kind", None) == "end" or (isinstance(v, dict) and v.get("kind") == "end")
+        ]
         wall = (ends[-1] if ends else time.perf_counter()) - started
         line = next(m for m in run.logs if "dbos-lsp: indexed" in m)
         server_s = float(re.search(r"in ([0-9.]+) s", line).group(1))
@@ -237,7 +240,9 @@ async def measure(modules: int) -> None:
         uri = path.as_uri()
         text = path.read_text()
         run.client.text_document_did_open(
-            t.DidOpenTextDocumentParams(text_document=t.TextDocumentItem(uri=uri, language_id="python", version=1, text=text))
+            t.DidOpenTextDocumentParams(
+                text_document=t.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+            )
         )
         while not any(v == 1 for _, v in run.publishes.get(uri, [])):
             run.published.clear()
@@ -255,16 +260,24 @@ async def measure(modules: int) -> None:
         change_ms = (time.perf_counter() - t0) * 1000
         await run.stop()
 
-    print(f"workspace: {modules} generated modules ({size / 1e6:.1f} MB of Python, generated in {gen_s:.1f} s), "
-          f"plus 50 files under .venv (skipped)")
-    print(f"indexing: {wall:.2f} s wall from `initialized` to the progress End "
-          f"(server's own figure: {server_s:.2f} s; {reports} $/progress notifications)")
+    print(
+        f"workspace: {modules} generated modules ({size / 1e6:.1f} MB of Python, generated in {gen_s:.1f} s), "
+        f"plus 50 files under .venv (skipped)"
+    )
+    print(
+        f"indexing: {wall:.2f} s wall from `initialized` to the progress End "
+        f"(server's own figure: {server_s:.2f} s; {reports} $/progress notifications)"
+    )
     print(f"  {line.split('indexed ', 1)[1]}")
     if baseline and after:
-        print(f"server RSS (VmRSS): {after / 1024:.1f} MiB after indexing vs {baseline / 1024:.1f} MiB with an empty "
-              f"workspace (+{(after - baseline) / 1024:.1f} MiB, {(after - baseline) / modules:.1f} KiB per module)")
-    print(f"workspace/symbol: 'ingest_99' {symbol_ms:.1f} ms ({len(found)} results), "
-          f"'nightly' {symbol_all_ms:.1f} ms ({len(everything)} results)")
+        print(
+            f"server RSS (VmRSS): {after / 1024:.1f} MiB after indexing vs {baseline / 1024:.1f} MiB with an empty "
+            f"workspace (+{(after - baseline) / 1024:.1f} MiB, {(after - baseline) / modules:.1f} KiB per module)"
+        )
+    print(
+        f"workspace/symbol: 'ingest_99' {symbol_ms:.1f} ms ({len(found)} results), "
+        f"'nightly' {symbol_all_ms:.1f} ms ({len(everything)} results)"
+    )
     print(f"didChange -> publishDiagnostics on one indexed file (push, 0 ms debounce): {change_ms:.0f} ms")
 
 

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
@@ -54,10 +54,9 @@ SERVER_SRC = ROOT / "server"
 sys.path.insert(0, str(SERVER_SRC))
 sys.path.insert(0, str(HERE))
 
-from gen_module import generate, generate_tree  # noqa: E402
-
 from dbos_lsp import __version__ as DBOS_LSP_VERSION  # noqa: E402
-from dbos_lsp.engine import analyze  # noqa: E402
+from dbos_lsp.engine.pipeline import analyze  # noqa: E402
+from gen_module import generate, generate_tree  # noqa: E402
 
 TIMEOUT = 60.0  # seconds for any single LSP response
 # Modules above this many lines get a third of the edits / repetitions (at least 10
@@ -146,8 +145,15 @@ class TolerantProtocol(LanguageServerProtocol):
 class Session:
     """One language-server process driven over stdio by pygls's ``LanguageClient``."""
 
-    def __init__(self, name: str, cmd: list[str], root: Path, pull: bool, init_options: Any = None,
-                 env: Optional[dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        root: Path,
+        pull: bool,
+        init_options: Any = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.cmd = cmd
         self.root = root
@@ -156,8 +162,8 @@ class Session:
         self.env = env
         self.client = LanguageClient("dbos-lsp-bench", "1", protocol_cls=TolerantProtocol)
         self.pull = False
-        self.published: dict[str, tuple[Optional[int], list[t.Diagnostic]]] = {}
-        self._push_waiters: list[tuple[str, Optional[int], asyncio.Future]] = []
+        self.published: dict[str, tuple[int | None, list[t.Diagnostic]]] = {}
+        self._push_waiters: list[tuple[str, int | None, asyncio.Future]] = []
         self.stderr_tail: list[str] = []
         self.logs: list[str] = []
         self.t_spawn = 0.0
@@ -211,7 +217,9 @@ class Session:
             hover=t.HoverClientCapabilities(content_format=[t.MarkupKind.Markdown, t.MarkupKind.PlainText]),
             code_action=t.CodeActionClientCapabilities(
                 code_action_literal_support=t.ClientCodeActionLiteralOptions(
-                    code_action_kind=t.ClientCodeActionKindOptions(value_set=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source])
+                    code_action_kind=t.ClientCodeActionKindOptions(
+                        value_set=[t.CodeActionKind.QuickFix, t.CodeActionKind.Source]
+                    )
                 )
             ),
             diagnostic=t.DiagnosticClientCapabilities(dynamic_registration=False) if self.pull_requested else None,
@@ -249,7 +257,7 @@ class Session:
             t.DidChangeTextDocumentParams(t.VersionedTextDocumentIdentifier(version=doc.version, uri=doc.uri), [change])
         )
 
-    def expect_push(self, uri: str, version: Optional[int]) -> asyncio.Future:
+    def expect_push(self, uri: str, version: int | None) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
         self._push_waiters.append((uri, version, fut))
         return fut
@@ -320,8 +328,14 @@ def peer_servers() -> list[tuple[str, list[str], Any, bool]]:
     if shutil.which("jedi-language-server"):
         # Push only, with its own debounce of diagnostics on change: measured on the
         # mid-size module with fewer edits, for context.
-        peers.append(("jedi-language-server", [shutil.which("jedi-language-server")],
-                      {"diagnostics": {"enable": True, "didOpen": True, "didChange": True, "didSave": True}}, False))
+        peers.append(
+            (
+                "jedi-language-server",
+                [shutil.which("jedi-language-server")],
+                {"diagnostics": {"enable": True, "didOpen": True, "didChange": True, "didSave": True}},
+                False,
+            )
+        )
     return peers
 
 
@@ -351,8 +365,9 @@ def engine_only(texts: dict[int, str], reps: dict[int, int]) -> dict[int, dict[s
     return out
 
 
-async def edit_latency(session: Session, doc: Doc, edits: int, warmup: int = 2,
-                       expected: Optional[int] = None) -> dict[str, Any]:
+async def edit_latency(
+    session: Session, doc: Doc, edits: int, warmup: int = 2, expected: int | None = None
+) -> dict[str, Any]:
     _, first = await session.first_diagnostics(doc)
     for line in doc.plan(warmup):
         await session.edit_and_wait(doc, line)
@@ -417,8 +432,18 @@ async def hover_and_actions(session: Session, doc: Doc, reps: int) -> dict[str, 
     }
 
 
-async def cold_start(name: str, cmd: list[str], root: Path, path: Path, text: str, markers, pull: bool,
-                     init_options: Any, env: Optional[dict[str, str]], reps: int) -> dict[str, Any]:
+async def cold_start(
+    name: str,
+    cmd: list[str],
+    root: Path,
+    path: Path,
+    text: str,
+    markers,
+    pull: bool,
+    init_options: Any,
+    env: dict[str, str] | None,
+    reps: int,
+) -> dict[str, Any]:
     totals, inits = [], []
     for _ in range(reps):
         s = Session(name, cmd, root, pull=pull, init_options=init_options, env=env)
@@ -430,7 +455,7 @@ async def cold_start(name: str, cmd: list[str], root: Path, path: Path, text: st
     return {"first_diagnostics_median_ms": ms(median(totals)), "initialize_median_ms": ms(median(inits)), "reps": reps}
 
 
-def rss_mib(pid: int) -> Optional[float]:
+def rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -440,8 +465,9 @@ def rss_mib(pid: int) -> Optional[float]:
     return None
 
 
-async def memory_with_open_files(name: str, cmd: list[str], work: Path, env: Optional[dict[str, str]],
-                                 opts: Any, count: int, lines: int) -> dict[str, Any]:
+async def memory_with_open_files(
+    name: str, cmd: list[str], work: Path, env: dict[str, str] | None, opts: Any, count: int, lines: int
+) -> dict[str, Any]:
     """Resident memory of a server after opening ``count`` generated modules and getting
     each one's diagnostics (pulled, so every file is analysed before the reading)."""
     folder = work / f"open_{name}"
@@ -466,8 +492,13 @@ async def memory_with_open_files(name: str, cmd: list[str], work: Path, env: Opt
                 await session.first_diagnostics(doc)
         seconds = time.perf_counter() - t0
         await asyncio.sleep(0.5)
-        return {"files": count, "lines_each": lines, "rss_before_mib": before, "rss_after_mib": rss_mib(pid),
-                "open_all_seconds": round(seconds, 1)}
+        return {
+            "files": count,
+            "lines_each": lines,
+            "rss_before_mib": before,
+            "rss_after_mib": rss_mib(pid),
+            "open_all_seconds": round(seconds, 1),
+        }
     finally:
         await session.stop()
 
@@ -484,21 +515,33 @@ def count_lines(root: Path) -> tuple[int, int]:
 def check_throughput(tree: Path, lines: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
-    proc = subprocess.run(dbos_cmd() + ["check", "--format", "json", str(tree)], env=dbos_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        dbos_cmd() + ["check", "--format", "json", str(tree)], env=dbos_env(), capture_output=True, text=True
+    )
     seconds = time.perf_counter() - t0
     findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
-    out["dbos-lsp check"] = {"seconds": round(seconds, 2), "lines_per_s": round(lines / seconds),
-                             "exit": proc.returncode, "findings": findings}
+    out["dbos-lsp check"] = {
+        "seconds": round(seconds, 2),
+        "lines_per_s": round(lines / seconds),
+        "exit": proc.returncode,
+        "findings": findings,
+    }
     ruff = shutil.which("ruff")
     if ruff:
         t0 = time.perf_counter()
-        proc = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--output-format", "json", str(tree)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [ruff, "check", "--no-cache", "--isolated", "--output-format", "json", str(tree)],
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - t0
         findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
-        out["ruff check"] = {"seconds": round(seconds, 3), "lines_per_s": round(lines / seconds),
-                             "exit": proc.returncode, "findings": findings}
+        out["ruff check"] = {
+            "seconds": round(seconds, 3),
+            "lines_per_s": round(lines / seconds),
+            "exit": proc.returncode,
+            "findings": findings,
+        }
     return out
 
 
@@ -539,8 +582,9 @@ def machine() -> dict[str, Any]:
             ["jedi-language-server", "--version"], capture_output=True, text=True
         ).stdout.strip()
     try:
-        info["commit"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                        capture_output=True, text=True).stdout.strip()
+        info["commit"] = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         pass
     return info
@@ -565,7 +609,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["sizes"][str(size)] = {"lines": modules[size][1].lines, "seeded_findings": len(modules[size][1].seeded)}
 
     log("engine only: analyze() vs ast.parse ...")
-    reps = {s: (args.engine_reps if modules[s][1].lines <= BIG_MODULE else max(5, args.engine_reps // 3)) for s in sizes}
+    reps = {
+        s: (args.engine_reps if modules[s][1].lines <= BIG_MODULE else max(5, args.engine_reps // 3)) for s in sizes
+    }
     engine = engine_only({s: modules[s][1].text for s in sizes}, reps)
     for s in sizes:
         results["sizes"][str(s)]["engine"] = engine[s]
@@ -599,19 +645,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     path, gen = modules[mid]
     results["cold_start"] = {
         "module_lines": gen.lines,
-        "dbos-lsp pull": await cold_start("dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, True, None, env, args.cold_reps),
-        "dbos-lsp push": await cold_start("dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, False,
-                                          {"pushDebounceMs": 0}, env, args.cold_reps),
+        "dbos-lsp pull": await cold_start(
+            "dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, True, None, env, args.cold_reps
+        ),
+        "dbos-lsp push": await cold_start(
+            "dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, False, {"pushDebounceMs": 0}, env, args.cold_reps
+        ),
     }
 
     log(f"memory with {args.open_files} open files ...")
-    results["memory"] = {"dbos-lsp": await memory_with_open_files("dbos-lsp", dbos_cmd(), work, env, None,
-                                                                  args.open_files, args.open_lines)}
+    results["memory"] = {
+        "dbos-lsp": await memory_with_open_files(
+            "dbos-lsp", dbos_cmd(), work, env, None, args.open_files, args.open_lines
+        )
+    }
     if not args.no_peers:
         for name, cmd, opts, _all in peer_servers():
             try:
-                results["memory"][name] = await memory_with_open_files(name, cmd, work, None, opts,
-                                                                       args.open_files, args.open_lines)
+                results["memory"][name] = await memory_with_open_files(
+                    name, cmd, work, None, opts, args.open_files, args.open_lines
+                )
             except Exception as exc:  # a peer that misbehaves is reported, not fatal
                 results["memory"][name] = {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -630,8 +683,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         peer[str(size)] = await edit_latency(session, doc, edits)
                 finally:
                     await session.stop()
-                peer["cold_start"] = await cold_start(name, cmd, work, modules[mid][0], modules[mid][1].text,
-                                                      modules[mid][1].markers, True, opts, None, args.cold_reps)
+                peer["cold_start"] = await cold_start(
+                    name,
+                    cmd,
+                    work,
+                    modules[mid][0],
+                    modules[mid][1].text,
+                    modules[mid][1].markers,
+                    True,
+                    opts,
+                    None,
+                    args.cold_reps,
+                )
             except Exception as exc:  # a peer that misbehaves is reported, not fatal
                 peer["error"] = f"{type(exc).__name__}: {exc}"
             results["peers"][name] = peer
@@ -648,10 +711,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> str:
     out = []
     m = results["machine"]
-    out.append(f"dbos-lsp {m['dbos_lsp']} benchmarks, {m['date']}: {m['cpu']} ({m['cpus']} CPUs), "
-               f"Python {m['python']}, pygls {m.get('pygls', '?')}, load {m.get('load_average')}")
+    out.append(
+        f"dbos-lsp {m['dbos_lsp']} benchmarks, {m['date']}: {m['cpu']} ({m['cpus']} CPUs), "
+        f"Python {m['python']}, pygls {m.get('pygls', '?')}, load {m.get('load_average')}"
+    )
     out.append("")
-    out.append("Diagnostics latency (didChange -> diagnostics), ms; ratio = median latency / median ast.parse of the same texts")
+    out.append(
+        "Diagnostics latency (didChange -> diagnostics), ms; ratio = median latency / median ast.parse of the same texts"
+    )
     head = f"{'lines':>7} | {'engine':>8} {'parse':>7} {'ratio':>5} | {'pull med':>8} {'p95':>7} {'parse':>7} {'ratio':>5} | {'push med':>8} {'p95':>7} {'ratio':>5}"
     out.append(head)
     out.append("-" * len(head))
@@ -670,8 +737,10 @@ def report(results: dict[str, Any]) -> str:
     for size, r in results["sizes"].items():
         h = r.get("hover_code_action")
         if h and "error" not in h:
-            out.append(f"{r['lines']:>7} lines: hover {h['hover_median_ms']} (p95 {h['hover_p95_ms']}), "
-                       f"code action {h['code_action_median_ms']} (p95 {h['code_action_p95_ms']}), {h['code_actions']} actions on {h['code']}")
+            out.append(
+                f"{r['lines']:>7} lines: hover {h['hover_median_ms']} (p95 {h['hover_p95_ms']}), "
+                f"code action {h['code_action_median_ms']} (p95 {h['code_action_p95_ms']}), {h['code_actions']} actions on {h['code']}"
+            )
         elif h:
             out.append(f"{r['lines']:>7} lines: {h['error']}")
     cs = results.get("cold_start", {})
@@ -684,7 +753,9 @@ def report(results: dict[str, Any]) -> str:
         for name, peer in results.get("peers", {}).items():
             if "cold_start" in peer:
                 v = peer["cold_start"]
-                out.append(f"  {name:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})")
+                out.append(
+                    f"  {name:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})"
+                )
     if results.get("peers"):
         out.append("")
         out.append("Peers: same modules, same edits, ms (dbos/peer = dbos-lsp pull median / peer median)")
@@ -697,12 +768,16 @@ def report(results: dict[str, Any]) -> str:
                     continue
                 ours = r.get("pull", r.get("push", {})).get("median_ms")
                 rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
-                out.append(f"  {name:<22} {r['lines']:>6} lines: {p['mode']} median {p['median_ms']} p95 {p['p95_ms']} "
-                           f"(ratio to ast.parse {p['ratio']}), dbos/peer {rel}")
+                out.append(
+                    f"  {name:<22} {r['lines']:>6} lines: {p['mode']} median {p['median_ms']} p95 {p['p95_ms']} "
+                    f"(ratio to ast.parse {p['ratio']}), dbos/peer {rel}"
+                )
     for k, v in (results.get("memory") or {}).items():
         if "rss_after_mib" in v:
-            out.append(f"Memory, {k}: {v['rss_after_mib']} MiB after opening {v['files']} files of {v['lines_each']} lines "
-                       f"({v['rss_before_mib']} MiB before)")
+            out.append(
+                f"Memory, {k}: {v['rss_after_mib']} MiB after opening {v['files']} files of {v['lines_each']} lines "
+                f"({v['rss_before_mib']} MiB before)"
+            )
     c = results.get("check")
     if c:
         out.append("")
@@ -710,7 +785,9 @@ def report(results: dict[str, Any]) -> str:
         for k in ("dbos-lsp check", "ruff check"):
             if k in c:
                 v = c[k]
-                out.append(f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  ({v['findings']} findings, exit {v['exit']})")
+                out.append(
+                    f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  ({v['findings']} findings, exit {v['exit']})"
+                )
     return "\n".join(out)
 
 
@@ -736,17 +813,27 @@ def markdown(results: dict[str, Any]) -> str:
     for size, r in results["sizes"].items():
         h = r.get("hover_code_action") or {}
         if "hover_median_ms" in h:
-            out.append(f"| {r['lines']:,} lines | {h['hover_median_ms']} / {h['hover_p95_ms']} ms | "
-                       f"{h['code_action_median_ms']} / {h['code_action_p95_ms']} ms ({h['code_actions']} actions on {h['code']}) |")
+            out.append(
+                f"| {r['lines']:,} lines | {h['hover_median_ms']} / {h['hover_p95_ms']} ms | "
+                f"{h['code_action_median_ms']} / {h['code_action_p95_ms']} ms ({h['code_actions']} actions on {h['code']}) |"
+            )
     cs = results.get("cold_start") or {}
     if cs:
-        out += ["", f"| cold start, {cs['module_lines']:,}-line module | spawn to first diagnostics | of which `initialize` |", "|---|---:|---:|"]
+        out += [
+            "",
+            f"| cold start, {cs['module_lines']:,}-line module | spawn to first diagnostics | of which `initialize` |",
+            "|---|---:|---:|",
+        ]
         rows = [(k, v) for k, v in cs.items() if isinstance(v, dict)]
         rows += [(k, p["cold_start"]) for k, p in results.get("peers", {}).items() if "cold_start" in p]
         for k, v in rows:
             out.append(f"| {k} | {v['first_diagnostics_median_ms']} ms | {v['initialize_median_ms']} ms |")
     if results.get("peers"):
-        out += ["", "| peer, same module and edits | mode | median | p95 | ratio to `ast.parse` | dbos-lsp pull / peer |", "|---|---|---:|---:|---:|---:|"]
+        out += [
+            "",
+            "| peer, same module and edits | mode | median | p95 | ratio to `ast.parse` | dbos-lsp pull / peer |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for name, peer in results["peers"].items():
             for size, r in results["sizes"].items():
                 p = peer.get(size)
@@ -754,18 +841,26 @@ def markdown(results: dict[str, Any]) -> str:
                     continue
                 ours = r.get("pull", r.get("push", {})).get("median_ms")
                 rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
-                out.append(f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms | {p['ratio']} | {rel} |")
+                out.append(
+                    f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms | {p['ratio']} | {rel} |"
+                )
     mem = results.get("memory") or {}
     if mem:
         out += ["", "| resident memory | files open | before | after |", "|---|---:|---:|---:|"]
         for k, v in mem.items():
             if "rss_after_mib" in v:
-                out.append(f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB | {v['rss_after_mib']} MiB |")
+                out.append(
+                    f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB | {v['rss_after_mib']} MiB |"
+                )
             else:
                 out.append(f"| {k} | - | - | {v.get('error', '?')} |")
     c = results.get("check")
     if c:
-        out += ["", f"| command line, {c['files']} files, {c['lines']:,} lines | time | lines/s | findings |", "|---|---:|---:|---:|"]
+        out += [
+            "",
+            f"| command line, {c['files']} files, {c['lines']:,} lines | time | lines/s | findings |",
+            "|---|---:|---:|---:|",
+        ]
         for k in ("dbos-lsp check", "ruff check"):
             if k in c:
                 v = c[k]
@@ -788,7 +883,14 @@ def main() -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     args = ap.parse_args()
     if args.quick:
-        args.sizes, args.edits, args.engine_reps, args.hover_reps, args.cold_reps, args.tree_modules = "250,2600", 8, 5, 5, 1, 40
+        args.sizes, args.edits, args.engine_reps, args.hover_reps, args.cold_reps, args.tree_modules = (
+            "250,2600",
+            8,
+            5,
+            5,
+            1,
+            40,
+        )
         args.open_files = min(args.open_files, 10)
     t0 = time.perf_counter()
     results = asyncio.run(run(args))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dbos_lsp import __version__
-from dbos_lsp.cli import main
+from dbos_lsp.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "server"
@@ -53,7 +53,9 @@ async def wf() -> None:
     await DBOS.sleep_async(1)
 """
 
-LINE_RE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>DBOS\d{3}) \[(?P<name>[a-z0-9-]+)\] (?P<msg>.+)$")
+LINE_RE = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>DBOS\d{3}) \[(?P<name>[a-z0-9-]+)\] (?P<msg>.+)$"
+)
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -164,7 +166,16 @@ def test_json_fields_and_positions(tmp_path):
     assert len(data) == 1
     item = data[0]
     assert set(item) == {
-        "path", "line", "column", "end_line", "end_column", "code", "name", "severity", "message", "fix",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "code",
+        "name",
+        "severity",
+        "message",
+        "fix",
     }
     assert item["path"] == str(f)
     assert (item["line"], item["column"]) == (7, 5)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp import code_actions
-from dbos_lsp.cli import add_noqa_comments, main
-from dbos_lsp.code_actions import FixResult
-from dbos_lsp.engine import analyze
+from dbos_lsp.cli.main import add_noqa_comments, main
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.features import code_actions
+from dbos_lsp.features.code_actions import FixResult
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ async def wf() -> None:
 """
 
 # Safe fixes (DBOS101, DBOS102, DBOS103, DBOS104) and unsafe ones (DBOS108, DBOS109).
-MIXED = '''import asyncio
+MIXED = """import asyncio
 
 from dbos import DBOS, SQLAlchemyDatasource
 
@@ -54,7 +54,7 @@ async def wf() -> None:
     DBOS.send_async("id", "m")
     await asyncio.gather(s1(), s1())
     tx(1)
-'''
+"""
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -234,7 +234,9 @@ def test_diff_without_final_newline(in_tmp):
     write(in_tmp / "bad.py", BAD.rstrip("\n"))
     code, out, _ = run_inproc("check", "--diff", "bad.py")
     assert code == 1
-    assert out.endswith("-    DBOS.sleep(1)\n\\ No newline at end of file\n+    await DBOS.sleep_async(1)\n\\ No newline at end of file\n")
+    assert out.endswith(
+        "-    DBOS.sleep(1)\n\\ No newline at end of file\n+    await DBOS.sleep_async(1)\n\\ No newline at end of file\n"
+    )
 
 
 def test_fix_modes_are_exclusive():
@@ -329,7 +331,11 @@ def test_fix_subprocess_entry_point(tmp_path):
     env["PYTHONPATH"] = str(ROOT / "server") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.run(
         [sys.executable, "-m", "dbos_lsp", "check", "--fix", "bad.py"],
-        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120,
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Fixed 1 problem in 1 file" in proc.stderr

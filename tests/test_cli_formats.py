@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dbos_lsp import __version__
-from dbos_lsp.cli import main
-from dbos_lsp.model import Finding, Position, Severity, Span
-from dbos_lsp.report_formats import (
+from dbos_lsp.analysis.findings import Finding, Position, Severity, Span
+from dbos_lsp.cli.main import main
+from dbos_lsp.cli.report_formats import (
     escape_data,
     escape_property,
     github_annotation,
@@ -190,9 +190,10 @@ def test_sarif_valid_and_complete(in_tmp):
     first = next(r for r in results if r["ruleId"] == "DBOS101")
     region = first["locations"][0]["physicalLocation"]["region"]
     assert region == {"startLine": 18, "startColumn": 5, "endLine": 18, "endColumn": 15}
-    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == in_tmp.resolve().as_uri() + "/" or run[
-        "originalUriBaseIds"
-    ]["%SRCROOT%"]["uri"] == Path(os.getcwd()).as_uri() + "/"
+    assert (
+        run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == in_tmp.resolve().as_uri() + "/"
+        or run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == Path(os.getcwd()).as_uri() + "/"
+    )
     assert run["invocations"][0]["executionSuccessful"] is True
     assert "Found 4 problems" in err
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dbos_lsp.code_actions import FIX_ALL, QUICKFIX, code_actions, fix_all, minimal_edit, parses, wants
-from dbos_lsp.engine import analyze
-from dbos_lsp.model import Edit, Finding, Fix, Position, Severity, Span
-from dbos_lsp.model import Analysis
-from dbos_lsp.source_text import apply_edits
+from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Fix, Position, Severity, Span
+from dbos_lsp.analysis.source_text import apply_edits
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.features.code_actions import FIX_ALL, QUICKFIX, code_actions, fix_all, minimal_edit, parses, wants
 
-MIXED = '''import asyncio
+MIXED = """import asyncio
 
 from dbos import DBOS, SQLAlchemyDatasource
 
@@ -31,7 +30,7 @@ async def wf() -> None:
     DBOS.set_event("k", "v")
     await asyncio.gather(s1(), s1())
     tx(1)
-'''
+"""
 
 EVERYWHERE = Span(Position(0, 0), Position(100, 0))
 

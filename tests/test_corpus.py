@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp.engine import analyze
-from dbos_lsp.project_index import JediProjectIndex
-from dbos_lsp.settings import Settings
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.project.index import JediProjectIndex
 
 CORPUS = Path(__file__).parent / "corpus"
 CLEAN = sorted(p for p in CORPUS.glob("*/*.py") if p.parent.name != "legacy_v2")

@@ -7,10 +7,10 @@ import textwrap
 import pytest
 
 from dbos_lsp import rules
-from dbos_lsp.engine import analyze
-from dbos_lsp.model import Severity
+from dbos_lsp.analysis.findings import Severity
+from dbos_lsp.analysis.settings import Settings, parse_settings
+from dbos_lsp.engine.pipeline import analyze
 from dbos_lsp.rules.registry import REGISTRY, Rule
-from dbos_lsp.settings import Settings, parse_settings
 
 WORKFLOW = textwrap.dedent(
     """\
@@ -158,7 +158,7 @@ def test_registry_is_complete() -> None:
     ],
 )
 def test_unused_suppression(line: str, expected_after: str | None) -> None:
-    from dbos_lsp.source_text import apply_edits
+    from dbos_lsp.analysis.source_text import apply_edits
 
     text = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def w():\n" + line + "\n"
     unused = [f for f in analyze(text).findings if f.code == "DBOS901"]
@@ -183,9 +183,11 @@ def test_used_or_foreign_suppressions_are_not_reported(line: str) -> None:
     assert [f for f in analyze(text).findings if f.code == "DBOS901"] == []
 
 
-@pytest.mark.parametrize("text,expected", [("3", (3, 0, 0)), ("3.4", (3, 4, 0)), ("2.31.1", (2, 31, 1)), ("v2.10", (2, 10, 0))])
+@pytest.mark.parametrize(
+    "text,expected", [("3", (3, 0, 0)), ("3.4", (3, 4, 0)), ("2.31.1", (2, 31, 1)), ("v2.10", (2, 10, 0))]
+)
 def test_version_parsing_pads_so_gates_compare_right(text: str, expected: tuple) -> None:
-    from dbos_lsp.settings import parse_version
+    from dbos_lsp.analysis.settings import parse_version
 
     assert parse_version(text) == expected
     assert (parse_version("3") or ()) >= (3, 0)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp.api_signatures import SIGNATURES
-from dbos_lsp.engine import analyze
-from dbos_lsp.hover import async_fact, hover_markdown, rule_url
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.features.hover import async_fact, hover_markdown, rule_url
+from dbos_lsp.knowledge.api_signatures import SIGNATURES
+from dbos_lsp.knowledge.skills import load_library
 from dbos_lsp.rules import lookup
-from dbos_lsp.settings import Settings
-from dbos_lsp.skills import load_library
 
-SRC = '''from dbos import DBOS, DBOSClient
+SRC = """from dbos import DBOS, DBOSClient
 
 q = DBOS.register_queue("jobs")
 client = DBOSClient(system_database_url="postgresql://localhost/app")
@@ -30,7 +30,7 @@ def plain() -> None:
     q.enqueue(wf)
     DBOS.sleep(1)  # noqa: DBOS101
     x = 1  # dbos: ignore[async-sync-dbos-call]
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_upstream_document_from_extra_skill_folder(tmp_path: Path):
 
 
 def test_generated_signatures_cover_the_sdk_facts():
-    from dbos_lsp import sdk_facts
+    from dbos_lsp.knowledge import sdk_facts
 
     for method in sdk_facts.RAISES_IN_LOOP[sdk_facts.DBOS]:
         assert f"DBOS.{method}" in SIGNATURES, method
@@ -133,5 +133,7 @@ def test_generated_module_is_fresh():
     import sys
 
     repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(repo / "scripts" / "gen_api_signatures.py"), "--check"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "gen_api_signatures.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr

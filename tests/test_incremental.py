@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from dbos_lsp.engine import analyze
-from dbos_lsp.incremental import IncrementalAnalyzer
-from dbos_lsp.settings import Settings
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.engine.incremental import IncrementalAnalyzer
+from dbos_lsp.engine.pipeline import analyze
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [
@@ -93,7 +94,7 @@ def test_typing_inside_a_function_reuses_the_rest() -> None:
     assert analyzer.last_was_incremental
     # a new finding typed into one function appears, and goes when removed
     line_start = edited.rindex("\n", 0, marker) + 1
-    indent = edited[line_start : marker].split("D")[0]
+    indent = edited[line_start:marker].split("D")[0]
     broken = edited[:line_start] + indent + "DBOS.sleep_async(1); " + edited[line_start + len(indent) :]
     result = analyzer.analyze(broken)
     assert fingerprint(result) == fingerprint(analyze(broken))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from dbos_lsp.engine import analyze
-from dbos_lsp.project_config import find_pyproject, is_excluded, settings_for
-from dbos_lsp.settings import Settings
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.project.config import find_pyproject, is_excluded, settings_for
 
 CODE = "from dbos import DBOS\n\n@DBOS.workflow()\nasync def w():\n    DBOS.sleep(1)\n    DBOS.sleep_async(2)\n"
 

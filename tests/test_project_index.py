@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp.engine import analyze
-from dbos_lsp.project_index import JediProjectIndex
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.project.index import JediProjectIndex
 
 pytest.importorskip("dbos")
 
@@ -127,7 +127,7 @@ def test_no_jedi_when_syntax_answers(project: Path) -> None:
 
 
 def test_incremental_analysis_sees_changes_in_other_files(project: Path) -> None:
-    from dbos_lsp.incremental import IncrementalAnalyzer
+    from dbos_lsp.engine.incremental import IncrementalAnalyzer
 
     text = "from dbos import DBOS\nfrom .steps import reserve\n\n@DBOS.workflow()\nasync def w():\n    reserve('x')\n"
     path = write(project, "shop/app.py", text)

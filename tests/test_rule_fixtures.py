@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp.engine import analyze
+from dbos_lsp.analysis.source_text import apply_edits
+from dbos_lsp.engine.pipeline import analyze
 from dbos_lsp.rules import REGISTRY
-from dbos_lsp.source_text import apply_edits
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "rules").glob("*.py"))
 EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
@@ -60,7 +60,9 @@ def _fix_cases():
         text = fixture.read_text(encoding="utf-8")
         for f in analyze(text).findings:
             if f.fix is not None:
-                yield pytest.param(fixture, f.span.start.line, f.code, id=f"{fixture.stem}:{f.span.start.line + 1}:{f.code}")
+                yield pytest.param(
+                    fixture, f.span.start.line, f.code, id=f"{fixture.stem}:{f.span.start.line + 1}:{f.code}"
+                )
 
 
 @pytest.mark.parametrize("fixture,line,code", list(_fix_cases()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbos_lsp.skills import load_library
+from dbos_lsp.knowledge.skills import load_library
 
 
 def _cases():
@@ -37,7 +37,7 @@ def _describe(example, path, analysis) -> str:
 
 @pytest.mark.parametrize("code, example, path", CASES)
 def test_example_matches_engine(code, example, path):
-    from dbos_lsp.engine import analyze
+    from dbos_lsp.engine.pipeline import analyze
 
     assert example.language == "python", f"{path}:{example.line}: examples must be python blocks"
     analysis = analyze(example.code)

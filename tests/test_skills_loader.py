@@ -1,4 +1,4 @@
-"""Tests for the skill document loader (dbos_lsp.skills)."""
+"""Tests for the skill document loader (dbos_lsp.knowledge.skills)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dbos_lsp.skills import (
+from dbos_lsp.knowledge.skills import (
     SkillFormatError,
     bundled_skills_dir,
     load_library,

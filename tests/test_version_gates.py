@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 
-from dbos_lsp.engine import analyze
-from dbos_lsp.model import Severity
-from dbos_lsp.settings import Settings
-from dbos_lsp.source_text import apply_edits
+from dbos_lsp.analysis.findings import Severity
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.analysis.source_text import apply_edits
+from dbos_lsp.engine.pipeline import analyze
 
 # A DBOS 2.x application touching every API that DBOS 3 removed or renamed.
 LEGACY_APP = textwrap.dedent(
@@ -139,7 +139,7 @@ def test_enable_patching_false_is_an_error_before_3_4():
 @pytest.mark.parametrize(
     "extra, tail",
     [
-        (', **BASE', ""),  # merged from elsewhere
+        (", **BASE", ""),  # merged from elsewhere
         (', "enable_patching": FLAG', ""),  # not a literal
         ("", 'config["enable_patching"] = True\n'),  # set after the literal
         ("", "config.update(EXTRA)\n"),  # merged after the literal

@@ -7,14 +7,13 @@ import random
 import textwrap
 import time
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
-from dbos_lsp.engine import analyze
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.project.workflow_names import WorkflowNameIndex, file_registrations
 from dbos_lsp.rules.lifecycle import cron_is_valid
-from dbos_lsp.settings import Settings
-from dbos_lsp.workspace_names import WorkflowNameIndex, file_registrations
 
 
 def write(root: Path, name: str, text: str) -> Path:
@@ -84,7 +83,7 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def findings(path: Path, index: object, text: Optional[str] = None, **settings):
+def findings(path: Path, index: object, text: str | None = None, **settings):
     text = text if text is not None else path.read_text()
     return [f for f in analyze(text, Settings(**settings), index, str(path)).findings if f.code == "DBOS404"]
 
@@ -115,7 +114,11 @@ def test_unsaved_rename_clears_the_collision(workspace: Path) -> None:
 
 
 def test_qualified_method_names_collide(tmp_path: Path) -> None:
-    write(tmp_path, "a.py", "from dbos import DBOS\n\nclass Job:\n    @DBOS.workflow()\n    @staticmethod\n    def run() -> None:\n        pass\n")
+    write(
+        tmp_path,
+        "a.py",
+        "from dbos import DBOS\n\nclass Job:\n    @DBOS.workflow()\n    @staticmethod\n    def run() -> None:\n        pass\n",
+    )
     write(tmp_path, "b.py", "from dbos import DBOS\n\n@DBOS.workflow(name='Job.run')\ndef other() -> None:\n    pass\n")
     got = findings(tmp_path / "b.py", StubIndex(tmp_path))
     assert len(got) == 1 and "a.py:4" in got[0].message
@@ -167,7 +170,11 @@ def test_same_module_duplicates_and_type_checking_are_ignored(tmp_path: Path) ->
             pass
         """,
     )
-    write(tmp_path, "b.py", "from dbos import DBOS\n\n@DBOS.workflow()\ndef shared() -> None:\n    pass\n\n@DBOS.workflow(name='local')\ndef x() -> None:\n    pass\n")
+    write(
+        tmp_path,
+        "b.py",
+        "from dbos import DBOS\n\n@DBOS.workflow()\ndef shared() -> None:\n    pass\n\n@DBOS.workflow(name='local')\ndef x() -> None:\n    pass\n",
+    )
     regs = WorkflowNameIndex(str(tmp_path)).registrations()
     assert [p for p, _ in regs["shared"]] == [str(tmp_path / "b.py")]
     assert "dynamic" not in regs
@@ -192,7 +199,10 @@ def test_files_are_cached_until_they_change(workspace: Path) -> None:
 
 def test_large_and_broken_files_are_skipped(tmp_path: Path) -> None:
     write(tmp_path, "broken.py", "from dbos import DBOS\n@DBOS.workflow()\ndef f(:\n")
-    big = "x = 1\n" * (2 * 1024 * 1024 // 6 + 10) + "from dbos import DBOS\n@DBOS.workflow()\ndef big() -> None:\n    pass\n"
+    big = (
+        "x = 1\n" * (2 * 1024 * 1024 // 6 + 10)
+        + "from dbos import DBOS\n@DBOS.workflow()\ndef big() -> None:\n    pass\n"
+    )
     (tmp_path / "big.py").write_text(big)
     assert WorkflowNameIndex(str(tmp_path)).registrations() == {}
     assert file_registrations("x.py", "from dbos import DBOS\n@DBOS.workflow\ndef bare():\n    pass\n") == [("bare", 2)]

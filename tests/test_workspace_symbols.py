@@ -6,9 +6,9 @@ import ast
 import textwrap
 from pathlib import Path
 
-from dbos_lsp.code_lens import lens_title, workflow_lenses
-from dbos_lsp.module_model import ModuleModel
-from dbos_lsp.workspace_symbols import (
+from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.features.code_lens import lens_title, workflow_lenses
+from dbos_lsp.project.workspace import (
     Enqueue,
     QueueRegistration,
     WorkspaceIndex,
@@ -19,7 +19,7 @@ from dbos_lsp.workspace_symbols import (
 )
 
 APP = textwrap.dedent(
-    '''\
+    """\
     from dbos import DBOS, DBOSClient, SQLAlchemyDatasource
 
     ds = SQLAlchemyDatasource.create("postgresql://localhost/app")
@@ -74,7 +74,7 @@ APP = textwrap.dedent(
         client = DBOSClient("postgresql://localhost/app")
         client.enqueue({"queue_name": "remote", "workflow_name": "checkout"}, "y")
         not_a_queue.enqueue(checkout)  # unknown receiver: kept, resolved (or not) workspace-wide
-    '''
+    """
 )
 
 

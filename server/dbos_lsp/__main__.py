@@ -7,6 +7,6 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from dbos_lsp.cli import main  # noqa: E402
+from dbos_lsp.cli.main import main
 
 raise SystemExit(main())

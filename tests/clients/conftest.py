@@ -51,8 +51,15 @@ def server_available() -> Callable[[], None]:
     def check() -> None:
         if "err" not in state:
             try:
-                r = subprocess.run(server_cmd() + ["--version"], check=False, capture_output=True, text=True, timeout=30,
-                                   env=server_env(), cwd=str(Path(__file__).resolve().parent))
+                r = subprocess.run(
+                    server_cmd() + ["--version"],
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    env=server_env(),
+                    cwd=str(Path(__file__).resolve().parent),
+                )
                 state["err"] = None if r.returncode == 0 else (r.stdout + r.stderr).strip()[-2000:]
             except (OSError, subprocess.TimeoutExpired) as exc:
                 state["err"] = str(exc)
@@ -64,4 +71,3 @@ def server_available() -> Callable[[], None]:
             )
 
     return check
-

@@ -25,7 +25,7 @@ INSTALL_HINT = "run scripts/install-editors.sh"
 # Every editor run is bounded so a hang fails the test instead of stalling CI.
 EDITOR_TIMEOUT_S = 60
 
-APP_PY = '''\
+APP_PY = """\
 from dbos import DBOS
 
 
@@ -33,17 +33,17 @@ from dbos import DBOS
 async def checkout_workflow(order_id: str) -> str:
     DBOS.sleep(30)
     return order_id
-'''
+"""
 # 1-based line of the DBOS.sleep(30) call in APP_PY (0-based: 5).
 SLEEP_LINE = 6
 FIXED_LINE = "    await DBOS.sleep_async(30)"
 
-PYPROJECT = '''\
+PYPROJECT = """\
 [project]
 name = "checkout-demo"
 version = "0.1.0"
 dependencies = ["dbos"]
-'''
+"""
 
 
 def search_path() -> str:
@@ -83,8 +83,9 @@ def run_editor(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     The editor gets its own process group so a timeout also kills the language
     server it spawned (which could otherwise keep our pipes open).
     """
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **kwargs)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+    )
     try:
         out, err = proc.communicate(timeout=EDITOR_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -34,9 +34,16 @@ def emacs() -> str:
     if emacs is None:
         missing_editor(f"emacs not installed: {INSTALL_HINT}")
     probe = subprocess.run(
-        [emacs, "--batch", "--eval",
-         "(progn (require 'package) (package-initialize) (princ (if (require 'eglot nil t) \"ok\" \"no\")))"],
-        check=False, capture_output=True, text=True, timeout=60,
+        [
+            emacs,
+            "--batch",
+            "--eval",
+            '(progn (require \'package) (package-initialize) (princ (if (require \'eglot nil t) "ok" "no")))',
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if probe.stdout.strip() != "ok":
         missing_editor(f"emacs has no eglot (elpa-eglot): {INSTALL_HINT}\n{probe.stderr[-1000:]}")
@@ -45,11 +52,15 @@ def emacs() -> str:
 
 def _run_eglot(emacs, project, editor_env, tmp_path, **extra_env):
     result_file = tmp_path / "emacs-result.json"
-    env = editor_env | {
-        "DBOS_EMACS_CLIENT_DIR": str(EMACS_CLIENT_DIR),
-        "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
-        "DBOS_EMACS_RESULT": str(result_file),
-    } | extra_env
+    env = (
+        editor_env
+        | {
+            "DBOS_EMACS_CLIENT_DIR": str(EMACS_CLIENT_DIR),
+            "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
+            "DBOS_EMACS_RESULT": str(result_file),
+        }
+        | extra_env
+    )
     t0 = time.monotonic()
     proc = run_editor([emacs, "--batch", "-l", str(DRIVER), str(project / "app.py")], cwd=project, env=env)
     elapsed = time.monotonic() - t0
@@ -100,7 +111,10 @@ def test_emacs_eglot_workspace_configuration(emacs, dbos_project, editor_env, tm
     """eglot-workspace-configuration's :dbos section reaches the server (README example shape)."""
     server_available()
     r, proc, dump = _run_eglot(
-        emacs, dbos_project, editor_env, tmp_path,
+        emacs,
+        dbos_project,
+        editor_env,
+        tmp_path,
         DBOS_EMACS_WORKSPACE_CONFIG='(:dbos (:severity (:DBOS101 "information")))',
         DBOS_EMACS_EXPECT_TYPE="eglot-note",
     )
@@ -111,9 +125,17 @@ def test_emacs_eglot_workspace_configuration(emacs, dbos_project, editor_env, tm
 
 def _require_lsp_mode(emacs: str, env: dict) -> None:
     probe = subprocess.run(
-        [emacs, "--batch", "--eval",
-         "(progn (require 'package) (package-initialize) (princ (if (locate-library \"lsp-mode\") \"ok\" \"no\")))"],
-        check=False, capture_output=True, text=True, timeout=60, env=env,
+        [
+            emacs,
+            "--batch",
+            "--eval",
+            '(progn (require \'package) (package-initialize) (princ (if (locate-library "lsp-mode") "ok" "no")))',
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     if probe.stdout.strip() != "ok":
         missing_editor(f"emacs has no lsp-mode (elpa-lsp-mode): {INSTALL_HINT}")
@@ -165,8 +187,11 @@ def test_emacs_lsp_mode_add_on_end_to_end(emacs, dbos_project, editor_env, tmp_p
         "DBOS_EMACS_RESULT": str(result_file),
     }
     t0 = time.monotonic()
-    proc = run_editor([emacs, "--batch", "-l", str(HERE / "emacs_lsp_mode_driver.el"), str(dbos_project / "app.py")],
-                      cwd=dbos_project, env=env)
+    proc = run_editor(
+        [emacs, "--batch", "-l", str(HERE / "emacs_lsp_mode_driver.el"), str(dbos_project / "app.py")],
+        cwd=dbos_project,
+        env=env,
+    )
     elapsed = time.monotonic() - t0
     context = f"emacs exited {proc.returncode} after {elapsed:.1f}s\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-4000:]}"
     assert result_file.exists(), "the lsp-mode driver wrote no result file\n" + context

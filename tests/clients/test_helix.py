@@ -32,18 +32,56 @@ LS_KEYS = {"command", "args", "config", "timeout", "environment", "required-root
 # [[language]]: deny_unknown_fields, an unknown key makes Helix reject the whole file.
 # (The pre-23.10 `language-server = { command = ... }` inside [[language]] is such a key.)
 LANG_KEYS = {
-    "name", "language-id", "scope", "injection-regex", "file-types", "shebangs", "roots",
-    "auto-format", "diagnostic-severity", "comment-token", "comment-tokens", "block-comment-tokens",
-    "indent", "language-servers", "grammar", "formatter", "soft-wrap", "text-width", "rulers",
-    "path-completion", "word-completion", "workspace-lsp-roots", "persistent-diagnostic-sources",
-    "rainbow-brackets", "code-actions-on-save", "auto-pairs", "debugger",
+    "name",
+    "language-id",
+    "scope",
+    "injection-regex",
+    "file-types",
+    "shebangs",
+    "roots",
+    "auto-format",
+    "diagnostic-severity",
+    "comment-token",
+    "comment-tokens",
+    "block-comment-tokens",
+    "indent",
+    "language-servers",
+    "grammar",
+    "formatter",
+    "soft-wrap",
+    "text-width",
+    "rulers",
+    "path-completion",
+    "word-completion",
+    "workspace-lsp-roots",
+    "persistent-diagnostic-sources",
+    "rainbow-brackets",
+    "code-actions-on-save",
+    "auto-pairs",
+    "debugger",
 }
 ENTRY_KEYS = {"name", "only-features", "except-features"}
 FEATURES = {
-    "format", "goto-declaration", "goto-definition", "goto-type-definition", "goto-reference",
-    "goto-implementation", "signature-help", "hover", "document-highlight", "completion",
-    "code-action", "document-links", "workspace-command", "document-symbols", "workspace-symbols",
-    "diagnostics", "pull-diagnostics", "rename-symbol", "inlay-hints", "document-colors",
+    "format",
+    "goto-declaration",
+    "goto-definition",
+    "goto-type-definition",
+    "goto-reference",
+    "goto-implementation",
+    "signature-help",
+    "hover",
+    "document-highlight",
+    "completion",
+    "code-action",
+    "document-links",
+    "workspace-command",
+    "document-symbols",
+    "workspace-symbols",
+    "diagnostics",
+    "pull-diagnostics",
+    "rename-symbol",
+    "inlay-hints",
+    "document-colors",
     "call-hierarchy",
 }
 # Feature names the 25.07 release documents (newer ones would be rejected by released Helix).
@@ -65,8 +103,10 @@ def validate(data: dict, require_on_path: bool = False, path: str | None = None)
         if not isinstance(ls, dict):
             errs.append(f"[language-server.{name}] must be a table")
             continue
-        errs += [f"[language-server.{name}] unknown key {k!r} (Helix silently ignores it)"
-                 for k in sorted(ls.keys() - LS_KEYS)]
+        errs += [
+            f"[language-server.{name}] unknown key {k!r} (Helix silently ignores it)"
+            for k in sorted(ls.keys() - LS_KEYS)
+        ]
         cmd = ls.get("command")
         if not isinstance(cmd, str) or not cmd:
             errs.append(f"[language-server.{name}] 'command' (string) is required")
@@ -78,7 +118,9 @@ def validate(data: dict, require_on_path: bool = False, path: str | None = None)
         envs = ls.get("environment", {})
         if not isinstance(envs, dict) or not all(isinstance(v, str) for v in envs.values()):
             errs.append(f"[language-server.{name}] 'environment' must map names to strings")
-        if "timeout" in ls and (not isinstance(ls["timeout"], int) or isinstance(ls["timeout"], bool) or ls["timeout"] <= 0):
+        if "timeout" in ls and (
+            not isinstance(ls["timeout"], int) or isinstance(ls["timeout"], bool) or ls["timeout"] <= 0
+        ):
             errs.append(f"[language-server.{name}] 'timeout' must be a positive integer (seconds)")
         roots = ls.get("required-root-patterns", [])
         if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
@@ -91,8 +133,9 @@ def validate(data: dict, require_on_path: bool = False, path: str | None = None)
         lname = lang.get("name", "?")
         if not isinstance(lang.get("name"), str):
             errs.append("[[language]] entry without a 'name'")
-        errs += [f"[[language]] {lname}: unknown key {k!r} (Helix rejects the file)"
-                 for k in sorted(lang.keys() - LANG_KEYS)]
+        errs += [
+            f"[[language]] {lname}: unknown key {k!r} (Helix rejects the file)" for k in sorted(lang.keys() - LANG_KEYS)
+        ]
         entries = lang.get("language-servers", [])
         if not isinstance(entries, list):
             errs.append(f"{lname}: 'language-servers' must be an array")
@@ -132,7 +175,7 @@ def config() -> dict:
 
 def _python(config: dict) -> dict:
     langs = [lang for lang in config.get("language", []) if lang.get("name") == "python"]
-    assert len(langs) == 1, "expected exactly one [[language]] name = \"python\""
+    assert len(langs) == 1, 'expected exactly one [[language]] name = "python"'
     return langs[0]
 
 
@@ -184,13 +227,17 @@ def test_helix_command_on_path(config):
     "bad, expected",
     [
         ('[language-server.x]\ncomand = "x"\n', "unknown key 'comand'"),
-        ('[language-server.x]\nargs = []\n', "'command' (string) is required"),
+        ("[language-server.x]\nargs = []\n", "'command' (string) is required"),
         ('[[language]]\nname = "python"\nlanguage-server = { command = "x" }\n', "unknown key 'language-server'"),
-        ('[[language]]\nname = "python"\nlanguage-servers = [{ name = "ty", only-features = ["hovr"] }]\n',
-         "unknown feature 'hovr'"),
+        (
+            '[[language]]\nname = "python"\nlanguage-servers = [{ name = "ty", only-features = ["hovr"] }]\n',
+            "unknown feature 'hovr'",
+        ),
         ('[[language]]\nname = "python"\nlanguage-servers = ["nope"]\n', "'nope' is not defined"),
-        ('[[language]]\nname = "python"\nlanguage-servers = [{ name = "ty", features = ["hover"] }]\n',
-         "unknown keys ['features']"),
+        (
+            '[[language]]\nname = "python"\nlanguage-servers = [{ name = "ty", features = ["hover"] }]\n',
+            "unknown keys ['features']",
+        ),
     ],
 )
 def test_validator_catches_mistakes(bad, expected):

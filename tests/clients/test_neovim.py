@@ -34,7 +34,9 @@ def _nvim() -> str:
     if nvim is None:
         missing_editor(f"nvim not installed: {INSTALL_HINT}")
     try:
-        first = subprocess.run([nvim, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+        first = subprocess.run(
+            [nvim, "--version"], check=False, capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()[0]
     except (OSError, subprocess.TimeoutExpired, IndexError) as exc:
         missing_editor(f"nvim at {nvim} does not run ({exc}): {INSTALL_HINT}")
     m = re.match(r"NVIM v(\d+)\.(\d+)", first)
@@ -51,11 +53,15 @@ def nvim() -> str:
 def _run_driver(nvim, project, editor_env, tmp_path, **extra_env):
     """Runs the driver once on app.py; returns (result dict, CompletedProcess, failure context)."""
     result_file = tmp_path / "nvim-result.json"
-    env = editor_env | {
-        "DBOS_NVIM_CLIENT_DIR": str(CLIENTS / "neovim"),
-        "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
-        "DBOS_NVIM_RESULT": str(result_file),
-    } | extra_env
+    env = (
+        editor_env
+        | {
+            "DBOS_NVIM_CLIENT_DIR": str(CLIENTS / "neovim"),
+            "DBOS_LSP_CMD_JSON": json.dumps(server_cmd()),
+            "DBOS_NVIM_RESULT": str(result_file),
+        }
+        | extra_env
+    )
     t0 = time.monotonic()
     proc = run_editor([nvim, "--headless", "--clean", "-u", str(DRIVER), "app.py"], cwd=project, env=env)
     elapsed = time.monotonic() - t0
@@ -139,12 +145,18 @@ def test_neovim_settings_reach_server(nvim, dbos_project, editor_env, tmp_path, 
     """`settings.dbos` from vim.lsp.config reaches the server (here: DBOS101 downgraded to Information)."""
     server_available()
     r, proc, context = _run_driver(
-        nvim, dbos_project, editor_env, tmp_path,
+        nvim,
+        dbos_project,
+        editor_env,
+        tmp_path,
         DBOS_NVIM_SETTINGS_JSON=json.dumps({"dbos": {"severity": {"DBOS101": "information"}}}),
         DBOS_NVIM_EXPECT_SEVERITY="3",
     )
-    dump = json.dumps({k: r.get(k) for k in ("errors", "attached", "config", "diagnostics", "severity_matched")},
-                      indent=1) + "\n" + context
+    dump = (
+        json.dumps({k: r.get(k) for k in ("errors", "attached", "config", "diagnostics", "severity_matched")}, indent=1)
+        + "\n"
+        + context
+    )
     assert not r["errors"] and proc.returncode == 0, dump
     assert r["attached"], dump
     assert r["config"]["settings"] == {"dbos": {"severity": {"DBOS101": "information"}}}, dump

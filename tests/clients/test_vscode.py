@@ -32,8 +32,9 @@ from editor_support import APP_PY, FIXED_LINE, PYPROJECT, REPO, SLEEP_LINE, miss
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "vscode_e2e.mjs"
 INSTALL_HINT = "run `bash scripts/install-vscode-test-deps.sh`"
-CACHE = Path(os.environ.get("DBOS_VSCODE_CACHE")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dbos-lsp")
+CACHE = Path(
+    os.environ.get("DBOS_VSCODE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dbos-lsp"
+)
 CODE_SERVER = Path(os.environ.get("DBOS_CODE_SERVER") or CACHE / "code-server/node_modules/.bin/code-server")
 PLAYWRIGHT_DIR = CACHE / "playwright"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,10 +75,19 @@ def vsix(tools) -> Path:
         return path
     t0 = time.monotonic()
     try:
-        r = subprocess.run(["bash", str(REPO / "scripts/build-vsix.sh")], capture_output=True, text=True,
-                           timeout=BUILD_TIMEOUT_S, env=dict(os.environ, PYTHON=sys.executable), stdin=subprocess.DEVNULL)
+        r = subprocess.run(
+            ["bash", str(REPO / "scripts/build-vsix.sh")],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            env=dict(os.environ, PYTHON=sys.executable),
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"scripts/build-vsix.sh did not finish within {BUILD_TIMEOUT_S}s:\n{(exc.stderr or '')[-3000:]}", pytrace=False)
+        pytest.fail(
+            f"scripts/build-vsix.sh did not finish within {BUILD_TIMEOUT_S}s:\n{(exc.stderr or '')[-3000:]}",
+            pytrace=False,
+        )
     if r.returncode != 0:
         pytest.fail(f"scripts/build-vsix.sh failed (rc={r.returncode}):\n{r.stderr[-4000:]}", pytrace=False)
     path = Path(r.stdout.strip().splitlines()[-1])
@@ -91,14 +101,41 @@ def extensions_dir(tools, vsix, tmp_path_factory) -> Path:
     """A throwaway extensions dir with only our .vsix installed."""
     base = tmp_path_factory.mktemp("vscode-ext")
     ext_dir, udd = base / "extensions", base / "install-profile"
-    r = subprocess.run([tools["code_server"], "--user-data-dir", str(udd), "--extensions-dir", str(ext_dir),
-                        "--install-extension", str(vsix), "--force"],
-                       capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env=_isolated_env(base, os.environ["PATH"]),
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0 and "successfully installed" in r.stdout, f"--install-extension failed:\n{r.stdout}\n{r.stderr}"
-    r = subprocess.run([tools["code_server"], "--user-data-dir", str(udd), "--extensions-dir", str(ext_dir),
-                        "--list-extensions", "--show-versions"],
-                       capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env=_isolated_env(base, os.environ["PATH"]))
+    r = subprocess.run(
+        [
+            tools["code_server"],
+            "--user-data-dir",
+            str(udd),
+            "--extensions-dir",
+            str(ext_dir),
+            "--install-extension",
+            str(vsix),
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+        env=_isolated_env(base, os.environ["PATH"]),
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0 and "successfully installed" in r.stdout, (
+        f"--install-extension failed:\n{r.stdout}\n{r.stderr}"
+    )
+    r = subprocess.run(
+        [
+            tools["code_server"],
+            "--user-data-dir",
+            str(udd),
+            "--extensions-dir",
+            str(ext_dir),
+            "--list-extensions",
+            "--show-versions",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+        env=_isolated_env(base, os.environ["PATH"]),
+    )
     assert EXT_ID in r.stdout, f"{EXT_ID} not listed after install:\n{r.stdout}\n{r.stderr}"
     return ext_dir
 
@@ -143,37 +180,60 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_scenario(scenario: str, *, tools, extensions_dir: Path, base: Path, settings: dict, path: str,
-                 pythonpath: str | None = None) -> dict:
+def run_scenario(
+    scenario: str, *, tools, extensions_dir: Path, base: Path, settings: dict, path: str, pythonpath: str | None = None
+) -> dict:
     """Start code-server on a free loopback port, run one driver scenario, return its JSON result."""
     proj, udd = base / "proj", base / "user-data"
     proj.mkdir()
     (proj / "pyproject.toml").write_text(PYPROJECT)
     (proj / "app.py").write_text(APP_PY)
     (udd / "User").mkdir(parents=True)
-    (udd / "User/settings.json").write_text(json.dumps({
-        "workbench.startupEditor": "none",
-        "security.workspace.trust.enabled": False,
-        "telemetry.telemetryLevel": "off",
-        "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False,
-        "workbench.tips.enabled": False,
-        "workbench.enableExperiments": False,
-        "update.mode": "none",
-        "files.autoSave": "off",
-        **({"dbos.trace.server": "verbose"} if os.environ.get("DBOS_VSCODE_TRACE") else {}),
-        **settings,
-    }, indent=2))
+    (udd / "User/settings.json").write_text(
+        json.dumps(
+            {
+                "workbench.startupEditor": "none",
+                "security.workspace.trust.enabled": False,
+                "telemetry.telemetryLevel": "off",
+                "extensions.autoCheckUpdates": False,
+                "extensions.autoUpdate": False,
+                "workbench.tips.enabled": False,
+                "workbench.enableExperiments": False,
+                "update.mode": "none",
+                "files.autoSave": "off",
+                **({"dbos.trace.server": "verbose"} if os.environ.get("DBOS_VSCODE_TRACE") else {}),
+                **settings,
+            },
+            indent=2,
+        )
+    )
     port = _free_port()
     (base / "config.yaml").write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
     env = _isolated_env(base, path, pythonpath)
     cs_log = (base / "code-server.log").open("w")
-    cs = subprocess.Popen([tools["code_server"], "--config", str(base / "config.yaml"), "--user-data-dir", str(udd),
-                           "--extensions-dir", str(extensions_dir), "--disable-telemetry", "--disable-update-check",
-                           "--disable-workspace-trust", "--disable-getting-started-override",
-                           *(["--log", "trace"] if os.environ.get("DBOS_VSCODE_TRACE") else []), str(proj)],
-                          stdout=cs_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(base),
-                          start_new_session=True)
+    cs = subprocess.Popen(
+        [
+            tools["code_server"],
+            "--config",
+            str(base / "config.yaml"),
+            "--user-data-dir",
+            str(udd),
+            "--extensions-dir",
+            str(extensions_dir),
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            *(["--log", "trace"] if os.environ.get("DBOS_VSCODE_TRACE") else []),
+            str(proj),
+        ],
+        stdout=cs_log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=str(base),
+        start_new_session=True,
+    )
     t0 = time.monotonic()
     try:
         url = f"http://127.0.0.1:{port}"
@@ -183,25 +243,51 @@ def run_scenario(scenario: str, *, tools, extensions_dir: Path, base: Path, sett
                     break
             except OSError:
                 if cs.poll() is not None or time.monotonic() - t0 > READY_TIMEOUT_S:
-                    pytest.fail(f"code-server did not come up on {url} within {READY_TIMEOUT_S}s "
-                                f"(rc={cs.poll()}):\n{(base / 'code-server.log').read_text()[-3000:]}", pytrace=False)
+                    pytest.fail(
+                        f"code-server did not come up on {url} within {READY_TIMEOUT_S}s "
+                        f"(rc={cs.poll()}):\n{(base / 'code-server.log').read_text()[-3000:]}",
+                        pytrace=False,
+                    )
                 time.sleep(0.2)
-        shots = Path(os.environ["DBOS_VSCODE_SCREENSHOTS"]).resolve() if os.environ.get("DBOS_VSCODE_SCREENSHOTS") \
+        shots = (
+            Path(os.environ["DBOS_VSCODE_SCREENSHOTS"]).resolve()
+            if os.environ.get("DBOS_VSCODE_SCREENSHOTS")
             else base / "screenshots"
-        cfg = {"url": url, "folder": str(proj), "file": "app.py", "scenario": scenario, "logsDir": str(udd / "logs"),
-               "settingsFile": str(udd / "User/settings.json"),
-               "shotsDir": str(shots), "playwrightDir": str(PLAYWRIGHT_DIR), "chromium": str(CHROMIUM),
-               "timeoutMs": (SCENARIO_TIMEOUT_S - 30) * 1000}
+        )
+        cfg = {
+            "url": url,
+            "folder": str(proj),
+            "file": "app.py",
+            "scenario": scenario,
+            "logsDir": str(udd / "logs"),
+            "settingsFile": str(udd / "User/settings.json"),
+            "shotsDir": str(shots),
+            "playwrightDir": str(PLAYWRIGHT_DIR),
+            "chromium": str(CHROMIUM),
+            "timeoutMs": (SCENARIO_TIMEOUT_S - 30) * 1000,
+        }
         (base / "driver.json").write_text(json.dumps(cfg))
         try:
-            r = subprocess.run([tools["node"], str(DRIVER), str(base / "driver.json")], capture_output=True, text=True,
-                               timeout=SCENARIO_TIMEOUT_S, stdin=subprocess.DEVNULL, env=_isolated_env(base / "driver", os.environ["PATH"]))
+            r = subprocess.run(
+                [tools["node"], str(DRIVER), str(base / "driver.json")],
+                capture_output=True,
+                text=True,
+                timeout=SCENARIO_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+                env=_isolated_env(base / "driver", os.environ["PATH"]),
+            )
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"driver hung for {SCENARIO_TIMEOUT_S}s in scenario {scenario}:\n{(exc.stderr or '')[-3000:]}", pytrace=False)
+            pytest.fail(
+                f"driver hung for {SCENARIO_TIMEOUT_S}s in scenario {scenario}:\n{(exc.stderr or '')[-3000:]}",
+                pytrace=False,
+            )
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
         if not lines:
-            pytest.fail(f"driver printed no result (rc={r.returncode}):\nstdout:\n{r.stdout[-3000:]}\n"
-                        f"stderr:\n{r.stderr[-3000:]}", pytrace=False)
+            pytest.fail(
+                f"driver printed no result (rc={r.returncode}):\nstdout:\n{r.stdout[-3000:]}\n"
+                f"stderr:\n{r.stderr[-3000:]}",
+                pytrace=False,
+            )
         result = json.loads(lines[-1])
         result["driver_stderr"] = r.stderr
         result["project"] = proj
@@ -222,8 +308,11 @@ def assert_checks(result: dict, *names: str) -> None:
     if failed or missing:
         lines = [f"FAIL {c['name']}: {json.dumps(c['detail'])[:1500]}" for c in failed]
         lines += [f"NOT RUN {n}" for n in missing]
-        pytest.fail("\n".join(lines) + f"\n--- DBOS output channel ---\n{result['log'][-4000:]}"
-                    f"\n(screenshots in {result['screenshots']})", pytrace=False)
+        pytest.fail(
+            "\n".join(lines) + f"\n--- DBOS output channel ---\n{result['log'][-4000:]}"
+            f"\n(screenshots in {result['screenshots']})",
+            pytrace=False,
+        )
 
 
 def test_vscode_diagnostic_hover_quickfix_restart(tools, extensions_dir, tmp_path, server_available):
@@ -231,19 +320,28 @@ def test_vscode_diagnostic_hover_quickfix_restart(tools, extensions_dir, tmp_pat
     server_available()
     path = search_path()
     assert shutil.which("dbos-lsp", path=path), f"dbos-lsp not on PATH ({path}): pip install -e ."
-    result = run_scenario("full", tools=tools, extensions_dir=extensions_dir, base=tmp_path, settings={},
-                          path=path, pythonpath=server_env().get("PYTHONPATH"))
-    assert_checks(result,
-                  "diagnostic: Problems panel shows DBOS101",
-                  "squiggle under DBOS.sleep(30) in the editor",
-                  "Problems row has source dbos and line 6",
-                  "hover on DBOS.sleep mentions sleep_async",
-                  "DBOS: Restart Server -> log shows a second start",
-                  "after restart: Problems panel shows DBOS101",
-                  "Ctrl+. offers the sleep_async quick fix",
-                  'quick fix rewrites line 6 to "await DBOS.sleep_async(30)"',
-                  "DBOS101 disappears after the fix",
-                  "log channel has the server command line")
+    result = run_scenario(
+        "full",
+        tools=tools,
+        extensions_dir=extensions_dir,
+        base=tmp_path,
+        settings={},
+        path=path,
+        pythonpath=server_env().get("PYTHONPATH"),
+    )
+    assert_checks(
+        result,
+        "diagnostic: Problems panel shows DBOS101",
+        "squiggle under DBOS.sleep(30) in the editor",
+        "Problems row has source dbos and line 6",
+        "hover on DBOS.sleep mentions sleep_async",
+        "DBOS: Restart Server -> log shows a second start",
+        "after restart: Problems panel shows DBOS101",
+        "Ctrl+. offers the sleep_async quick fix",
+        'quick fix rewrites line 6 to "await DBOS.sleep_async(30)"',
+        "DBOS101 disappears after the fix",
+        "log channel has the server command line",
+    )
     saved = (result["project"] / "app.py").read_text().splitlines()
     assert saved[SLEEP_LINE - 1] == FIXED_LINE, saved
     assert result["log"].count("Starting DBOS language server (start #") >= 2, result["log"]
@@ -253,8 +351,15 @@ def test_vscode_diagnostic_hover_quickfix_restart(tools, extensions_dir, tmp_pat
 def _path_without_dbos_lsp() -> str:
     """System PATH minus every dir with a dbos-lsp (or a python3 that can import dbos_lsp)."""
     dirs = []
-    for d in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin",
-              str(Path(shutil.which("node") or "/usr/bin/node").parent)]:
+    for d in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        str(Path(shutil.which("node") or "/usr/bin/node").parent),
+    ]:
         if d not in dirs and not (Path(d) / "dbos-lsp").exists():
             dirs.append(d)
     return os.pathsep.join(dirs)
@@ -268,29 +373,45 @@ def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_pa
     python3 = shutil.which("python3", path=path)
     if python3 is None:
         missing_editor(f"no python3 on {path} for the useBundled test")
-    probe = subprocess.run([python3, "-c", "import dbos_lsp"], capture_output=True, timeout=30,
-                           env={"PATH": path, "HOME": str(tmp_path)})
+    probe = subprocess.run(
+        [python3, "-c", "import dbos_lsp"], capture_output=True, timeout=30, env={"PATH": path, "HOME": str(tmp_path)}
+    )
     assert probe.returncode != 0, f"{python3} can import dbos_lsp by itself; the useBundled test would prove nothing"
-    result = run_scenario("bundled", tools=tools, extensions_dir=extensions_dir, base=tmp_path,
-                          settings={"dbos.importStrategy": "useBundled", "dbos.severity": {"DBOS101": "information"}},
-                          path=path)
-    assert_checks(result,
-                  "useBundled: Problems panel shows DBOS101",
-                  "useBundled: dbos.severity setting applied (info squiggle)",
-                  "useBundled: changed dbos.severity applied live (error squiggle)",
-                  "useBundled: settings.json saved as valid JSON",
-                  "useBundled: hover on DBOS.sleep mentions sleep_async",
-                  "useBundled: server launched from bundled/tool/lsp_server.py")
+    result = run_scenario(
+        "bundled",
+        tools=tools,
+        extensions_dir=extensions_dir,
+        base=tmp_path,
+        settings={"dbos.importStrategy": "useBundled", "dbos.severity": {"DBOS101": "information"}},
+        path=path,
+    )
+    assert_checks(
+        result,
+        "useBundled: Problems panel shows DBOS101",
+        "useBundled: dbos.severity setting applied (info squiggle)",
+        "useBundled: changed dbos.severity applied live (error squiggle)",
+        "useBundled: settings.json saved as valid JSON",
+        "useBundled: hover on DBOS.sleep mentions sleep_async",
+        "useBundled: server launched from bundled/tool/lsp_server.py",
+    )
     assert f"{python3} " in result["log"], result["log"]
 
 
 def test_vscode_wrong_server_path_shows_error(tools, extensions_dir, tmp_path):
     """Negative: a nonexistent dbos.path must give a visible error, not a silent failure."""
-    result = run_scenario("badpath", tools=tools, extensions_dir=extensions_dir, base=tmp_path,
-                          settings={"dbos.path": "/nonexistent/dbos-lsp"}, path=search_path())
-    assert_checks(result,
-                  'bad dbos.path: error notification "could not be started"',
-                  "bad dbos.path: message names the command",
-                  "bad dbos.path: exactly one DBOS error notification",
-                  "bad dbos.path: no DBOS101 diagnostics")
+    result = run_scenario(
+        "badpath",
+        tools=tools,
+        extensions_dir=extensions_dir,
+        base=tmp_path,
+        settings={"dbos.path": "/nonexistent/dbos-lsp"},
+        path=search_path(),
+    )
+    assert_checks(
+        result,
+        'bad dbos.path: error notification "could not be started"',
+        "bad dbos.path: message names the command",
+        "bad dbos.path: exactly one DBOS error notification",
+        "bad dbos.path: no DBOS101 diagnostics",
+    )
     assert "could not be started" in result["log"] and "/nonexistent/dbos-lsp" in result["log"], result["log"]

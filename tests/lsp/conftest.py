@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
-from pygls.protocol import default_converter
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_DIR = str(REPO / "server")
@@ -150,7 +150,9 @@ class Session:
 
     async def hover(self, uri: str, line: int, column: int):
         return await self.client.text_document_hover_async(
-            types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=self.position(uri, line, column))
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=self.position(uri, line, column)
+            )
         )
 
     async def code_actions(self, uri: str, rng: types.Range, only=None, diagnostics=()):

@@ -15,7 +15,7 @@ from test_session import CLIENTS, SLEEPY, start
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-_BODY = '''
+_BODY = """
 
 @DBOS.step()
 async def s1_N() -> int:
@@ -33,8 +33,11 @@ async def wf_N() -> None:
     DBOS.set_event("k", "v")
     await asyncio.gather(s1_N(), s1_N())
     tx_N(1)
-'''
-BIG = 'import asyncio\n\nfrom dbos import DBOS, SQLAlchemyDatasource\n\nds = SQLAlchemyDatasource.create("postgresql://localhost/app")\n' + "".join(_BODY.replace("_N", f"_{i}") for i in range(100))
+"""
+BIG = (
+    'import asyncio\n\nfrom dbos import DBOS, SQLAlchemyDatasource\n\nds = SQLAlchemyDatasource.create("postgresql://localhost/app")\n'
+    + "".join(_BODY.replace("_N", f"_{i}") for i in range(100))
+)
 
 
 @pytest_lsp.fixture(params=CLIENTS, config=CONFIG, scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from dbos_lsp.model import Analysis
-from dbos_lsp.server import DbosLanguageServer, _settings_section
+from dbos_lsp.analysis.findings import Analysis
+from dbos_lsp.lsp.server import DbosLanguageServer, _settings_section
 
 
 class Recorder(DbosLanguageServer):

@@ -14,15 +14,15 @@ CLIENTS = ["visual-studio-code", "neovim@v0.11"]
 # One server per client kind for the whole module (each test opens its own documents).
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SLEEPY = '''from dbos import DBOS
+SLEEPY = """from dbos import DBOS
 
 
 @DBOS.workflow()
 async def wf() -> None:
     DBOS.sleep(30)
-'''
+"""
 
-CLEAN = '''from dbos import DBOS
+CLEAN = """from dbos import DBOS
 
 
 @DBOS.workflow()
@@ -33,9 +33,9 @@ async def wf() -> None:
 @DBOS.workflow()
 def sync_wf() -> None:
     DBOS.sleep(30)
-'''
+"""
 
-MIXED = '''import asyncio
+MIXED = """import asyncio
 
 from dbos import DBOS, SQLAlchemyDatasource
 
@@ -58,18 +58,18 @@ async def wf() -> None:
     DBOS.set_event("k", "v")
     await asyncio.gather(s1(), s1())
     tx(1)
-'''
+"""
 
-UNICODE = '''# café 🚀
+UNICODE = """# café 🚀
 from dbos import DBOS
 
 
 @DBOS.workflow()
 async def wf() -> None:
     s = "héllo 🚀"; DBOS.sleep(1)
-'''
+"""
 
-BROKEN = '''from dbos import DBOS
+BROKEN = """from dbos import DBOS
 
 
 @DBOS.workflow()
@@ -79,7 +79,7 @@ async def good() -> None:
 
 def broken(:
     return (
-'''
+"""
 
 
 async def start(client: LanguageClient, name: str, options=None) -> Session:
@@ -241,7 +241,7 @@ async def test_hover_on_noqa_code_gives_the_rule_doc(session: Session):
 
 
 async def test_requests_for_unknown_documents_are_empty(session: Session):
-    uri = (CONFIG_ROOT + "/never_opened.py")
+    uri = CONFIG_ROOT + "/never_opened.py"
     pos = types.Position(line=0, character=0)
     hover = await session.client.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos)

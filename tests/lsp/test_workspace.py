@@ -297,9 +297,12 @@ async def test_workflow_name_collision_across_two_open_files(shop_client: Langua
     assert "DBOS404" not in await codes(session, a)
     assert "DBOS404" not in await codes(session, b)
     # Rename b's workflow in the buffer (unsaved): a now collides on its next analysis.
-    session.change(b, session.texts[b].replace("def handle(", "def process_order_(").replace(
-        "@DBOS.workflow()", '@DBOS.workflow(name="process_order")'
-    ))
+    session.change(
+        b,
+        session.texts[b]
+        .replace("def handle(", "def process_order_(")
+        .replace("@DBOS.workflow()", '@DBOS.workflow(name="process_order")'),
+    )
     assert "DBOS404" in await eventually(session, b, lambda c: "DBOS404" in c)
     assert "DBOS404" in await eventually(session, a, lambda c: "DBOS404" in c)
     if session.name == PULL_REFRESH:  # the refresh is batched (250 ms)
@@ -359,7 +362,9 @@ async def test_watched_python_files_keep_the_index_current(shop_client: Language
     root: Path = shop_client.root
     a = session.open_file(root / "shop/a.py")
     assert "DBOS404" not in await codes(session, a)
-    clash = write(root, "shop/c.py", "from dbos import DBOS\n\n\n@DBOS.workflow()\ndef process_order() -> None:\n    pass\n")
+    clash = write(
+        root, "shop/c.py", "from dbos import DBOS\n\n\n@DBOS.workflow()\ndef process_order() -> None:\n    pass\n"
+    )
     watched(session, (clash, types.FileChangeType.Created))
     diags = await eventually(session, a, lambda c: "DBOS404" in c)
     assert diags.count("DBOS404") == 1

@@ -17,9 +17,10 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -155,7 +156,7 @@ def parses(text: str) -> bool:
         return False
 
 
-def action_edits(action: types.CodeAction, uri: str, version: Optional[int]) -> list[types.TextEdit]:
+def action_edits(action: types.CodeAction, uri: str, version: int | None) -> list[types.TextEdit]:
     edit = action.edit
     assert edit is not None, f"code action without an edit: {action.title}"
     if edit.document_changes:
@@ -176,7 +177,9 @@ def action_edits(action: types.CodeAction, uri: str, version: Optional[int]) -> 
 
 
 def _source_files() -> list[Path]:
-    files = sorted((REPO / "tests" / "corpus").rglob("*.py")) + sorted((REPO / "tests" / "fixtures" / "rules").glob("*.py"))
+    files = sorted((REPO / "tests" / "corpus").rglob("*.py")) + sorted(
+        (REPO / "tests" / "fixtures" / "rules").glob("*.py")
+    )
     return [f for f in files if f.is_file()]
 
 
@@ -187,14 +190,63 @@ SOURCE_LINES: list[list[str]] = [s.splitlines(keepends=True) for s in SOURCES if
 OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 NASTY = [
-    "(", ")", "[", "]", "{", "}", "((", "))", ":", ",", "\t", "    ", "\n", "\r\n", "\r", "\\\n",
-    '"', "'", '"""', "'''", "#", "# noqa", "  # noqa: DBOS101", "# dbos: ignore[DBOS101]",
-    "🚀", "𝔘", "é", "日本", "\u200d", "\ufeff", "\x00", "😀x😀", "𝔘𝔘𝔘",
-    "async ", "await ", "def ", "class ", "@DBOS.workflow()\n", "@DBOS.step()\n", "lambda: ",
-    "DBOS.sleep(1)", "await DBOS.sleep_async(1)", "from dbos import DBOS\n", "import asyncio\n",
-    "asyncio.gather(a(), b())", "DBOS.launch()\n", "time.sleep(1)", "return ", "yield ", "f'{x}'",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "((",
+    "))",
+    ":",
+    ",",
+    "\t",
+    "    ",
+    "\n",
+    "\r\n",
+    "\r",
+    "\\\n",
+    '"',
+    "'",
+    '"""',
+    "'''",
+    "#",
+    "# noqa",
+    "  # noqa: DBOS101",
+    "# dbos: ignore[DBOS101]",
+    "🚀",
+    "𝔘",
+    "é",
+    "日本",
+    "\u200d",
+    "\ufeff",
+    "\x00",
+    "😀x😀",
+    "𝔘𝔘𝔘",
+    "async ",
+    "await ",
+    "def ",
+    "class ",
+    "@DBOS.workflow()\n",
+    "@DBOS.step()\n",
+    "lambda: ",
+    "DBOS.sleep(1)",
+    "await DBOS.sleep_async(1)",
+    "from dbos import DBOS\n",
+    "import asyncio\n",
+    "asyncio.gather(a(), b())",
+    "DBOS.launch()\n",
+    "time.sleep(1)",
+    "return ",
+    "yield ",
+    "f'{x}'",
     # Line breaks for str.splitlines, not for Python or the LSP.
-    "\x0c", "# \x0c\n", "\u2028", "'\u2029'", "\x85", "\x1c",
+    "\x0c",
+    "# \x0c\n",
+    "\u2028",
+    "'\u2029'",
+    "\x85",
+    "\x1c",
 ]
 
 safe_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -344,7 +396,7 @@ class LiveSession:
     pull: bool = False
     counter: int = 0
     docs: dict[str, Doc] = field(default_factory=dict)
-    loop: Optional[asyncio.AbstractEventLoop] = None
+    loop: asyncio.AbstractEventLoop | None = None
 
     def notify(self, send, params) -> None:
         """Send a notification from any thread.  pygls writes to an asyncio transport, which
@@ -368,9 +420,9 @@ class LiveSession:
         cls,
         kind: str,
         options: Any = None,
-        root: Optional[Path] = None,
-        env: Optional[dict[str, str]] = None,
-    ) -> "LiveSession":
+        root: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> LiveSession:
         client = make_recording_client()
         await client.start_io(*SERVER_COMMAND, env=env or server_env())
         root = root or Path(tempfile.mkdtemp(prefix="dbos-lsp-robustness-"))
@@ -399,7 +451,7 @@ class LiveSession:
         stem, _, ext = name.rpartition(".")
         return (self.root / f"{stem}_{self.counter}.{ext}").as_uri()
 
-    def open(self, text: str, uri: Optional[str] = None, version: int = 1) -> Doc:
+    def open(self, text: str, uri: str | None = None, version: int = 1) -> Doc:
         uri = uri or self.new_uri()
         doc = Doc(uri, text, version)
         self.docs[uri] = doc
@@ -407,7 +459,7 @@ class LiveSession:
             self.client.text_document_did_open,
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
-            )
+            ),
         )
         return doc
 
@@ -428,7 +480,9 @@ class LiveSession:
                 end=position_of(doc.text, op.end, self.encoding),
             )
             # Our own client-side application must agree with the op.
-            assert apply_text_edits(doc.text, [types.TextEdit(range=rng, new_text=op.new_text)], self.encoding) == apply_op(doc.text, op)
+            assert apply_text_edits(
+                doc.text, [types.TextEdit(range=rng, new_text=op.new_text)], self.encoding
+            ) == apply_op(doc.text, op)
             doc.text = apply_op(doc.text, op)
             changes.append(types.TextDocumentContentChangePartial(range=rng, text=op.new_text))
         doc.version += 1
@@ -437,10 +491,10 @@ class LiveSession:
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                 content_changes=changes,
-            )
+            ),
         )
 
-    def change_full(self, doc: Doc, text: str, version: Optional[int] = None) -> None:
+    def change_full(self, doc: Doc, text: str, version: int | None = None) -> None:
         doc.text = text
         doc.version = version if version is not None else doc.version + 1
         self.notify(
@@ -448,7 +502,7 @@ class LiveSession:
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                 content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-            )
+            ),
         )
 
     # ----- requests -----
@@ -464,7 +518,7 @@ class LiveSession:
             return list(report.items)
         return list((await self.wait_publish(doc.uri, doc.version, timeout)).diagnostics)
 
-    async def wait_publish(self, uri: str, version: Optional[int], timeout: float = 30.0):
+    async def wait_publish(self, uri: str, version: int | None, timeout: float = 30.0):
         client = self.client
 
         async def find():

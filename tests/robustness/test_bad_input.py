@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-
 from rb_support import (
     SERVER_DIR,
     SOURCES,
@@ -95,7 +94,11 @@ def roundtrip(live: LiveSession, loop_thread: LoopThread, text: str, timeout: fl
 
 def test_undecodable_file_opened_with_replacement_characters(live, loop_thread):
     # What an editor sends for a latin-1 file it decoded as UTF-8: U+FFFD where bytes failed.
-    raw = "# caf\xe9\n".encode("latin-1") + SLEEPY.replace("def wf(", "def latin_wf(").encode() + b's = "\xff\xfe"; DBOS.sleep(1)\n'
+    raw = (
+        "# caf\xe9\n".encode("latin-1")
+        + SLEEPY.replace("def wf(", "def latin_wf(").encode()
+        + b's = "\xff\xfe"; DBOS.sleep(1)\n'
+    )
     text = raw.decode("utf-8", errors="replace")
     assert "\ufffd" in text
     # The file exists on disk with its latin-1 bytes, next to a latin-1 module it imports
@@ -103,7 +106,9 @@ def test_undecodable_file_opened_with_replacement_characters(live, loop_thread):
     path = live.root / f"latin_{live.counter}.py"
     path.write_bytes(raw)
     (live.root / "legacy_steps.py").write_bytes(
-        "# caf\xe9\nfrom dbos import DBOS\n\n\n@DBOS.step()\nasync def reserve() -> None:\n    s = '\xff'\n".encode("latin-1")
+        "# caf\xe9\nfrom dbos import DBOS\n\n\n@DBOS.step()\nasync def reserve() -> None:\n    s = '\xff'\n".encode(
+            "latin-1"
+        )
     )
     text += "from legacy_steps import reserve\n\n\n@DBOS.workflow()\nasync def latin_wf2() -> None:\n    reserve()\n"
     doc = live.open(text, uri=path.as_uri())
@@ -228,7 +233,7 @@ def did_change_for_unopened_document(live, loop_thread):
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=ghost.uri, version=2),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n")],
-        )
+        ),
     )
     live.close(ghost)
     live.close(ghost)
@@ -238,6 +243,7 @@ def did_change_for_unopened_document(live, loop_thread):
 def test_out_of_range_positions(live, loop_thread):
     doc = live.open(SLEEPY)
     try:
+
         async def ask():
             for line, char in ((0, 500), (5, 10_000), (6, 0), (99, 3)):
                 pos = types.Position(line=line, character=char)
@@ -272,6 +278,7 @@ def test_cancel_in_flight_request(live, loop_thread):
     body = "\n\n".join(SOURCES)
     doc = live.open(body)  # whole-document code actions take seconds here
     try:
+
         async def cancel_then_ask():
             protocol = live.client.protocol
             params = types.CodeActionParams(
@@ -282,7 +289,10 @@ def test_cancel_in_flight_request(live, loop_thread):
             ids = []
             for method, p in (
                 (types.TEXT_DOCUMENT_CODE_ACTION, params),
-                (types.TEXT_DOCUMENT_HOVER, types.HoverParams(text_document=params.text_document, position=types.Position(line=5, character=5))),
+                (
+                    types.TEXT_DOCUMENT_HOVER,
+                    types.HoverParams(text_document=params.text_document, position=types.Position(line=5, character=5)),
+                ),
             ):
                 msg_id = f"cancel-me-{method}-{doc.uri}"
                 fut = asyncio.ensure_future(protocol.send_request_async(method, p, msg_id=msg_id))
@@ -315,6 +325,7 @@ def test_cancel_in_flight_request(live, loop_thread):
 
 
 # ----- configuration -------------------------------------------------------------------------
+
 
 def test_malformed_skill_document_is_skipped_with_one_warning(loop_thread, tmp_path: Path):
     folder = tmp_path / "skills"
@@ -354,7 +365,9 @@ def test_broken_settings_warn_at_most_once_per_cause(loop_thread, kind: str):
             for _ in range(2):  # the same broken settings again: no second message
                 session.notify(
                     session.client.workspace_did_change_configuration,
-                    types.DidChangeConfigurationParams(settings={"dbos": raw} if name not in ("not-an-object", "a-string") else raw)
+                    types.DidChangeConfigurationParams(
+                        settings={"dbos": raw} if name not in ("not-an-object", "a-string") else raw
+                    ),
                 )
             doc = session.open(SLEEPY)
             diags = loop_thread.run(session.diagnostics(doc))
@@ -384,7 +397,16 @@ def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str)
     pkg = ws / "app"
     pkg.mkdir(parents=True)
     (ws / "pyproject.toml").write_text('[project]\nname = "app"\n[tool.dbos-lsp]\nselect = ["ALL"]\n')
-    for target in (ws / "sitecustomize.py", ws / "usercustomize.py", ws / "evil.py", ws / "conftest.py", pkg / "__init__.py", pkg / "steps.py", ws / "tomllib.py", ws / "difflib.py"):
+    for target in (
+        ws / "sitecustomize.py",
+        ws / "usercustomize.py",
+        ws / "evil.py",
+        ws / "conftest.py",
+        pkg / "__init__.py",
+        pkg / "steps.py",
+        ws / "tomllib.py",
+        ws / "difflib.py",
+    ):
         target.write_text(EVIL.format(name=target.name))
     (pkg / "steps.py").write_text(EVIL.format(name="steps.py") + "\n@DBOS.step()\nasync def reserve() -> None: ...\n")
     text = (
@@ -395,11 +417,14 @@ def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str)
     main = pkg / "main.py"
     main.write_text(text)
     env = server_env(PYTHONPATH=SERVER_DIR)  # the workspace itself is not on the path...
-    for options in ({"dbos": {"pushDebounceMs": 0}}, {"dbos": {"pushDebounceMs": 0, "environmentPath": sys.executable}}):
+    for options in (
+        {"dbos": {"pushDebounceMs": 0}},
+        {"dbos": {"pushDebounceMs": 0, "environmentPath": sys.executable}},
+    ):
         # ...and, in the second case, the server runs in the workspace, as editors often start it.
         async def start(options=options):
-            from rb_support import SERVER_COMMAND, make_recording_client
             from pytest_lsp import client_capabilities
+            from rb_support import SERVER_COMMAND, make_recording_client
 
             client = make_recording_client()
             await client.start_io(*SERVER_COMMAND, env=env, cwd=str(ws if cwd == "workspace" else tmp_path))
@@ -419,7 +444,15 @@ def test_workspace_code_is_never_executed(loop_thread, tmp_path: Path, cwd: str)
         session = loop_thread.run(start())
         try:
             doc = session.open(text, uri=main.as_uri())
-            loop_thread.run(exercise(session, doc, hover_offsets=[text.index(w) + 2 for w in ("sitecustomize", "evil", "reserve()", "r2()", "tomllib")]))
+            loop_thread.run(
+                exercise(
+                    session,
+                    doc,
+                    hover_offsets=[
+                        text.index(w) + 2 for w in ("sitecustomize", "evil", "reserve()", "r2()", "tomllib")
+                    ],
+                )
+            )
             session.close(doc)
         finally:
             loop_thread.run(session.stop())
@@ -437,7 +470,10 @@ def test_cli_on_a_latin1_file(tmp_path: Path):
     good.write_text(SLEEPY)
     proc = subprocess.run(
         [sys.executable, "-m", "dbos_lsp", "check", str(bad), str(good)],
-        capture_output=True, text=True, env=server_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        timeout=120,
     )
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
@@ -453,6 +489,9 @@ def test_cli_honours_a_coding_cookie(tmp_path: Path):
     legacy.write_bytes(("# -*- coding: latin-1 -*-\ns = 'caf\xe9'\n" + SLEEPY).encode("latin-1"))
     proc = subprocess.run(
         [sys.executable, "-m", "dbos_lsp", "check", str(legacy)],
-        capture_output=True, text=True, env=server_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        timeout=120,
     )
     assert "DBOS101" in proc.stdout, proc.stdout + proc.stderr

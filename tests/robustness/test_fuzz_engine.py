@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dbos_lsp.code_actions import code_actions
-from dbos_lsp.engine import analyze
-from dbos_lsp.hover import hover_markdown
-from dbos_lsp.model import Position, Span
-from dbos_lsp.skills import load_library
 from rb_support import OTHER_LINE_BREAKS, apply_op, documents, edit_ops, fuzz_settings, lsp_lines, parses
+
+from dbos_lsp.analysis.findings import Position, Span
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.features.code_actions import code_actions
+from dbos_lsp.features.hover import hover_markdown
+from dbos_lsp.knowledge.skills import load_library
 
 LIBRARY = load_library()
 

@@ -19,18 +19,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lsprotocol import types
-
 from rb_support import (
     Doc,
     LiveSession,
     LoopThread,
     action_edits,
+    apply_op,
     apply_text_edits,
     check_range,
     comparable,
     documents,
     edit_ops,
-    apply_op,
     fuzz_settings,
     parses,
     position_of,

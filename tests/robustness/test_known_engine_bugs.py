@@ -10,12 +10,12 @@ import ast
 
 import pytest
 from lsprotocol import types
-
-from dbos_lsp.code_actions import code_actions
-from dbos_lsp.engine import analyze
-from dbos_lsp.model import Position, Span
-from dbos_lsp.source_text import apply_edits
 from rb_support import LiveSession, LoopThread, comparable, lsp_lines, parses
+
+from dbos_lsp.analysis.findings import Position, Span
+from dbos_lsp.analysis.source_text import apply_edits
+from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.features.code_actions import code_actions
 
 
 def _everything(text: str) -> Span:
@@ -107,7 +107,7 @@ def test_incremental_change_after_a_form_feed(kind: str):
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
                     content_changes=[types.TextDocumentContentChangePartial(range=rng, text="DBOS.sleep(1)")],
-                )
+                ),
             )
             incremental = lt.run(live.diagnostics(doc))
             live.change_full(doc, doc.text)

@@ -13,10 +13,9 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-
 from rb_support import SERVER_COMMAND, SOURCES, LiveSession, LoopThread, server_env
 
 EXIT_BOUND = 1.0  # seconds from "client gone" to "server gone"
@@ -43,7 +42,7 @@ def read_message(stream) -> dict:
 
 
 class RawServer:
-    def __init__(self, cwd: Optional[Path] = None) -> None:
+    def __init__(self, cwd: Path | None = None) -> None:
         self.proc = subprocess.Popen(
             SERVER_COMMAND,
             stdin=subprocess.PIPE,
@@ -54,7 +53,7 @@ class RawServer:
         )
         self.next_id = 0
 
-    def send(self, method: str, params: Any = None, request: bool = False) -> Optional[int]:
+    def send(self, method: str, params: Any = None, request: bool = False) -> int | None:
         msg: dict = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             msg["params"] = params
@@ -78,12 +77,17 @@ class RawServer:
     def initialize(self) -> None:
         result = self.request(
             "initialize",
-            {"processId": os.getpid(), "rootUri": None, "capabilities": {}, "initializationOptions": {"dbos": {"pushDebounceMs": 0}}},
+            {
+                "processId": os.getpid(),
+                "rootUri": None,
+                "capabilities": {},
+                "initializationOptions": {"dbos": {"pushDebounceMs": 0}},
+            },
         )
         assert "result" in result, result
         self.send("initialized", {})
 
-    def wait(self, timeout: float) -> Optional[int]:
+    def wait(self, timeout: float) -> int | None:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -145,7 +149,9 @@ def test_stdin_closed_during_a_long_analysis_exits_within_a_second(raw):
     server.initialize()
     text = "\n\n".join(SOURCES) * 3  # whole-document code actions take the engine many seconds
     uri = "file:///tmp/dbos-lsp-robustness-lifecycle/busy.py"
-    server.send("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    server.send(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}
+    )
     lines = text.split("\n")
     server.send(
         "textDocument/codeAction",
@@ -251,14 +257,15 @@ def test_no_helper_process_outlives_the_server(tmp_path: Path):
     (tmp_path / "steps.py").write_text("from dbos import DBOS\n\n\n@DBOS.step()\nasync def reserve() -> None: ...\n")
     lt = LoopThread()
     try:
-        session = lt.run(LiveSession.start("neovim@v0.11", {"dbos": {"environmentPath": sys.executable}}, root=tmp_path))
+        session = lt.run(
+            LiveSession.start("neovim@v0.11", {"dbos": {"environmentPath": sys.executable}}, root=tmp_path)
+        )
         text = "from dbos import DBOS\nfrom steps import reserve\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    reserve()\n"
         doc = session.open(text, uri=(tmp_path / "main.py").as_uri())
         lt.run(session.diagnostics(doc))
         server_pid = session.client._server.pid
         children = [
-            int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _ppid(int(p.name)) == server_pid
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(int(p.name)) == server_pid
         ]
         lt.run(session.stop())
         deadline = time.monotonic() + 5

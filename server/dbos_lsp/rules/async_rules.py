@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .. import sdk_facts as sdk
-from ..model import Edit, Finding, Position, Severity, Span
-from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
-from ..source_text import ensure_module_import, insert
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
+from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.analysis.source_text import ensure_module_import, insert
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.registry import RuleContext, rule
 
 SKILL = "advanced-async"
 
@@ -118,12 +118,14 @@ def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
             return True
         if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
             q = model.qualname(node.func, fn)
-            if q in _COROUTINE_CONSUMERS or (isinstance(node.func, ast.Attribute) and node.func.attr in _CONSUMER_METHODS):
+            if q in _COROUTINE_CONSUMERS or (
+                isinstance(node.func, ast.Attribute) and node.func.attr in _CONSUMER_METHODS
+            ):
                 return True
     return False
 
 
-def _calls_by_function(model: ModuleModel) -> dict[Optional[FunctionInfo], list[CallSite]]:
+def _calls_by_function(model: ModuleModel) -> dict[FunctionInfo | None, list[CallSite]]:
     return model.calls_by_function()
 
 
@@ -179,7 +181,7 @@ def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: st
     )
     func = site.node.func
     parent = site.parent
-    keyword_pos: Optional[Position] = None
+    keyword_pos: Position | None = None
     if isinstance(parent, ast.For) and parent.iter is site.node:
         keyword_pos = ctx.source.start(parent)
     elif isinstance(parent, ast.comprehension) and parent.iter is site.node and not parent.is_async:
@@ -190,7 +192,7 @@ def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: st
     return ctx.finding(func, message, f"Use `async for ... in {recv}.{twin}(...)`", edits)
 
 
-def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Optional[Position]:
+def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Position | None:
     # ``comprehension`` nodes carry no position: find the ``for`` just before the target.
     target = ctx.source.start(comp.target)
     line = ctx.source.line(target.line)[: target.character]
@@ -345,7 +347,7 @@ def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
-def _coroutine_label(ctx: RuleContext, site: CallSite) -> Optional[tuple[bool, str]]:
+def _coroutine_label(ctx: RuleContext, site: CallSite) -> tuple[bool, str] | None:
     model = ctx.model
     api = model.api_of(site.node, site.fn)
     if api is not None:
@@ -476,7 +478,7 @@ def _gathered(expr: ast.expr, fn: FunctionInfo, model: ModuleModel) -> list[tupl
     return [(expr, 1)]
 
 
-def _single_assignment(fn: FunctionInfo, name: str) -> Optional[ast.expr]:
+def _single_assignment(fn: FunctionInfo, name: str) -> ast.expr | None:
     if fn.bound.get(name) != 1 or fn.is_lambda:
         return None
     for stmt in ast.walk(fn.node):
@@ -585,7 +587,7 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
 # ----- DBOS109 ----------------------------------------------------------------------------
 
 
-def _asyncio_name(model: ModuleModel) -> Optional[str]:
+def _asyncio_name(model: ModuleModel) -> str | None:
     for local, qual in model.imports.known.items():
         if qual == "asyncio":
             return local

@@ -9,19 +9,19 @@ from __future__ import annotations
 import ast
 import os
 import re
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from ..model import Edit, Finding, Position, Severity, Span
-from ..module_model import FunctionInfo, ModuleModel, Role
-from ..source_text import insert, line_indent
-from ..workspace_names import project_root, same_path, workflow_registrations_in
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
+from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.analysis.source_text import insert, line_indent
+from dbos_lsp.project.workflow_names import project_root, same_path, workflow_registrations_in
+from dbos_lsp.rules.registry import RuleContext, rule
 
 _HTTP_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
 
 
-def _dbos_decorator(model: ModuleModel, dec: ast.expr, scope: Optional[FunctionInfo]) -> Optional[str]:
+def _dbos_decorator(model: ModuleModel, dec: ast.expr, scope: FunctionInfo | None) -> str | None:
     """``workflow``, ``step``, ``dbos_class``... for a ``@DBOS.x`` or ``@DBOS.x(...)`` decorator."""
     target = dec.func if isinstance(dec, ast.Call) else dec
     if not isinstance(target, ast.Attribute):
@@ -32,7 +32,7 @@ def _dbos_decorator(model: ModuleModel, dec: ast.expr, scope: Optional[FunctionI
     return None
 
 
-def _classes(model: ModuleModel) -> Iterator[tuple[ast.ClassDef, Optional[FunctionInfo]]]:
+def _classes(model: ModuleModel) -> Iterator[tuple[ast.ClassDef, FunctionInfo | None]]:
     """Every class with the function it is defined in (None: module or class body)."""
     seen: set[int] = set()
     for info in model.classes.values():
@@ -70,7 +70,7 @@ def decorator_not_called(ctx: RuleContext) -> Iterator[Finding]:
             yield from _check_bare(ctx, dec, scope)
 
 
-def _check_bare(ctx: RuleContext, dec: ast.expr, scope: Optional[FunctionInfo]) -> Iterator[Finding]:
+def _check_bare(ctx: RuleContext, dec: ast.expr, scope: FunctionInfo | None) -> Iterator[Finding]:
     if isinstance(dec, ast.Call) or _tail(dec) not in _MUST_CALL:
         return
     kind = _dbos_decorator(ctx.model, dec, scope)
@@ -148,7 +148,8 @@ def _is_staticmethod(model: ModuleModel, info: FunctionInfo) -> bool:
 
 def _is_classmethod(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any(
-        (isinstance(d, ast.Name) and d.id == "classmethod") or (isinstance(d, ast.Attribute) and d.attr == "classmethod")
+        (isinstance(d, ast.Name) and d.id == "classmethod")
+        or (isinstance(d, ast.Attribute) and d.attr == "classmethod")
         for d in node.decorator_list
     )
 
@@ -205,7 +206,7 @@ def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-def _dbos_prefix(ctx: RuleContext, info: FunctionInfo) -> Optional[str]:
+def _dbos_prefix(ctx: RuleContext, info: FunctionInfo) -> str | None:
     """How this file spells the DBOS class in the method's decorator (``DBOS``, ``dbos.DBOS``)."""
     for dec in info.node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
@@ -306,7 +307,7 @@ CONTEXT_MANAGERS = frozenset(
 _ASYNC_WITH_RE = re.compile(r"async(\s+)with\b")
 
 
-def _context_manager_name(model: ModuleModel, expr: ast.expr, scope: Optional[FunctionInfo]) -> Optional[str]:
+def _context_manager_name(model: ModuleModel, expr: ast.expr, scope: FunctionInfo | None) -> str | None:
     if not isinstance(expr, ast.Call) or _tail(expr.func) not in CONTEXT_MANAGERS:
         return None
     q = model.qualname(expr.func, scope)
@@ -353,7 +354,7 @@ def context_manager_async_with(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-def _enclosing_async_with(model: ModuleModel, site) -> Optional[ast.AsyncWith]:
+def _enclosing_async_with(model: ModuleModel, site) -> ast.AsyncWith | None:
     # ``withitem`` has no back-link: find the statement among the function's (or module's)
     # ``async with`` statements.  Only reached for DBOS context managers, so this is rare.
     scope = site.fn.node if site.fn is not None else model.tree

@@ -9,22 +9,22 @@ contexts (the model gives each its own ``FunctionInfo``).
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .. import determinism_catalog as catalog
-from .. import sdk_facts as sdk
-from ..model import Edit, Finding, Position, Severity
-from ..module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, own_statements
-from ..module_model import is_local as _is_local
-from ..source_text import import_insertion_line, insert
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity
+from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, own_statements
+from dbos_lsp.analysis.module_model import is_local as _is_local
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.analysis.source_text import import_insertion_line, insert
+from dbos_lsp.knowledge import determinism_catalog as catalog
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.registry import RuleContext, rule
 
 DETERMINISM = "workflow-determinism"
 SLEEP = "pattern-sleep"
 
 
-def _in_workflow(fn: Optional[FunctionInfo]) -> bool:
+def _in_workflow(fn: FunctionInfo | None) -> bool:
     return fn is not None and fn.role is Role.WORKFLOW and not fn.is_lambda
 
 
@@ -42,7 +42,7 @@ def _workflow_label(fn: FunctionInfo) -> str:
 # ----- names bound to DBOS (for fixes) ----------------------------------------------------
 
 
-def _dbos_name(model: ModuleModel, fn: Optional[FunctionInfo]) -> tuple[Optional[str], list[Edit]]:
+def _dbos_name(model: ModuleModel, fn: FunctionInfo | None) -> tuple[str | None, list[Edit]]:
     """How to spell ``dbos.DBOS`` at ``fn``: a local name, ``<alias>.DBOS``, or a new import.
 
     ``(None, [])`` when no spelling is safe.
@@ -62,9 +62,7 @@ def _dbos_name(model: ModuleModel, fn: Optional[FunctionInfo]) -> tuple[Optional
 
 # ----- logging exclusion ------------------------------------------------------------------
 
-_LOG_METHODS = frozenset(
-    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
-)
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
 
 
 def _is_logging_call(model: ModuleModel, site: CallSite) -> bool:
@@ -170,20 +168,60 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
 
 # Wildcard entries (``requests.*``) also match exception classes and plain value types.
 _NOT_IO_NAMES = frozenset(
-    {"Timeout", "Limits", "URL", "Headers", "Request", "Response", "codes", "timeout", "error",
-     "herror", "gaierror", "ClientTimeout", "BasicAuth", "Auth", "PIPE", "DEVNULL", "STDOUT",
-     # pure conversions and local lookups under ``socket.*``
-     "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "htons", "htonl", "ntohs", "ntohl",
-     "gethostname"}
+    {
+        "Timeout",
+        "Limits",
+        "URL",
+        "Headers",
+        "Request",
+        "Response",
+        "codes",
+        "timeout",
+        "error",
+        "herror",
+        "gaierror",
+        "ClientTimeout",
+        "BasicAuth",
+        "Auth",
+        "PIPE",
+        "DEVNULL",
+        "STDOUT",
+        # pure conversions and local lookups under ``socket.*``
+        "inet_aton",
+        "inet_ntoa",
+        "inet_pton",
+        "inet_ntop",
+        "htons",
+        "htonl",
+        "ntohs",
+        "ntohl",
+        "gethostname",
+    }
 )
 _PATH_IO_METHODS = frozenset(
-    {"read_text", "read_bytes", "write_text", "write_bytes", "open", "unlink", "mkdir", "rmdir",
-     "touch", "rename", "replace", "iterdir", "glob", "rglob", "exists", "is_file", "is_dir", "stat"}
+    {
+        "read_text",
+        "read_bytes",
+        "write_text",
+        "write_bytes",
+        "open",
+        "unlink",
+        "mkdir",
+        "rmdir",
+        "touch",
+        "rename",
+        "replace",
+        "iterdir",
+        "glob",
+        "rglob",
+        "exists",
+        "is_file",
+        "is_dir",
+        "stat",
+    }
 )
 _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
-_DB_FACTORIES = frozenset(
-    q for q, kind in catalog.IO.items() if kind == catalog.DATABASE and not q.endswith(".*")
-)
+_DB_FACTORIES = frozenset(q for q, kind in catalog.IO.items() if kind == catalog.DATABASE and not q.endswith(".*"))
 _IO_MESSAGES = {
     catalog.NETWORK: "makes a network call",
     catalog.FILES: "does file I/O",
@@ -192,7 +230,7 @@ _IO_MESSAGES = {
 }
 
 
-def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> Optional[str]:
+def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | None:
     func = call.func
     q = model.qualname(func, fn)
     if q is not None:
@@ -290,8 +328,8 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
             f"{name} in {_workflow_label(fn)} is not durable: after a crash the workflow sleeps "
             f"the whole interval again; {advice}, which records the wake-up time"
         )
-        edits: Optional[list[Edit]] = None
-        title: Optional[str] = None
+        edits: list[Edit] | None = None
+        title: str | None = None
         if simple:
             dbos, extra = _dbos_name(model, fn)
             arg = ctx.source.node_text(call.args[0])
@@ -310,9 +348,7 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
 
 # ----- DBOS204 ----------------------------------------------------------------------------
 
-_MUTATORS = frozenset(
-    "append extend insert update setdefault pop popitem remove clear add discard".split()
-)
+_MUTATORS = frozenset("append extend insert update setdefault pop popitem remove clear add discard".split())
 _COLLECTION_FACTORIES = frozenset({"list", "dict", "set", "bytearray"})
 _STATEFUL_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
 
@@ -336,7 +372,7 @@ def _literal_value(model: ModuleModel, value: ast.expr) -> bool:
     return False
 
 
-def _root_name(expr: ast.expr) -> Optional[ast.Name]:
+def _root_name(expr: ast.expr) -> ast.Name | None:
     while isinstance(expr, (ast.Attribute, ast.Subscript)):
         expr = expr.value
     return expr if isinstance(expr, ast.Name) else None
@@ -446,7 +482,7 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
 _EXECUTOR_METHODS = {"submit": 0, "map": 0, "run_in_executor": 1}
 
 
-def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+def _workflow_target(model: ModuleModel, expr: ast.expr, fn: FunctionInfo | None) -> Callee | None:
     if isinstance(expr, (ast.Starred, ast.Lambda)):
         return None
     callee = model.callee_of_expr(expr, fn)
@@ -455,7 +491,7 @@ def _workflow_target(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionIn
     return callee
 
 
-def _fix_context_ok(fn: Optional[FunctionInfo]) -> bool:
+def _fix_context_ok(fn: FunctionInfo | None) -> bool:
     # DBOS.start_workflow blocks an event loop and fails inside steps.
     if fn is None:
         return True
@@ -464,13 +500,11 @@ def _fix_context_ok(fn: Optional[FunctionInfo]) -> bool:
     return fn.role not in (Role.STEP, Role.TRANSACTION)
 
 
-def _thread_start_fix(
-    ctx: RuleContext, thread: ast.Call, start_site: CallSite, dbos: str
-) -> Optional[list[Edit]]:
+def _thread_start_fix(ctx: RuleContext, thread: ast.Call, start_site: CallSite, dbos: str) -> list[Edit] | None:
     """``threading.Thread(target=wf, args=(a, b)).start()`` -> ``DBOS.start_workflow(wf, a, b)``."""
     if thread.args:
         return None
-    target: Optional[ast.expr] = None
+    target: ast.expr | None = None
     parts: list[str] = []
     kwparts: list[str] = []
     for kw in thread.keywords:
@@ -498,7 +532,7 @@ def _thread_start_fix(
     return [Edit(ctx.source.span(start_site.node), f"{dbos}.start_workflow({text})")]
 
 
-def _thread_message(workflow: Callee, where: str, fn: Optional[FunctionInfo]) -> str:
+def _thread_message(workflow: Callee, where: str, fn: FunctionInfo | None) -> str:
     name = workflow.name
     if fn is None or not fn.is_async:
         start = f"DBOS.start_workflow({name}, ...)"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .. import sdk_facts as sdk
-from ..model import Finding, Severity
-from ..module_model import CallSite, ModuleModel
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Finding, Severity
+from dbos_lsp.analysis.module_model import CallSite, ModuleModel
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.registry import RuleContext, rule
 
 CONFIG_SKILL = "lifecycle-config"
 QUEUE_SKILL = "queue-basics"
@@ -36,7 +36,7 @@ def _sites(model: ModuleModel, wanted: dict[str, frozenset[str]]) -> Iterator[tu
             yield site, api[0], api[1]
 
 
-def _argument(call: ast.Call, position: Optional[int], keyword: str) -> object:
+def _argument(call: ast.Call, position: int | None, keyword: str) -> object:
     """The expression passed for a parameter: ``_MISSING``, ``_UNKNOWN`` (hidden behind
     ``*args``/``**kwargs``), or the ``ast.expr``."""
     for kw in call.keywords:
@@ -63,7 +63,7 @@ def _literal(expr: object) -> object:
         return _UNKNOWN
 
 
-def _str_constant(expr: object) -> Optional[str]:
+def _str_constant(expr: object) -> str | None:
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
         return expr.value
     return None
@@ -249,7 +249,7 @@ def _number(value: object) -> object:
     return _UNKNOWN
 
 
-def _limiter_problem(expr: object) -> Optional[bool]:
+def _limiter_problem(expr: object) -> bool | None:
     """True when a literal rate-limit dict lacks ``limit`` or ``period`` (or sets it to None);
     None when unsure."""
     if not isinstance(expr, ast.Dict):
@@ -269,7 +269,7 @@ def _limiter_problem(expr: object) -> Optional[bool]:
     return False
 
 
-def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) -> Optional[str]:
+def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) -> str | None:
     """The first ``_validate_queue`` check (dbos 3.4.0 ``_queue.py``) that certainly fails.
 
     ``values`` maps the numeric parameters to a number, None, ``_MISSING`` or
@@ -283,7 +283,11 @@ def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) 
         v = values[name]
         return None if v is _MISSING else v
 
-    if known("concurrency", "global_concurrency") and val("concurrency") is not None and val("global_concurrency") is not None:
+    if (
+        known("concurrency", "global_concurrency")
+        and val("concurrency") is not None
+        and val("global_concurrency") is not None
+    ):
         return "`concurrency` (deprecated) and `global_concurrency` are both set; set only `global_concurrency`"
     for name in ("partition_concurrency", "partition_worker_concurrency"):
         if known(name) and val(name) is not None and val(name) < 1:
@@ -415,7 +419,7 @@ class _BadCron(Exception):
     pass
 
 
-def cron_is_valid(expr: str) -> Optional[bool]:
+def cron_is_valid(expr: str) -> bool | None:
     """Whether ``croniter.is_valid(expr, second_at_beginning=True)`` would accept
     ``expr``: True, False, or None when the expression uses syntax this checker does
     not model (``#`` and ``L<n>`` weekdays, ``W`` days, ``R`` random values)."""
@@ -548,7 +552,7 @@ def enqueue_options_invalid(ctx: RuleContext) -> Iterator[Finding]:
         yield from _check_enqueue_options(ctx, options, name, check_keys)
 
 
-def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, Optional[str]]]:
+def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, str | None]]:
     """Options dict literals, with the variable that holds them (None: passed inline)."""
     wanted = {cls: frozenset(methods) for cls, methods in _ENQUEUE_APIS.items()}
     for site, cls, method in _sites(model, wanted):
@@ -581,7 +585,9 @@ def _mutated(model: ModuleModel, name: str) -> bool:
                     names.add(node.value.id)
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
                 names.add(node.target.id)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS:
+            elif (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS
+            ):
                 if isinstance(node.func.value, ast.Name):
                     names.add(node.func.value.id)
         model.__dict__["_lifecycle_mutated_names"] = names
@@ -589,7 +595,7 @@ def _mutated(model: ModuleModel, name: str) -> bool:
 
 
 def _check_enqueue_options(
-    ctx: RuleContext, options: ast.Dict, holder: Optional[str], check_keys: bool
+    ctx: RuleContext, options: ast.Dict, holder: str | None, check_keys: bool
 ) -> Iterator[Finding]:
     names: set[str] = set()
     complete = True

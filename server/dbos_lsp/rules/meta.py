@@ -9,12 +9,12 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..model import Edit, Finding, Fix, Position, Severity, Span
-from ..source_text import SourceText
-from ..suppression import comment_line, line_suppressions
-from .registry import BY_NAME, Rule, rule
+from dbos_lsp.analysis.findings import Edit, Finding, Fix, Position, Severity, Span
+from dbos_lsp.analysis.source_text import SourceText
+from dbos_lsp.analysis.suppression import comment_line, line_suppressions
+from dbos_lsp.rules.registry import BY_NAME, Rule, rule
 
 _ANY_SUPPRESSION = re.compile(r"#\s*(?:noqa\b|dbos:\s*ignore\b)", re.IGNORECASE)
 
@@ -95,7 +95,14 @@ def _finding(rule_901: Rule, line: str, index: int, start: int, end: int, unused
         title = "Remove unused suppression comment"
     message = f"unused suppression: no {', '.join(unused)} finding on this line"
     fix = Fix(title, True, (Edit(span, new_text),))
-    return Finding(rule_901.code, rule_901.name, message, Span(Position(index, start), Position(index, end)), rule_901.severity, fix)
+    return Finding(
+        rule_901.code,
+        rule_901.name,
+        message,
+        Span(Position(index, start), Position(index, end)),
+        rule_901.severity,
+        fix,
+    )
 
 
 def _codes_in_order(comment: str) -> list[str]:

@@ -7,13 +7,13 @@ registry.  Adding a rule touches one place.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
-from ..model import Edit, Finding, Fix, Severity, Span
-from ..module_model import ModuleModel
-from ..settings import Settings
-from ..source_text import SourceText
+from dbos_lsp.analysis.findings import Edit, Finding, Fix, Severity, Span
+from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.analysis.source_text import SourceText
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,9 @@ class Rule:
     skill: str  # reference document id, e.g. "advanced-async"
     summary: str
     fix: str  # "safe", "unsafe", "mixed" or "none": what the catalog promises
-    check: Callable[["RuleContext"], Iterator[Finding]]
-    min_version: Optional[tuple[int, ...]] = None
-    max_version: Optional[tuple[int, ...]] = None  # exclusive
+    check: Callable[[RuleContext], Iterator[Finding]]
+    min_version: tuple[int, ...] | None = None
+    max_version: tuple[int, ...] | None = None  # exclusive
     # The finding depends on the DBOS version in a way users should see (3.x gates,
     # version-dependent severity): its message names the version assumed and why.
     version_sensitive: bool = False
@@ -50,14 +50,14 @@ def rule(
     skill: str,
     summary: str,
     fix: str = "none",
-    min_version: Optional[tuple[int, ...]] = None,
-    max_version: Optional[tuple[int, ...]] = None,
-    version_sensitive: Optional[bool] = None,
+    min_version: tuple[int, ...] | None = None,
+    max_version: tuple[int, ...] | None = None,
+    version_sensitive: bool | None = None,
 ):
     if version_sensitive is None:
         version_sensitive = bool((min_version and min_version >= (3, 0)) or max_version)
 
-    def register(check: Callable[["RuleContext"], Iterator[Finding]]):
+    def register(check: Callable[[RuleContext], Iterator[Finding]]):
         if code in REGISTRY or name in BY_NAME:
             raise ValueError(f"duplicate rule {code} {name}")
         r = Rule(code, name, severity, skill, summary, fix, check, min_version, max_version, version_sensitive)
@@ -68,7 +68,7 @@ def rule(
     return register
 
 
-def lookup(code_or_name: str) -> Optional[Rule]:
+def lookup(code_or_name: str) -> Rule | None:
     key = code_or_name.strip()
     return REGISTRY.get(key.upper()) or BY_NAME.get(key.lower())
 
@@ -94,8 +94,8 @@ class RuleContext:
         self,
         where: ast.AST | Span,
         message: str,
-        fix_title: Optional[str] = None,
-        edits: Optional[list[Edit]] = None,
+        fix_title: str | None = None,
+        edits: list[Edit] | None = None,
         safe: bool = True,
     ) -> Finding:
         span = where if isinstance(where, Span) else self.source.span(where)

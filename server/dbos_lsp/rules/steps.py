@@ -7,14 +7,14 @@ Skill documents: ``step-basics`` (DBOS301, DBOS302, DBOS306), ``step-retries``
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .. import sdk_facts as sdk
-from ..model import Edit, Finding, Severity
-from ..module_model import CallSite, FunctionInfo, ModuleModel, Role
-from ..source_text import insert
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Edit, Finding, Severity
+from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.analysis.source_text import insert
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.registry import RuleContext, rule
 
 SKILL_BASICS = "step-basics"
 SKILL_RETRIES = "step-retries"
@@ -105,7 +105,7 @@ def _context_name(fn: FunctionInfo) -> str:
     return f"{kind} `{fn.name}`"
 
 
-def _dbos_api(model: ModuleModel, site: CallSite, tails: frozenset[str]) -> Optional[tuple[str, str]]:
+def _dbos_api(model: ModuleModel, site: CallSite, tails: frozenset[str]) -> tuple[str, str] | None:
     if _tail(site.node.func) not in tails:
         return None
     return model.api_of(site.node, site.fn)
@@ -207,7 +207,7 @@ def _referenced_elsewhere(model: ModuleModel, fn: FunctionInfo) -> bool:
     return any(other is not fn for other in cache.get(fn.name, ()))
 
 
-def _startup(model: ModuleModel, fn: Optional[FunctionInfo]) -> bool:
+def _startup(model: ModuleModel, fn: FunctionInfo | None) -> bool:
     if not model.is_startup_scope(fn):
         return False
     # A function the __main__ block calls is startup code only if nothing else calls it.
@@ -262,7 +262,7 @@ def _step_decorators(model: ModuleModel) -> Iterator[tuple[FunctionInfo, ast.Cal
                 yield fn, dec
 
 
-def _keyword(call: ast.Call, name: str) -> Optional[ast.keyword]:
+def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
     for kw in call.keywords:
         if kw.arg == name:
             return kw
@@ -331,11 +331,7 @@ def step_option_needs_async(ctx: RuleContext) -> Iterator[Finding]:
                 f"decorates the sync step `{fn.name}`; make the step `async def` or drop the timeout",
             )
         preemptible = _keyword(dec, "preemptible")
-        if (
-            preemptible is not None
-            and isinstance(preemptible.value, ast.Constant)
-            and preemptible.value.value is True
-        ):
+        if preemptible is not None and isinstance(preemptible.value, ast.Constant) and preemptible.value.value is True:
             yield ctx.finding(
                 preemptible,
                 f"`preemptible=True` is only supported on `async def` steps: DBOS raises when it "
@@ -346,7 +342,7 @@ def step_option_needs_async(ctx: RuleContext) -> Iterator[Finding]:
 # ----- DBOS305 ----------------------------------------------------------------------------
 
 
-def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Optional[Finding]:
+def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Finding | None:
     """``retries_allowed`` missing or False next to retry options in a keyword call."""
     if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
         return None  # **options / *args: the flag may be in there
@@ -364,7 +360,7 @@ def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Optional[F
     return _retry_finding(ctx, options[0], [kw.arg for kw in options], what, edits)
 
 
-def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Optional[Finding]:
+def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Finding | None:
     keys: dict[str, tuple[ast.expr, ast.expr]] = {}
     for key, value in zip(options.keys, options.values):
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
@@ -398,7 +394,7 @@ def _retry_finding(ctx: RuleContext, where: ast.AST, names: list[str], what: str
     )
 
 
-def _step_options_arg(call: ast.Call) -> Optional[ast.expr]:
+def _step_options_arg(call: ast.Call) -> ast.expr | None:
     if call.args:
         return call.args[0]
     kw = _keyword(call, "dbos_step_options")

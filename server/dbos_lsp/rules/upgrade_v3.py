@@ -13,14 +13,14 @@ import ast
 import io
 import re
 import tokenize
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .. import sdk_facts as sdk
-from ..model import Edit, Finding, Position, Severity, Span
-from ..module_model import FunctionInfo, ModuleModel
-from ..names import public_name
-from .registry import RuleContext, rule
-from ..names import tail_name as _tail
+from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
+from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel
+from dbos_lsp.analysis.names import public_name
+from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.registry import RuleContext, rule
 
 SKILL = "advanced-upgrading-v3"
 PATCHING_SKILL = "advanced-patching"
@@ -53,7 +53,7 @@ _IGNORED_KEYS = {
 # ----- shared helpers ---------------------------------------------------------------------
 
 
-def _qualname(model: ModuleModel, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+def _qualname(model: ModuleModel, expr: ast.expr, fn: FunctionInfo | None) -> str | None:
     q = model.qualname(expr, fn)
     return public_name(q) if q else None
 
@@ -76,7 +76,7 @@ def _queue_aliases(model: ModuleModel) -> frozenset[str]:
     return cached
 
 
-def _is_queue_constructor(model: ModuleModel, call: ast.Call, fn: Optional[FunctionInfo]) -> bool:
+def _is_queue_constructor(model: ModuleModel, call: ast.Call, fn: FunctionInfo | None) -> bool:
     func = call.func
     if isinstance(func, ast.Name):
         if func.id not in _queue_aliases(model):
@@ -86,7 +86,7 @@ def _is_queue_constructor(model: ModuleModel, call: ast.Call, fn: Optional[Funct
     return _qualname(model, func, fn) == sdk.QUEUE
 
 
-def _queue_call_kind(model: ModuleModel, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[str]:
+def _queue_call_kind(model: ModuleModel, call: ast.Call, fn: FunctionInfo | None) -> str | None:
     """``Queue(...)`` or the ``register_queue`` method a call resolves to, else None."""
     if _is_queue_constructor(model, call, fn):
         return "Queue(...)"
@@ -118,7 +118,7 @@ def _decorators(model: ModuleModel, wanted: str) -> Iterator[tuple[FunctionInfo,
                 yield info, dec
 
 
-def _keyword(call: ast.Call, name: str) -> Optional[ast.keyword]:
+def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
     for kw in call.keywords:
         if kw.arg == name:
             return kw
@@ -137,7 +137,7 @@ def _configs(model: ModuleModel) -> list[ast.Dict]:
     return cached
 
 
-def _constant_key(key: Optional[ast.expr]) -> Optional[str]:
+def _constant_key(key: ast.expr | None) -> str | None:
     if isinstance(key, ast.Constant) and isinstance(key.value, str):
         return key.value
     return None
@@ -148,7 +148,7 @@ def _constant_key(key: Optional[ast.expr]) -> Optional[str]:
 _SKIP_TOKENS = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
 
 
-def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Position) -> Optional[Edit]:
+def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Position) -> Edit | None:
     """An edit removing the argument or dict entry that starts at ``element_start`` from
     ``container`` (an ``ast.Call`` or ``ast.Dict``), with its comma, so the rest still parses.
 
@@ -161,7 +161,7 @@ def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Positio
         return None
 
 
-def _delete_element_unchecked(ctx: RuleContext, container: ast.AST, element_start: Position) -> Optional[Edit]:
+def _delete_element_unchecked(ctx: RuleContext, container: ast.AST, element_start: Position) -> Edit | None:
     src = ctx.source
     origin = src.start(container)
     text = src.node_text(container)
@@ -173,8 +173,8 @@ def _delete_element_unchecked(ctx: RuleContext, container: ast.AST, element_star
     after: Position = src.end(container.func) if isinstance(container, ast.Call) else origin
     depth = 0
     # Elements at depth 1: [first token start, last token end, comma token start or None]
-    elements: list[list[Optional[Position]]] = []
-    close: Optional[Position] = None
+    elements: list[list[Position | None]] = []
+    close: Position | None = None
     significant: list[tuple[Position, Position]] = []  # depth-1 token starts and ends, in order
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type in _SKIP_TOKENS or tok.type == tokenize.ENDMARKER:
@@ -427,15 +427,14 @@ def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
         start = Position(end.line, end.character - len("concurrency"))
         yield ctx.finding(
             node,
-            f"`{node.value.id}.concurrency` is deprecated in DBOS >= 3.0; read "
-            f"`{node.value.id}.global_concurrency`",
+            f"`{node.value.id}.concurrency` is deprecated in DBOS >= 3.0; read `{node.value.id}.global_concurrency`",
             "Use `.global_concurrency`",
             [Edit(Span(start, end), "global_concurrency")],
         )
 
 
 def _deprecated_queue_method(
-    ctx: RuleContext, call: ast.Call, fn: Optional[FunctionInfo], method: str
+    ctx: RuleContext, call: ast.Call, fn: FunctionInfo | None, method: str
 ) -> Iterator[Finding]:
     api = ctx.model.api_of(call, fn)
     if api != (sdk.QUEUE, method):
@@ -546,8 +545,7 @@ def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
                 edit = _delete_element(ctx, config, ctx.source.start(key))
                 yield ctx.finding(
                     key,
-                    f'`"{name}"` is not a DBOSConfig key in DBOS >= 3.0 and is silently ignored '
-                    f"({reason}); remove it",
+                    f'`"{name}"` is not a DBOSConfig key in DBOS >= 3.0 and is silently ignored ({reason}); remove it',
                     f'Remove `"{name}"`',
                     [edit] if edit else None,
                 )
@@ -582,7 +580,7 @@ def v3_register_instance_removed(ctx: RuleContext) -> Iterator[Finding]:
 # ----- DBOS610 ----------------------------------------------------------------------------
 
 
-def _private_module(name: str) -> Optional[str]:
+def _private_module(name: str) -> str | None:
     for private in _PRIVATE_MODULES:
         full = "dbos." + private
         if name == full or name.startswith(full + "."):
@@ -652,9 +650,9 @@ def _private_import_finding(ctx: RuleContext, node: ast.AST, module: str) -> Fin
 # ----- DBOS611 ----------------------------------------------------------------------------
 
 
-def _enable_patching_value(config: ast.Dict) -> tuple[bool, Optional[ast.expr]]:
+def _enable_patching_value(config: ast.Dict) -> tuple[bool, ast.expr | None]:
     """(is the dict fully literal, value of its ``enable_patching`` key or None)."""
-    value: Optional[ast.expr] = None
+    value: ast.expr | None = None
     for key, v in zip(config.keys, config.values):
         if key is None:
             return False, None  # ``**other``: its keys are unknown

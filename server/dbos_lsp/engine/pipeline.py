@@ -7,20 +7,20 @@ contributes nothing; it never takes the other rules down with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional
 
-from . import sdk_facts
-from .model import Analysis, Finding, Position, Span, SyntaxProblem
-from .module_model import ModuleModel
-from .parsing import parse_tolerant
-from .project_config import per_file_ignored
-from .project_index import ProjectIndex
-from .rules import REGISTRY, Rule, RuleContext
-from .rules.meta import unused_suppressions
-from .settings import Settings, parse_version
-from .source_text import SourceText
-from .suppression import comment_line, file_suppression, is_suppressed
+from dbos_lsp.analysis.findings import Analysis, Finding, Position, Span, SyntaxProblem
+from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.parsing import parse_tolerant
+from dbos_lsp.analysis.resolution import ProjectIndex
+from dbos_lsp.analysis.settings import Settings, parse_version
+from dbos_lsp.analysis.source_text import SourceText
+from dbos_lsp.analysis.suppression import comment_line, file_suppression, is_suppressed
+from dbos_lsp.knowledge import sdk_facts
+from dbos_lsp.project.config import per_file_ignored
+from dbos_lsp.rules import REGISTRY, Rule, RuleContext
+from dbos_lsp.rules.meta import unused_suppressions
 
 
 def selected_rules(settings: Settings, version: tuple[int, ...]) -> list[Rule]:
@@ -42,9 +42,7 @@ def _matches(r: Rule, selectors: Iterable[str], empty_means_all: bool) -> bool:
     return False
 
 
-def effective_version(
-    settings: Settings, index: Optional[ProjectIndex] = None
-) -> tuple[tuple[int, ...], str, str]:
+def effective_version(settings: Settings, index: ProjectIndex | None = None) -> tuple[tuple[int, ...], str, str]:
     """(version tuple, version text, why) for the rules' version gates."""
     if settings.dbos_version:
         parsed = parse_version(settings.dbos_version)
@@ -71,7 +69,7 @@ class RunSetup:
     rules: list[Rule]
 
 
-def setup(settings: Optional[Settings], index: Optional[ProjectIndex], path: Optional[str]) -> RunSetup:
+def setup(settings: Settings | None, index: ProjectIndex | None, path: str | None) -> RunSetup:
     settings = settings or Settings()
     version, version_text, version_source = effective_version(settings, index)
     extra_ignores = per_file_ignored(path, settings)
@@ -121,15 +119,15 @@ def finish(result: Analysis, raw: list[Finding], source: SourceText, run: RunSet
 
 def analyze(
     text: str,
-    settings: Optional[Settings] = None,
-    index: Optional[ProjectIndex] = None,
-    path: Optional[str] = None,
+    settings: Settings | None = None,
+    index: ProjectIndex | None = None,
+    path: str | None = None,
 ) -> Analysis:
     return analyze_full(text, setup(settings, index, path), index, path)[0]
 
 
 def analyze_full(
-    text: str, run: RunSetup, index: Optional[ProjectIndex], path: Optional[str]
+    text: str, run: RunSetup, index: ProjectIndex | None, path: str | None
 ) -> tuple[Analysis, list[Finding]]:
     """The whole pipeline on the whole text; also returns the raw findings."""
     result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
@@ -147,7 +145,7 @@ def analyze_full(
     return finish(result, raw, source, run), raw
 
 
-def module_model(text: str, index: Optional[ProjectIndex] = None, path: Optional[str] = None) -> Optional[ModuleModel]:
+def module_model(text: str, index: ProjectIndex | None = None, path: str | None = None) -> ModuleModel | None:
     """The model alone, for hover; None when nothing parses."""
     parsed = parse_tolerant(text)
     if parsed.tree is None:
@@ -155,4 +153,14 @@ def module_model(text: str, index: Optional[ProjectIndex] = None, path: Optional
     return ModuleModel(parsed.tree, SourceText(text).lines, path, index)
 
 
-__all__ = ["RunSetup", "analyze", "analyze_full", "effective_version", "finish", "module_model", "run_rules", "selected_rules", "setup"]
+__all__ = [
+    "RunSetup",
+    "analyze",
+    "analyze_full",
+    "effective_version",
+    "finish",
+    "module_model",
+    "run_rules",
+    "selected_rules",
+    "setup",
+]

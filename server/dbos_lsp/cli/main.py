@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import tokenize
 import json
 import os
 import sys
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Optional, Sequence, TextIO
+from typing import TextIO
 
-from . import __version__
-from .report_formats import Notice, finding_to_json, text_line
+from dbos_lsp import __version__
+from dbos_lsp.cli.report_formats import Notice, finding_to_json, text_line
 
 # Directories never descended into when a directory is given.
 SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "build", "dist"})
@@ -55,15 +56,14 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main()`` can return 2."""
 
-    def error(self, message: str) -> "None":  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: error: {message}\n{self.format_usage().rstrip()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dbos-lsp",
-        description="Live guidance for DBOS durable workflows. Without a command, "
-        "runs the language server over stdio.",
+        description="Live guidance for DBOS durable workflows. Without a command, runs the language server over stdio.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     # Editors' LSP clients often pass --stdio; stdio is the only transport, so accept it.
@@ -161,7 +161,7 @@ def collect_files(paths: Sequence[str]) -> list[tuple[str, bool]]:
     found: dict[str, tuple[str, bool]] = {}
     for p in paths:
         explicit = not os.path.isdir(p)
-        for f in ([p] if explicit else iter_python_files(p)):
+        for f in [p] if explicit else iter_python_files(p):
             key = os.path.realpath(f)
             if key not in found or explicit:
                 found[key] = (os.path.normpath(f), explicit)
@@ -248,8 +248,8 @@ def _read(path: str) -> tuple[str, bool, str]:
 
 def check_files(
     files: Sequence[str] | Sequence[tuple[str, bool]],
-    overrides: Optional[dict] = None,
-    fix: Optional[str] = None,
+    overrides: dict | None = None,
+    fix: str | None = None,
     add_noqa: bool = False,
 ) -> CheckResult:
     """Analyse ``files`` with the settings of each file's ``pyproject.toml``
@@ -258,15 +258,15 @@ def check_files(
     ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
     that parses (recorded in ``changes``, never written here); the problems reported are
     then those of the new text."""
-    from .code_actions import parses
-    from .engine import analyze
-    from .project_config import is_excluded, settings_for
-    from .project_index import JediProjectIndex
+    from dbos_lsp.engine.pipeline import analyze
+    from dbos_lsp.features.code_actions import parses
+    from dbos_lsp.project.config import is_excluded, settings_for
+    from dbos_lsp.project.index import JediProjectIndex
 
     entries = [(f, True) if isinstance(f, str) else f for f in files]
     result = CheckResult()
     common = _common_dir([f for f, _ in entries])
-    indexes: dict[tuple[str, Optional[str]], JediProjectIndex] = {}
+    indexes: dict[tuple[str, str | None], JediProjectIndex] = {}
     reported_config: set[str] = set()
     for path, explicit in entries:
         settings, config_errors = settings_for(os.path.abspath(path), overrides or {})
@@ -322,7 +322,7 @@ def check_files(
         for code, error in analysis.rule_errors:
             result.note(Notice(f"internal error in rule {code}: {error}", path=path))
         if analysis.findings:
-            from .source_text import split_lines
+            from dbos_lsp.analysis.source_text import split_lines
 
             result.lines[path] = split_lines(text)
         for f in analysis.findings:
@@ -333,7 +333,7 @@ def check_files(
 
 def _transform(text, analysis, reanalyze, fix, add_noqa, result: CheckResult, path: str):
     """(new text, count, analysis of the new text) for --fix/--diff or --add-noqa."""
-    from .code_actions import fix_text
+    from dbos_lsp.features.code_actions import fix_text
 
     if fix:
         fixed = fix_text(text, analysis, reanalyze, unsafe=(fix == "unsafe"), rounds=FIX_ROUNDS)
@@ -376,9 +376,9 @@ def _comment_columns(text: str) -> tuple[dict[int, int], set[int]]:
 def add_noqa_comments(text: str, findings: Sequence) -> tuple[str, int, int]:
     """``text`` with ``# noqa: CODE`` on each finding's first line (extending an existing
     ``# noqa: ...`` list there); returns (new text, codes added, findings skipped)."""
-    from .model import Edit, Position, Span
-    from .source_text import SourceText, apply_edits
-    from .suppression import disable_comment_edit
+    from dbos_lsp.analysis.findings import Edit, Position, Span
+    from dbos_lsp.analysis.source_text import SourceText, apply_edits
+    from dbos_lsp.analysis.suppression import disable_comment_edit
 
     source = SourceText(text)
     by_line: dict[int, list[str]] = {}
@@ -412,7 +412,7 @@ def add_noqa_comments(text: str, findings: Sequence) -> tuple[str, int, int]:
     return apply_edits(text, edits), added, skipped
 
 
-def write_change(change: FileChange) -> Optional[str]:
+def write_change(change: FileChange) -> str | None:
     """Write the new text (keeping a BOM); an error message on failure."""
     try:
         data = change.new.encode(change.encoding)
@@ -440,8 +440,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .rules import REGISTRY
-    from .settings import parse_version
+    from dbos_lsp.analysis.settings import parse_version
+    from dbos_lsp.rules import REGISTRY
 
     select, ignore = _split(args.select), _split(args.ignore)
     for sel in select + ignore:
@@ -451,7 +451,9 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.dbos_version is not None and parse_version(args.dbos_version) is None:
         raise UsageError(f"dbos-lsp check: error: --dbos-version {args.dbos_version!r} is not a version like '3.4'")
     if args.environment_path and not os.path.exists(args.environment_path):
-        raise UsageError(f"dbos-lsp check: error: --environment-path {args.environment_path}: no such file or directory")
+        raise UsageError(
+            f"dbos-lsp check: error: --environment-path {args.environment_path}: no such file or directory"
+        )
     if args.statistics and args.format not in ("text", "json"):
         raise UsageError("dbos-lsp check: error: --statistics works with --format text or json")
     files = collect_files(args.paths)
@@ -475,8 +477,8 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stderr: TextIO) -> int:
-    from . import __version__
-    from . import report_formats as rf
+    from dbos_lsp import __version__
+    from dbos_lsp.cli import report_formats as rf
 
     cwd = os.getcwd()
     changes = result.changes
@@ -554,7 +556,7 @@ def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stder
     return EXIT_FINDINGS if (n or result.files_failed) else EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
@@ -579,7 +581,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None, 
         except OSError:
             pass
         return EXIT_FINDINGS
-    from .server import start
+    from dbos_lsp.lsp.server import start
 
     start()
     return EXIT_OK

@@ -10,10 +10,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from .settings import Settings, parse_settings
+from dbos_lsp.analysis.settings import Settings, parse_settings
 
 
 def _toml():
@@ -24,10 +25,11 @@ def _toml():
         import tomli as tomllib
     return tomllib
 
+
 _cache: dict[str, tuple[float, dict[str, Any], list[str]]] = {}
 
 
-def find_pyproject(start: str | Path) -> Optional[Path]:
+def find_pyproject(start: str | Path) -> Path | None:
     path = Path(start)
     folder = path if path.is_dir() else path.parent
     for candidate in (folder, *folder.parents):
@@ -63,13 +65,11 @@ def read_tool_table(pyproject: Path) -> tuple[dict[str, Any], list[str]]:
     return table, errors
 
 
-def settings_for(
-    file_path: Optional[str], editor: Optional[Mapping[str, Any]] = None
-) -> tuple[Settings, list[str]]:
+def settings_for(file_path: str | None, editor: Mapping[str, Any] | None = None) -> tuple[Settings, list[str]]:
     """Settings for one file: pyproject first, editor values on top."""
     errors: list[str] = []
     merged: dict[str, Any] = {}
-    root: Optional[str] = None
+    root: str | None = None
     if file_path:
         pyproject = find_pyproject(file_path)
         if pyproject is not None:
@@ -86,7 +86,7 @@ def settings_for(
     return settings, [*errors, *parse_errors]
 
 
-def _relative(path: str, root: Optional[str]) -> str:
+def _relative(path: str, root: str | None) -> str:
     if root:
         try:
             return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
@@ -105,7 +105,7 @@ def is_excluded(path: str, settings: Settings) -> bool:
     return any(_match(rel, p) for p in settings.exclude)
 
 
-def per_file_ignored(path: Optional[str], settings: Settings) -> tuple[str, ...]:
+def per_file_ignored(path: str | None, settings: Settings) -> tuple[str, ...]:
     if not path or not settings.per_file_ignores:
         return ()
     rel = _relative(path, settings.config_root)

@@ -14,9 +14,9 @@ import ast
 import os
 import threading
 import time
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from .module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
 
 SKIPPED_DIRS = frozenset(
     {".venv", "venv", "node_modules", ".git", "__pycache__", "build", "dist", ".tox", ".nox", ".mypy_cache"}
@@ -54,7 +54,7 @@ def workflow_registrations_in(model: ModuleModel) -> Iterator[tuple[str, Functio
             default = f"{info.class_node.name}.{info.name}"
         else:
             continue
-        name: Optional[str] = default
+        name: str | None = default
         if isinstance(decorator, ast.Call):
             for kw in decorator.keywords:
                 if kw.arg is None:
@@ -68,7 +68,7 @@ def workflow_registrations_in(model: ModuleModel) -> Iterator[tuple[str, Functio
             yield name, info, decorator
 
 
-def _workflow_decorator(model: ModuleModel, info: FunctionInfo) -> Optional[ast.expr]:
+def _workflow_decorator(model: ModuleModel, info: FunctionInfo) -> ast.expr | None:
     for dec in getattr(info.node, "decorator_list", ()):
         target = dec.func if isinstance(dec, ast.Call) else dec
         if model.qualname(target, None) == "dbos.DBOS.workflow":
@@ -118,7 +118,7 @@ def _norm(path: str) -> str:
 class WorkflowNameIndex:
     """Workflow registrations of every ``*.py`` file under ``root``."""
 
-    def __init__(self, root: Optional[str]) -> None:
+    def __init__(self, root: str | None) -> None:
         self.root = root
         self._files: dict[str, tuple[tuple[int, int], list[tuple[str, int]]]] = {}
         self._listing: list[str] = []
@@ -178,18 +178,18 @@ class WorkflowNameIndex:
             return out
 
 
-_PROJECT_CACHE: dict[str, tuple[float, Optional[str]]] = {}
+_PROJECT_CACHE: dict[str, tuple[float, str | None]] = {}
 _PROJECT_TTL = 10.0
 
 
-def project_root(path: str) -> Optional[str]:
+def project_root(path: str) -> str | None:
     """The nearest folder above ``path`` holding a project marker (``pyproject.toml``,
     ``setup.py``, ``setup.cfg``), or None.  Workflow names only collide inside one
     project: a monorepo of separate apps may reuse names freely."""
     now = time.monotonic()
     folder = os.path.dirname(_norm(path))
     chain: list[str] = []
-    result: Optional[str] = None
+    result: str | None = None
     while True:
         cached = _PROJECT_CACHE.get(folder)
         if cached is not None and now - cached[0] < _PROJECT_TTL:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 __all__ = [
     "Example",
@@ -88,7 +88,7 @@ class SkillDoc:
     rules: tuple[str, ...]
     apis: tuple[str, ...]
     intro: str
-    reference: Optional[tuple[str, str]]
+    reference: tuple[str, str] | None
     rule_docs: dict[str, RuleDoc] = field(hash=False, compare=False)
 
 
@@ -112,7 +112,7 @@ def _split_list(value: str) -> list[str]:
 def _parse_frontmatter(lines: list[str], first: int) -> dict[str, object]:
     """Parse frontmatter lines; ``first`` is the 1-based file line of ``lines[0]``."""
     data: dict[str, object] = {}
-    key: Optional[str] = None
+    key: str | None = None
     for offset, raw in enumerate(lines):
         lineno = first + offset
         if not raw.strip() or raw.lstrip().startswith("#"):
@@ -193,7 +193,7 @@ def _join(tokens: list[tuple]) -> str:
 def _parse_rule(code: str, name: str, tokens: list[tuple], doc_id: str, lineno: int) -> RuleDoc:
     explanation: list[tuple] = []
     examples: list[Example] = []
-    fix_note: Optional[str] = None
+    fix_note: str | None = None
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -246,9 +246,9 @@ def parse_skill_document(text: str, doc_id: str, path: str = "") -> SkillDoc:
     heading_title = ""
     intro: list[tuple] = []
     in_intro = False
-    reference: Optional[tuple[str, str]] = None
+    reference: tuple[str, str] | None = None
     rule_docs: dict[str, RuleDoc] = {}
-    section: Optional[tuple[str, str, int]] = None
+    section: tuple[str, str, int] | None = None
     section_tokens: list[tuple] = []
 
     def close_section() -> None:
@@ -293,8 +293,7 @@ def parse_skill_document(text: str, doc_id: str, path: str = "") -> SkillDoc:
         missing = sorted(set(declared) - set(rule_docs))
         extra = sorted(set(rule_docs) - set(declared))
         raise SkillFormatError(
-            f"'rules' does not match the rule sections "
-            f"(no section: {missing or '-'}, undeclared: {extra or '-'})"
+            f"'rules' does not match the rule sections (no section: {missing or '-'}, undeclared: {extra or '-'})"
         )
     return SkillDoc(
         id=doc_id,
@@ -337,7 +336,7 @@ class SkillLibrary:
             for api in doc.apis:
                 self._apis.setdefault(_normalize_api(api), []).append(doc)
 
-    def rule_doc(self, code: str) -> Optional[RuleDoc]:
+    def rule_doc(self, code: str) -> RuleDoc | None:
         """Look up by code ("DBOS101") or rule name ("async-sync-dbos-call")."""
         key = code.strip()
         return self._rules.get(key.upper()) or self._rules.get(key.lower())
@@ -345,17 +344,17 @@ class SkillLibrary:
     def docs_for_api(self, api: str) -> list[SkillDoc]:
         return list(self._apis.get(_normalize_api(api), ()))
 
-    def extra_for(self, doc_id: str) -> Optional[SkillDoc]:
+    def extra_for(self, doc_id: str) -> SkillDoc | None:
         return self.extra.get(doc_id)
 
 
 def bundled_skills_dir() -> Path:
     # Installed wheel: the build copies skills/ into the package.
-    packaged = Path(__file__).parent / "skills" / "dbos-python" / "references"
+    packaged = Path(__file__).resolve().parents[1] / "skills" / "dbos-python" / "references"
     if packaged.is_dir():
         return packaged
-    # Source checkout or editable install: <repo>/server/dbos_lsp/skills.py.
-    return Path(__file__).resolve().parents[2] / "skills" / "dbos-python" / "references"
+    # Source checkout or editable install: <repo>/server/dbos_lsp/knowledge/skills.py.
+    return Path(__file__).resolve().parents[3] / "skills" / "dbos-python" / "references"
 
 
 def _document_files(folder: Path) -> list[Path]:

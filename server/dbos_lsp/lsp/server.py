@@ -18,10 +18,11 @@ import threading
 import time
 import traceback
 import uuid
-from urllib.parse import unquote
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import FeatureRequestError
@@ -30,20 +31,20 @@ from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
-from . import __version__
-from .code_actions import FIX_ALL, QUICKFIX, Action, code_actions
-from .code_lens import workflow_lenses
-from .documents import adopt as adopt_workspace
-from .engine import analyze, module_model
-from .hover import hover_markdown, rule_url
-from .incremental import IncrementalAnalyzer
-from .model import Analysis, Finding, Position, Span
-from .project_config import is_excluded, settings_for
-from .project_index import JediProjectIndex
-from .rules import lookup
-from .settings import Settings, parse_settings
-from .source_text import split_lines
-from .workspace_symbols import WorkspaceIndex, facts_from_model
+from dbos_lsp import __version__
+from dbos_lsp.analysis.findings import Analysis, Finding, Position, Span
+from dbos_lsp.analysis.settings import Settings, parse_settings
+from dbos_lsp.analysis.source_text import split_lines
+from dbos_lsp.engine.incremental import IncrementalAnalyzer
+from dbos_lsp.engine.pipeline import analyze, module_model
+from dbos_lsp.features.code_actions import FIX_ALL, QUICKFIX, Action, code_actions
+from dbos_lsp.features.code_lens import workflow_lenses
+from dbos_lsp.features.hover import hover_markdown, rule_url
+from dbos_lsp.lsp.documents import adopt as adopt_workspace
+from dbos_lsp.project.config import is_excluded, settings_for
+from dbos_lsp.project.index import JediProjectIndex
+from dbos_lsp.project.workspace import WorkspaceIndex, facts_from_model
+from dbos_lsp.rules import lookup
 
 log = logging.getLogger(__name__)
 _MAX_LOGGED = 2000
@@ -57,7 +58,7 @@ class ServerProjectIndex(JediProjectIndex):
     workspace index (one background scan kept current by file events and open
     buffers) instead of re-listing the workspace on the keystroke path."""
 
-    def __init__(self, root: Optional[str], environment_path: Optional[str], workspace_index: WorkspaceIndex) -> None:
+    def __init__(self, root: str | None, environment_path: str | None, workspace_index: WorkspaceIndex) -> None:
         super().__init__(root, environment_path)
         self.workspace_index = workspace_index
 
@@ -69,8 +70,8 @@ class _Worker:
     """One daemon thread running index work in order (a scan never delays process exit)."""
 
     def __init__(self) -> None:
-        self._queue: "queue.Queue[tuple[Any, asyncio.AbstractEventLoop, asyncio.Future]]" = queue.Queue()
-        self._thread: Optional[threading.Thread] = None
+        self._queue: queue.Queue[tuple[Any, asyncio.AbstractEventLoop, asyncio.Future]] = queue.Queue()
+        self._thread: threading.Thread | None = None
 
     def submit(self, fn) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -111,7 +112,7 @@ class Snapshot:
     version: int
     text: str
     lines: tuple[str, ...]
-    path: Optional[str]
+    path: str | None
     analysis: Analysis
 
 
@@ -120,7 +121,7 @@ class DbosLanguageServer(LanguageServer):
         super().__init__("dbos-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.settings = Settings()
         self.library: Any = None
-        self.index: Optional[JediProjectIndex] = None
+        self.index: JediProjectIndex | None = None
         self.pull_mode = False
         self.generation = 0  # bumped on settings changes; invalidates cached analyses
         self._analyses: dict[str, tuple[int, int, str, asyncio.Future]] = {}
@@ -143,11 +144,11 @@ class DbosLanguageServer(LanguageServer):
         self.workspace_index = WorkspaceIndex()
         self._worker = _Worker()
         self._epochs: dict[str, int] = {}  # per-document invalidations by other files' changes
-        self._refresh_task: Optional[asyncio.Task] = None
+        self._refresh_task: asyncio.Task | None = None
         self._refresh_all = False
         self._refresh_except: set[str] = set()
-        self.index_ready: Optional[asyncio.Future] = None
-        self.index_seconds: Optional[float] = None
+        self.index_ready: asyncio.Future | None = None
+        self.index_seconds: float | None = None
         self.shutting_down = False
 
     # ----- messages ------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- settings ------------------------------------------------------------------------
 
-    def apply_settings(self, raw: Any, root: Optional[str] = None, initial: bool = False) -> list[str]:
+    def apply_settings(self, raw: Any, root: str | None = None, initial: bool = False) -> list[str]:
         """Editor settings: from initializationOptions (``initial``) or a configuration change,
         which overlays the initialization values key by key."""
         section = _settings_section(raw)
@@ -188,7 +189,7 @@ class DbosLanguageServer(LanguageServer):
         old = self.settings
         self.settings = settings
         if self.library is None or settings.extra_skill_paths != old.extra_skill_paths:
-            from .skills import load_library
+            from dbos_lsp.knowledge.skills import load_library
 
             self.library = load_library(settings.extra_skill_paths)
             for warning in self.library.warnings:
@@ -223,11 +224,11 @@ class DbosLanguageServer(LanguageServer):
         )
         self._last_settings_errors = tuple(new)
 
-    def settings_for(self, path: Optional[str]) -> tuple[Settings, list[str]]:
+    def settings_for(self, path: str | None) -> tuple[Settings, list[str]]:
         """A document's settings: its pyproject's ``[tool.dbos-lsp]``, the editor's on top."""
         return settings_for(path, self.editor_settings)
 
-    def excluded(self, path: Optional[str], settings: Optional[Settings] = None) -> bool:
+    def excluded(self, path: str | None, settings: Settings | None = None) -> bool:
         if not path:
             return False
         if settings is None:
@@ -241,7 +242,7 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- analysis ------------------------------------------------------------------------
 
-    def open_document(self, uri: str) -> Optional[TextDocument]:
+    def open_document(self, uri: str) -> TextDocument | None:
         return self.workspace.text_documents.get(unquote(uri))
 
     async def snapshot(self, doc: TextDocument) -> Snapshot:
@@ -269,7 +270,7 @@ class DbosLanguageServer(LanguageServer):
         concerns it, e.g. a workflow name that now collides)."""
         return (self.generation, self._epochs.get(uri, 0))
 
-    def _analyze(self, text: str, path: Optional[str], uri: Optional[str] = None) -> tuple[Analysis, list[str], bool]:
+    def _analyze(self, text: str, path: str | None, uri: str | None = None) -> tuple[Analysis, list[str], bool]:
         """Worker thread: (analysis, settings problems, whether the file is excluded)."""
         problems: list[str] = []
         try:
@@ -307,7 +308,7 @@ class DbosLanguageServer(LanguageServer):
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
             future.result()[0].model = None
 
-    def _index_analysis(self, uri: str, path: Optional[str], future: asyncio.Future) -> None:
+    def _index_analysis(self, uri: str, path: str | None, future: asyncio.Future) -> None:
         """After an analysis (off the diagnostics path): update the workspace index from the
         open document's model, on the index thread, without parsing again."""
         if future.cancelled() or future.exception() is not None or not path or not self._in_workspace(path):
@@ -324,7 +325,9 @@ class DbosLanguageServer(LanguageServer):
         except RuntimeError:  # no running loop: the server is going away
             return
         done.add_done_callback(
-            lambda f: self.index_changed(except_uri=uri) if not f.cancelled() and not f.exception() and f.result() else None
+            lambda f: (
+                self.index_changed(except_uri=uri) if not f.cancelled() and not f.exception() and f.result() else None
+            )
         )
 
     def _index_buffer(self, path: str, analysis: Analysis) -> bool:
@@ -362,7 +365,7 @@ class DbosLanguageServer(LanguageServer):
         self._models[snap.uri] = (key, model)
         return model
 
-    def reanalyzer(self, path: Optional[str]):
+    def reanalyzer(self, path: str | None):
         settings, index = self.settings_for(path)[0], self.index
         return lambda text: analyze(text, settings, index, path)
 
@@ -415,7 +418,7 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- refreshing after settings or other files change ---------------------------------
 
-    def refresh_diagnostics(self, uris: Optional[list[str]] = None) -> None:
+    def refresh_diagnostics(self, uris: list[str] | None = None) -> None:
         """Pull clients re-pull (when they support ``workspace/diagnostic/refresh``);
         push clients get a new publish of each open document (or of ``uris``)."""
         if self.pull_mode:
@@ -432,7 +435,7 @@ class DbosLanguageServer(LanguageServer):
         self._analyses.clear()
         self.refresh_diagnostics()
 
-    def index_changed(self, except_uri: Optional[str] = None) -> None:
+    def index_changed(self, except_uri: str | None = None) -> None:
         """What one file declares changed (a workflow name, a queue, an enqueue): the other
         open documents' analyses may differ (DBOS404) and lenses may read differently.
         Their cached analyses are invalidated now; the refresh is batched."""
@@ -461,7 +464,7 @@ class DbosLanguageServer(LanguageServer):
 
     # ----- the workspace index -------------------------------------------------------------
 
-    def _index_excluded(self, path: str, cache: Optional[dict[str, Settings]] = None) -> bool:
+    def _index_excluded(self, path: str, cache: dict[str, Settings] | None = None) -> bool:
         """Whether the index leaves ``path`` out (its settings' ``exclude``); ``cache``
         holds settings per folder during a scan (they depend on the nearest pyproject)."""
         folder = os.path.dirname(path)
@@ -475,7 +478,7 @@ class DbosLanguageServer(LanguageServer):
     async def index_workspace(self) -> None:
         """Index every Python file of the workspace folders on the index thread, with
         ``window/workDoneProgress`` when the client supports it."""
-        token: Optional[str] = None
+        token: str | None = None
         if _client_has(self, "window", "work_done_progress"):
             token = f"dbos-lsp-index-{uuid.uuid4().hex[:8]}"
             try:
@@ -578,7 +581,7 @@ class DbosLanguageServer(LanguageServer):
             if await self._worker.submit(run):
                 self.index_changed()
 
-    async def reindex_from_disk(self, path: str, text: Optional[str] = None) -> None:
+    async def reindex_from_disk(self, path: str, text: str | None = None) -> None:
         def run() -> bool:
             if self._index_excluded(path):
                 return self.workspace_index.remove(path)
@@ -808,7 +811,9 @@ def create_server() -> DbosLanguageServer:
         types.WORKSPACE_SYMBOL,
         types.WorkspaceSymbolOptions(resolve_provider=False),
     )
-    async def workspace_symbol(ls: DbosLanguageServer, params: types.WorkspaceSymbolParams) -> list[types.SymbolInformation]:
+    async def workspace_symbol(
+        ls: DbosLanguageServer, params: types.WorkspaceSymbolParams
+    ) -> list[types.SymbolInformation]:
         found = await asyncio.to_thread(ls.workspace_index.search, params.query or "")
         out = []
         for sym in found:
@@ -872,7 +877,7 @@ def create_server() -> DbosLanguageServer:
             await ls.reindex_from_disk(os.path.abspath(to_fs_path(uri)))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def hover(ls: DbosLanguageServer, params: types.HoverParams) -> Optional[types.Hover]:
+    async def hover(ls: DbosLanguageServer, params: types.HoverParams) -> types.Hover | None:
         doc = ls.open_document(params.text_document.uri)
         if doc is None:
             return None
@@ -891,7 +896,9 @@ def create_server() -> DbosLanguageServer:
         kind = types.MarkupKind.Markdown
         if formats and types.MarkupKind.Markdown not in formats:
             kind = types.MarkupKind.PlainText
-        return types.Hover(contents=types.MarkupContent(kind=kind, value=markdown), range=to_range(doc, snap.lines, span))
+        return types.Hover(
+            contents=types.MarkupContent(kind=kind, value=markdown), range=to_range(doc, snap.lines, span)
+        )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -936,7 +943,7 @@ def start(transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -
     if transport == "tcp":
         server.start_tcp(host, port)
     else:
-        from .lifecycle import run_stdio  # exit codes; exits promptly when the client is gone
+        from dbos_lsp.lsp.stdio import run_stdio  # exit codes; exits promptly when the client is gone
 
         run_stdio(server)
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
-from . import sdk_facts as sdk
-from .api_signatures import DBOS_VERSION as SIGNATURES_VERSION
-from .api_signatures import SIGNATURES
-from .engine import module_model
-from .model import Analysis, Finding, Position, Span
-from .rules import Rule, lookup
-from .source_text import SourceText
-from .suppression import suppression_at
+from dbos_lsp.analysis.findings import Analysis, Finding, Position, Span
+from dbos_lsp.analysis.source_text import SourceText
+from dbos_lsp.analysis.suppression import suppression_at
+from dbos_lsp.engine.pipeline import module_model
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.knowledge.api_signatures import DBOS_VERSION as SIGNATURES_VERSION
+from dbos_lsp.knowledge.api_signatures import SIGNATURES
+from dbos_lsp.rules import Rule, lookup
 
 if TYPE_CHECKING:
-    from .module_model import FunctionInfo, ModuleModel
-    from .skills import RuleDoc, SkillDoc, SkillLibrary
+    from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel
+    from dbos_lsp.knowledge.skills import RuleDoc, SkillDoc, SkillLibrary
 
 DOCS_BASE = "https://github.com/dbos-lsp/dbos-lsp/blob/main/skills/dbos-python/references"
 _MAX_EXPLANATION = 1200  # characters of a rule explanation in an API hover
@@ -37,9 +37,9 @@ def hover_markdown(
     line: int,
     character: int,
     analysis: Analysis,
-    library: Optional["SkillLibrary"],
-    model: Optional["ModuleModel"] = None,
-) -> Optional[tuple[str, Span]]:
+    library: SkillLibrary | None,
+    model: ModuleModel | None = None,
+) -> tuple[str, Span] | None:
     source = SourceText(text)
     current = source.line(line)
     pos = Position(line, character)
@@ -73,7 +73,7 @@ def hover_markdown(
 # ----- rule documentation -------------------------------------------------------------------
 
 
-def _fix_line(rule: Rule, doc: Optional["RuleDoc"]) -> str:
+def _fix_line(rule: Rule, doc: RuleDoc | None) -> str:
     kind = doc.fix_kind if doc is not None else rule.fix
     if kind == "safe":
         return "**Fix:** safe, applied by *Fix all DBOS problems*."
@@ -82,14 +82,14 @@ def _fix_line(rule: Rule, doc: Optional["RuleDoc"]) -> str:
     return "**Fix:** none automatic."
 
 
-def _correct_example(doc: Optional["RuleDoc"]) -> str:
+def _correct_example(doc: RuleDoc | None) -> str:
     if doc is None or not doc.correct:
         return ""
     ex = doc.correct[0]
     return f"**{ex.label}:**\n\n```python\n{ex.code.rstrip()}\n```"
 
 
-def rule_markdown(rule: Rule, library: Optional["SkillLibrary"]) -> str:
+def rule_markdown(rule: Rule, library: SkillLibrary | None) -> str:
     doc = library.rule_doc(rule.code) if library is not None else None
     parts = [f"### {rule.code} {rule.name}", doc.explanation if doc else rule.summary]
     example = _correct_example(doc)
@@ -100,7 +100,7 @@ def rule_markdown(rule: Rule, library: Optional["SkillLibrary"]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def _findings_markdown(findings: list[Finding], library: Optional["SkillLibrary"]) -> str:
+def _findings_markdown(findings: list[Finding], library: SkillLibrary | None) -> str:
     blocks: list[str] = []
     for f in findings:
         rule = lookup(f.code)
@@ -125,9 +125,9 @@ def _short(qualname: str) -> str:
     return qualname.rsplit(".", 1)[-1]  # "dbos.DBOS" -> "DBOS"
 
 
-def _api_at(model: "ModuleModel", source: SourceText, pos: Position) -> Optional[tuple[tuple[str, str], Span]]:
+def _api_at(model: ModuleModel, source: SourceText, pos: Position) -> tuple[tuple[str, str], Span] | None:
     """The innermost DBOS attribute (``DBOS.sleep``, ``q.enqueue``) or class name under ``pos``."""
-    best: Optional[tuple[tuple[str, str], Span]] = None
+    best: tuple[tuple[str, str], Span] | None = None
     for node in ast.walk(model.tree):
         if not isinstance(node, (ast.Attribute, ast.Name)) or not hasattr(node, "end_lineno"):
             continue
@@ -152,7 +152,7 @@ def _api_at(model: "ModuleModel", source: SourceText, pos: Position) -> Optional
     return best
 
 
-def _function_at(model: "ModuleModel", node: ast.AST) -> Optional["FunctionInfo"]:
+def _function_at(model: ModuleModel, node: ast.AST) -> FunctionInfo | None:
     """The function whose body holds ``node`` (decorators belong to the outer scope)."""
     found = None
     key = (node.lineno, node.col_offset)
@@ -166,19 +166,21 @@ def _function_at(model: "ModuleModel", node: ast.AST) -> Optional["FunctionInfo"
     return found
 
 
-def _body_start(info: "FunctionInfo") -> tuple[int, int]:
+def _body_start(info: FunctionInfo) -> tuple[int, int]:
     body = info.node.body
     first = body if isinstance(body, ast.AST) else body[0]
     return first.lineno, first.col_offset
 
 
-def async_fact(cls: str, member: str) -> Optional[str]:
+def async_fact(cls: str, member: str) -> str | None:
     """One sentence about calling ``cls.member`` from sync or async code."""
     name = f"{_short(cls)}.{member}"
     twin = sdk.async_twin(cls, member)
     if sdk.raises_in_loop(cls, member):
         since = ".".join(map(str, sdk.CHECK_ASYNC_SINCE))
-        tail = f"in async code use `await {name}_async(...)`" if twin else "in async code use the async handle's methods"
+        tail = (
+            f"in async code use `await {name}_async(...)`" if twin else "in async code use the async handle's methods"
+        )
         return f"Raises RuntimeError inside a running event loop (DBOS ≥ {since}); {tail}."
     if sdk.blocks_in_loop(cls, member):
         tail = f"; use `await {_short(cls)}.{twin}(...)` there" if twin else ""
@@ -202,7 +204,7 @@ def _mentions(explanation: str, api: str) -> bool:
     return re.search(re.escape(api) + r"(?![\w])", explanation) is not None
 
 
-def _guidance(doc: "SkillDoc", api: str, library: "SkillLibrary") -> str:
+def _guidance(doc: SkillDoc, api: str, library: SkillLibrary) -> str:
     parts = [f"**{doc.title}**"]
     rules = [r for r in doc.rule_docs.values() if _mentions(r.explanation, api)][:2]
     for r in rules:
@@ -222,7 +224,7 @@ def _guidance(doc: "SkillDoc", api: str, library: "SkillLibrary") -> str:
     return "\n\n".join(parts)
 
 
-def _api_markdown(cls: str, member: str, analysis: Analysis, library: Optional["SkillLibrary"]) -> Optional[str]:
+def _api_markdown(cls: str, member: str, analysis: Analysis, library: SkillLibrary | None) -> str | None:
     api = _short(cls) if member == "__init__" else f"{_short(cls)}.{member}"
     entry = SIGNATURES.get(api)
     parts: list[str] = []

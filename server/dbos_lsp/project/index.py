@@ -14,52 +14,29 @@ import ast
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
 
-from .module_model import Callee, ModuleModel, Role
-from .names import PendingImport, public_name
-from .workspace_names import WorkflowNameIndex
+from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.names import PendingImport, public_name
+from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Resolution, Role
+from dbos_lsp.project.workflow_names import WorkflowNameIndex
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Resolution:
-    qualname: Optional[str] = None  # e.g. "dbos.DBOS" when the import is the DBOS class
-    function: Optional[Callee] = None  # when the import is a function
-    # The file that defines it: a change there invalidates the cached answer.
-    source_path: Optional[str] = field(default=None, compare=False)
-
-
-class ProjectIndex(Protocol):
-    def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]: ...
-
-    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
-        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
-        if self._names is None:
-            self._names = WorkflowNameIndex(self.root)
-        return self._names.registrations()
-
-    def dbos_version(self) -> Optional[tuple[str, str]]:
-        """(version, where it came from), or None when the project does not say."""
-        ...
 
 
 class JediProjectIndex:
     """A :class:`ProjectIndex` backed by jedi, for one workspace root."""
 
-    def __init__(self, root: Optional[str] = None, environment_path: Optional[str] = None) -> None:
+    def __init__(self, root: str | None = None, environment_path: str | None = None) -> None:
         self.root = root
         self.environment_path = environment_path or os.environ.get("VIRTUAL_ENV") or None
-        self._cache: dict[tuple[str, PendingImport], tuple[Optional[Resolution], tuple]] = {}
-        self._models: dict[str, tuple[float, Optional[ModuleModel]]] = {}
+        self._cache: dict[tuple[str, PendingImport], tuple[Resolution | None, tuple]] = {}
+        self._models: dict[str, tuple[float, ModuleModel | None]] = {}
         self._lock = threading.Lock()
         self._project = None
         self._environment = None
         self.calls = 0  # jedi invocations, for tests and benchmarks
-        self._names: Optional[WorkflowNameIndex] = None
+        self._names: WorkflowNameIndex | None = None
 
     def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
         """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
@@ -67,10 +44,10 @@ class JediProjectIndex:
             self._names = WorkflowNameIndex(self.root)
         return self._names.registrations()
 
-    def dbos_version(self) -> Optional[tuple[str, str]]:
+    def dbos_version(self) -> tuple[str, str] | None:
         # Computed once per index: the server makes a new index when settings change.
         if not hasattr(self, "_dbos_version"):
-            from .dbos_version import declared_version, installed_version
+            from dbos_lsp.project.dbos_version import declared_version, installed_version
 
             if self.environment_path:
                 self._dbos_version = installed_version(self.environment_path) or declared_version(self.root)
@@ -94,7 +71,7 @@ class JediProjectIndex:
                     self._environment = None
         return self._project
 
-    def resolve_import(self, path: Optional[str], imp: PendingImport) -> Optional[Resolution]:
+    def resolve_import(self, path: str | None, imp: PendingImport) -> Resolution | None:
         if not path:
             return None
         key = (path, imp)
@@ -107,7 +84,7 @@ class JediProjectIndex:
             self._cache[key] = (resolution, self._stamp(resolution))
         return resolution
 
-    def _stamp(self, resolution: Optional[Resolution]) -> tuple:
+    def _stamp(self, resolution: Resolution | None) -> tuple:
         target = resolution.source_path if resolution else None
         if not target:
             return ()
@@ -116,7 +93,7 @@ class JediProjectIndex:
         except OSError:
             return ("gone",)
 
-    def _resolve(self, path: str, imp: PendingImport) -> Optional[Resolution]:
+    def _resolve(self, path: str, imp: PendingImport) -> Resolution | None:
         try:
             import jedi
 
@@ -137,18 +114,22 @@ class JediProjectIndex:
                 return Resolution(function=callee, source_path=str(name.module_path))
         return None
 
-    def _callee_at(self, file: str, line: Optional[int], name: str) -> Optional[Callee]:
+    def _callee_at(self, file: str, line: int | None, name: str) -> Callee | None:
         model = self._model(file)
         if model is None:
             return None
         for info in model.functions:
             node = info.node
             if info.name == name and info.parent is None and info.class_node is None:
-                if line is None or node.lineno == line or any(d.lineno == line for d in getattr(node, "decorator_list", [])):
+                if (
+                    line is None
+                    or node.lineno == line
+                    or any(d.lineno == line for d in getattr(node, "decorator_list", []))
+                ):
                     return Callee(info.name, info.role, info.is_async, info.tx_kind)
         return None
 
-    def _model(self, file: str) -> Optional[ModuleModel]:
+    def _model(self, file: str) -> ModuleModel | None:
         try:
             mtime = os.stat(file).st_mtime
         except OSError:

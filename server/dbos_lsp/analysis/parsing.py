@@ -12,9 +12,8 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
-from .source_text import split_lines
+from dbos_lsp.analysis.source_text import split_lines
 
 FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _MAX_RECOVERY_ROUNDS = 8
@@ -23,9 +22,9 @@ _CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
 
 @dataclass
 class Parsed:
-    tree: Optional[ast.Module]
+    tree: ast.Module | None
     # (1-based line, 0-based column, message) of the first syntax error, if any
-    error: Optional[tuple[int, int, str]] = None
+    error: tuple[int, int, str] | None = None
 
 
 def _compile(text: str) -> ast.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 class Severity(enum.IntEnum):
@@ -25,7 +25,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, value: str) -> "Severity":
+    def parse(cls, value: str) -> Severity:
         key = value.strip().lower()
         aliases = {"e": "error", "w": "warning", "i": "information", "info": "information", "h": "hint"}
         key = aliases.get(key, key)
@@ -49,7 +49,7 @@ class Span:
     def contains(self, pos: Position) -> bool:
         return self.start <= pos <= self.end
 
-    def overlaps(self, other: "Span") -> bool:
+    def overlaps(self, other: Span) -> bool:
         return not (other.end < self.start or self.end < other.start)
 
 
@@ -75,7 +75,7 @@ class Finding:
     message: str
     span: Span
     severity: Severity
-    fix: Optional[Fix] = None
+    fix: Fix | None = None
     # Extra lines of explanation, e.g. which DBOS version was assumed.
     notes: tuple[str, ...] = ()
 
@@ -92,11 +92,11 @@ class Analysis:
 
     findings: list[Finding] = field(default_factory=list)
     # Set when the text did not parse; findings then come from the blocks that did.
-    syntax_error: Optional[SyntaxProblem] = None
+    syntax_error: SyntaxProblem | None = None
     # Rules that raised: (code, error text).  Logged by callers, never shown per keystroke.
     rule_errors: list[tuple[str, str]] = field(default_factory=list)
     # The DBOS version the rules assumed, and where it came from.
-    dbos_version: Optional[str] = None
+    dbos_version: str | None = None
     dbos_version_source: str = "newest release (no version configured)"
     # The parsed module the findings came from, so hover need not parse again.
     model: Any = field(default=None, repr=False, compare=False)

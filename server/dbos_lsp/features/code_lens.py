@@ -10,10 +10,10 @@ workspace index.  Pure: no editor types; positions are 0-based code points.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
 
-from .module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
 
 _STEP_ROLES = (Role.STEP, Role.TRANSACTION)
 _RUNNERS = frozenset({"run_step", "run_step_async", "run_tx_step", "run_tx_step_async"})
@@ -30,7 +30,7 @@ class Lens:
     queues: tuple[str, ...]
 
 
-def _inside(fn: Optional[FunctionInfo], workflow: FunctionInfo) -> bool:
+def _inside(fn: FunctionInfo | None, workflow: FunctionInfo) -> bool:
     """``fn`` is the workflow itself or a lambda / plain function nested in it."""
     while fn is not None:
         if fn is workflow:
@@ -72,14 +72,14 @@ def lens_title(steps: int, queues: Iterable[str]) -> str:
 def workflow_lenses(
     model: ModuleModel,
     queues_for: Callable[..., list[str]] = lambda *names: [],
-    registered_names: Optional[dict[int, str]] = None,
+    registered_names: dict[int, str] | None = None,
 ) -> list[Lens]:
     """One lens per workflow of the module (nested workflows included).
 
     ``queues_for(*names)`` answers the queues a workflow is enqueued on, given its
     function name and registered name (``WorkspaceIndex.queues_for``)."""
     if registered_names is None:
-        from .workspace_names import workflow_registrations_in
+        from dbos_lsp.project.workflow_names import workflow_registrations_in
 
         registered_names = {id(info): name for name, info, _dec in workflow_registrations_in(model)}
     out: list[Lens] = []
@@ -97,7 +97,9 @@ def workflow_lenses(
         if reg and reg != info.name:
             names.append(reg)
         queues = tuple(queues_for(*names))
-        out.append(Lens(line, column, len(text.rstrip()), lens_title(len(steps), queues), info.name, tuple(steps), queues))
+        out.append(
+            Lens(line, column, len(text.rstrip()), lens_title(len(steps), queues), info.name, tuple(steps), queues)
+        )
     return out
 
 

@@ -13,15 +13,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Optional
 
 _DIST_INFO = re.compile(r"^dbos-(\d+(?:\.\d+)*)[^/]*\.dist-info$", re.IGNORECASE)
 # "dbos>=3.1", "dbos[otel]==2.31.0", "dbos ~= 3.0": the first version number after dbos.
-_REQUIREMENT = re.compile(r"""(?:^|["'\s,\[])dbos(?:\[[^\]]*\])?\s*(?:==|>=|~=|===|>)\s*(\d+(?:\.\d+)*)""", re.IGNORECASE | re.M)
+_REQUIREMENT = re.compile(
+    r"""(?:^|["'\s,\[])dbos(?:\[[^\]]*\])?\s*(?:==|>=|~=|===|>)\s*(\d+(?:\.\d+)*)""", re.IGNORECASE | re.M
+)
 _UV_LOCK = re.compile(r'\[\[package\]\]\s*\nname\s*=\s*"dbos"\s*\nversion\s*=\s*"([^"]+)"', re.M)
 
 
-def installed_version(environment: Optional[str]) -> Optional[tuple[str, str]]:
+def installed_version(environment: str | None) -> tuple[str, str] | None:
     """(version, where) of the ``dbos`` distribution in a venv or interpreter prefix."""
     prefixes: list[str] = []
     if environment:
@@ -43,7 +44,7 @@ def installed_version(environment: Optional[str]) -> Optional[tuple[str, str]]:
     return None
 
 
-def declared_version(root: Optional[str]) -> Optional[tuple[str, str]]:
+def declared_version(root: str | None) -> tuple[str, str] | None:
     """(version, where) from the project's lock file or requirements, if it names one."""
     if not root:
         return None

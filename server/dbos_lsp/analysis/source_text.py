@@ -9,10 +9,8 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from typing import Optional
 
-from .model import Edit, Position, Span
-
+from dbos_lsp.analysis.findings import Edit, Position, Span
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _AFTER_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
@@ -32,7 +30,7 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
 
 
 class SourceText:
-    def __init__(self, text: str, lines: Optional[list[str]] = None) -> None:
+    def __init__(self, text: str, lines: list[str] | None = None) -> None:
         self.text = text
         self.lines = lines if lines is not None else split_lines(text)
         self._encoded: dict[int, bytes] = {}
@@ -189,7 +187,7 @@ def import_insertion_line(tree: ast.Module) -> int:
     return line
 
 
-def ensure_module_import(tree: ast.Module, known: dict[str, str], module: str) -> Optional[Edit]:
+def ensure_module_import(tree: ast.Module, known: dict[str, str], module: str) -> Edit | None:
     """An edit adding ``import <module>`` unless the module is already bound by that name."""
     if known.get(module) == module:
         return None

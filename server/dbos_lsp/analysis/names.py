@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Optional
 
-from .determinism_catalog import MODULE_ROOTS
+from dbos_lsp.knowledge.determinism_catalog import MODULE_ROOTS
 
 # Private SDK modules re-export these classes from the top-level package.
 _PRIVATE_TO_PUBLIC = {
@@ -108,7 +107,7 @@ def _is_third_party_or_stdlib(module: str) -> bool:
     return module.split(".")[0] in _SYNTACTIC_ROOTS
 
 
-def dotted(expr: ast.expr) -> Optional[list[str]]:
+def dotted(expr: ast.expr) -> list[str] | None:
     """``a.b.c`` as ["a", "b", "c"], or None for anything that is not a plain chain."""
     parts: list[str] = []
     while isinstance(expr, ast.Attribute):
@@ -121,7 +120,7 @@ def dotted(expr: ast.expr) -> Optional[list[str]]:
     return None
 
 
-def tail_name(func: ast.expr) -> Optional[str]:
+def tail_name(func: ast.expr) -> str | None:
     """Last name of a callee (``gather`` for ``asyncio.gather``): a cheap pre-check
     before resolving it."""
     if isinstance(func, ast.Attribute):

@@ -24,15 +24,14 @@ from __future__ import annotations
 import ast
 import bisect
 from dataclasses import dataclass, replace
-from typing import Optional
 
-from .engine import RunSetup, analyze_full, finish, run_rules, setup
-from .model import Analysis, Edit, Finding, Position, Span
-from .module_model import ModuleModel
-from .parsing import FLAGS
-from .project_index import ProjectIndex
-from .settings import Settings
-from .source_text import SourceText, split_lines
+from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
+from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.parsing import FLAGS
+from dbos_lsp.analysis.resolution import ProjectIndex
+from dbos_lsp.analysis.settings import Settings
+from dbos_lsp.analysis.source_text import SourceText, split_lines
+from dbos_lsp.engine.pipeline import RunSetup, analyze_full, finish, run_rules, setup
 
 # Rules whose findings inside a top-level statement depend only on that statement
 # and on module-level context (imports, module bindings, other functions' names,
@@ -50,8 +49,8 @@ STATEMENT_LOCAL_RULES = frozenset(
 class _State:
     lines: list[str]
     settings: Settings
-    index: Optional[ProjectIndex]
-    path: Optional[str]
+    index: ProjectIndex | None
+    path: str | None
     run: RunSetup
     model: ModuleModel
     starts: list[int]  # 0-based first line (decorators included) of each top-level statement
@@ -65,15 +64,15 @@ class IncrementalAnalyzer:
     versions one at a time."""
 
     def __init__(self) -> None:
-        self._state: Optional[_State] = None
+        self._state: _State | None = None
         self.last_was_incremental = False
 
     def analyze(
         self,
         text: str,
-        settings: Optional[Settings] = None,
-        index: Optional[ProjectIndex] = None,
-        path: Optional[str] = None,
+        settings: Settings | None = None,
+        index: ProjectIndex | None = None,
+        path: str | None = None,
     ) -> Analysis:
         settings = settings or Settings()
         lines = split_lines(text)
@@ -86,7 +85,7 @@ class IncrementalAnalyzer:
     # ----- the full path, which also prepares the next incremental one ---------------------
 
     def _full(
-        self, text: str, lines: list[str], settings: Settings, index: Optional[ProjectIndex], path: Optional[str]
+        self, text: str, lines: list[str], settings: Settings, index: ProjectIndex | None, path: str | None
     ) -> Analysis:
         run = setup(settings, index, path)
         analysis, raw = analyze_full(text, run, index, path)
@@ -104,8 +103,8 @@ class IncrementalAnalyzer:
     # ----- the incremental path ------------------------------------------------------------
 
     def _try_incremental(
-        self, text: str, lines: list[str], settings: Settings, index: Optional[ProjectIndex], path: Optional[str]
-    ) -> Optional[Analysis]:
+        self, text: str, lines: list[str], settings: Settings, index: ProjectIndex | None, path: str | None
+    ) -> Analysis | None:
         state = self._state
         if state is None or settings != state.settings or index is not state.index or path != state.path:
             return None
@@ -162,7 +161,7 @@ class IncrementalAnalyzer:
                 return None
         return self._rerun(text, lines, state, model, k)
 
-    def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: Optional[int]) -> Optional[Analysis]:
+    def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: int | None) -> Analysis | None:
         """Module-level rules on the whole model; statement-local rules on statement ``k``
         only, unless some answer came from the project index, which other files can change."""
         run = state.run
@@ -185,11 +184,13 @@ class IncrementalAnalyzer:
             return None  # let the full path report them, once
         raw = [f for bucket in local for f in bucket] + module_level
         finish(result, raw, source, run)
-        self._state = _State(lines, state.settings, state.index, state.path, run, model, state.starts, state.ends, local, result)
+        self._state = _State(
+            lines, state.settings, state.index, state.path, run, model, state.starts, state.ends, local, result
+        )
         return result
 
 
-def _bucket(findings: list[Finding], starts: list[int], ends: list[int]) -> Optional[list[list[Finding]]]:
+def _bucket(findings: list[Finding], starts: list[int], ends: list[int]) -> list[list[Finding]] | None:
     """Statement-local findings grouped by top-level statement; None if one lies outside."""
     local: list[list[Finding]] = [[] for _ in starts]
     for f in findings:
@@ -259,14 +260,14 @@ def _statement_lines(tree: ast.Module) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-def _statement_at(starts: list[int], ends: list[int], line: int) -> Optional[int]:
+def _statement_at(starts: list[int], ends: list[int], line: int) -> int | None:
     k = bisect.bisect_right(starts, line) - 1
     if k >= 0 and line < ends[k]:
         return k
     return None
 
 
-def _parse_statement(lines: list[str], start: int, end: int) -> Optional[ast.stmt]:
+def _parse_statement(lines: list[str], start: int, end: int) -> ast.stmt | None:
     # Leading newlines make the parser number lines as in the whole file.
     text = "\n" * start + "\n".join(lines[start:end]) + "\n"
     try:
@@ -276,7 +277,7 @@ def _parse_statement(lines: list[str], start: int, end: int) -> Optional[ast.stm
     return module.body[0] if len(module.body) == 1 else None
 
 
-def _interface(stmt: ast.stmt) -> Optional[tuple]:
+def _interface(stmt: ast.stmt) -> tuple | None:
     """What other statements may see of a def or class: kind, name, decorators (which
     give roles) and, for classes, bases and each method's interface.  None for other
     statements, whose edits change module-level context."""

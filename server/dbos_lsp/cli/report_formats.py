@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from .model import Finding, Severity
+from dbos_lsp.analysis.findings import Finding, Severity
 
 TOOL_NAME = "dbos-lsp"
 INFORMATION_URI = "https://github.com/dbos-lsp/dbos-lsp"
@@ -35,9 +36,9 @@ class Notice:
 
     message: str
     level: str = "error"  # "error" or "warning"
-    path: Optional[str] = None
-    line: Optional[int] = None  # 1-based
-    column: Optional[int] = None  # 1-based, code points
+    path: str | None = None
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based, code points
 
     def text(self) -> str:
         if self.path is None:
@@ -71,7 +72,7 @@ def relative_path(path: str, cwd: str) -> str:
     return PurePath(rel).as_posix()
 
 
-def utf16_column(line: Optional[str], character: int) -> int:
+def utf16_column(line: str | None, character: int) -> int:
     """A 0-based code-point column as a 0-based UTF-16 code-unit column."""
     if line is None or line.isascii():
         return character
@@ -145,13 +146,13 @@ def github_annotation(path: str, f: Finding) -> str:
     return _command(github_command(f.severity), props, f.message)
 
 
-def github_notice(notice: Notice, path: Optional[str] = None) -> str:
+def github_notice(notice: Notice, path: str | None = None) -> str:
     props = [("file", path if path is not None else notice.path), ("line", notice.line), ("col", notice.column)]
     props.append(("title", TOOL_NAME))
     return _command("warning" if notice.level == "warning" else "error", props, notice.message)
 
 
-def github_lines(problems: Iterable[ProblemLike], notices: Iterable[Notice] = (), cwd: Optional[str] = None) -> list[str]:
+def github_lines(problems: Iterable[ProblemLike], notices: Iterable[Notice] = (), cwd: str | None = None) -> list[str]:
     """One annotation per finding and per file notice; paths relative to ``cwd``."""
     cwd = cwd or os.getcwd()
     out = [github_annotation(relative_path(p.path, cwd), p.finding) for p in problems]
@@ -163,7 +164,7 @@ def github_lines(problems: Iterable[ProblemLike], notices: Iterable[Notice] = ()
 # ----- SARIF 2.1.0 --------------------------------------------------------------------------
 
 
-def _rule_descriptor(rule, url: Optional[str]) -> dict:
+def _rule_descriptor(rule, url: str | None) -> dict:
     d: dict[str, Any] = {
         "id": rule.code,
         "name": rule.name,
@@ -178,7 +179,7 @@ def _rule_descriptor(rule, url: Optional[str]) -> dict:
     return d
 
 
-def _line(lines: Optional[Sequence[str]], index: int) -> Optional[str]:
+def _line(lines: Sequence[str] | None, index: int) -> str | None:
     return lines[index] if lines is not None and 0 <= index < len(lines) else None
 
 
@@ -192,19 +193,19 @@ def _artifact(path: str, cwd: str) -> dict:
 def sarif_log(
     problems: Sequence[ProblemLike],
     tool_version: str,
-    cwd: Optional[str] = None,
-    lines: Optional[Mapping[str, Sequence[str]]] = None,
+    cwd: str | None = None,
+    lines: Mapping[str, Sequence[str]] | None = None,
     notices: Sequence[Notice] = (),
-    rules: Optional[Sequence[Any]] = None,
+    rules: Sequence[Any] | None = None,
 ) -> dict:
     """A SARIF 2.1.0 log with one run.  ``lines`` (path → the file's lines) lets columns be
     converted to UTF-16 code units, SARIF's default ``columnKind``; without a file's lines
     its columns are code points (the same unless the line has characters beyond U+FFFF)."""
-    from .hover import rule_url
+    from dbos_lsp.features.hover import rule_url
 
     cwd = os.path.abspath(cwd or os.getcwd())
     if rules is None:
-        from .rules import REGISTRY
+        from dbos_lsp.rules import REGISTRY
 
         rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     lines = lines or {}
@@ -298,7 +299,7 @@ def statistics_json(stats: Sequence[Statistic]) -> list[dict]:
 
 def unified_diff(path: str, old: str, new: str) -> str:
     """A ``git diff``-style unified diff of one file (``a/PATH`` → ``b/PATH``)."""
-    from .source_text import split_lines
+    from dbos_lsp.analysis.source_text import split_lines
 
     old_lines = split_lines(old, keepends=True)
     new_lines = split_lines(new, keepends=True)

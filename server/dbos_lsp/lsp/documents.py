@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
-from .source_text import split_lines
+from dbos_lsp.analysis.source_text import split_lines
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ class DbosWorkspace(Workspace):
     def _create_text_document(
         self,
         doc_uri: str,
-        source: Optional[str] = None,
-        version: Optional[int] = None,
-        language_id: Optional[str] = None,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
     ) -> TextDocument:
         return LspLinesTextDocument(
             doc_uri,

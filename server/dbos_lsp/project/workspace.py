@@ -18,12 +18,12 @@ from __future__ import annotations
 import ast
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional
 
-from . import sdk_facts as sdk
-from .module_model import FunctionInfo, ModuleModel, Role
-from .workspace_names import MAX_FILE_BYTES, SKIPPED_DIRS, workflow_registrations_in
+from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.project.workflow_names import MAX_FILE_BYTES, SKIPPED_DIRS, workflow_registrations_in
 
 KINDS = {Role.WORKFLOW: "workflow", Role.STEP: "step", Role.TRANSACTION: "transaction"}
 _ENQUEUE_METHODS = frozenset({"enqueue", "enqueue_async"})
@@ -42,7 +42,7 @@ class Symbol:
     line: int  # 0-based line of the ``def``
     column: int  # 0-based column of the function name
     is_async: bool
-    class_name: Optional[str] = None
+    class_name: str | None = None
     path: str = ""
     module: str = ""
 
@@ -51,15 +51,15 @@ class Symbol:
 class QueueRegistration:
     name: str
     line: int  # 0-based
-    variable: Optional[str] = None  # the name the queue is bound to, when assigned
+    variable: str | None = None  # the name the queue is bound to, when assigned
 
 
 @dataclass(frozen=True)
 class Enqueue:
     target: str  # the enqueued workflow: last name of the expression (``wf`` for ``mod.wf``)
     line: int  # 0-based
-    queue: Optional[str] = None  # queue name, when a literal says it
-    queue_variable: Optional[str] = None  # ``q`` in ``q.enqueue(wf)`` when its name is not known here
+    queue: str | None = None  # queue name, when a literal says it
+    queue_variable: str | None = None  # ``q`` in ``q.enqueue(wf)`` when its name is not known here
     typed: bool = False  # the receiver is known to be a queue (else only a workspace binding says so)
 
 
@@ -77,7 +77,7 @@ class FileFacts:
 # ----- one file --------------------------------------------------------------------------------
 
 
-def module_name(path: str, root: Optional[str] = None) -> str:
+def module_name(path: str, root: str | None = None) -> str:
     """``pkg.sub.mod`` for ``root/pkg/sub/mod.py``; the file stem without a root."""
     stem = os.path.splitext(os.path.abspath(path))[0]
     if root:
@@ -94,7 +94,7 @@ def module_name(path: str, root: Optional[str] = None) -> str:
     return os.path.basename(os.path.dirname(stem)) if base == "__init__" else base
 
 
-def scan_text(path: str, text: str, module: Optional[str] = None) -> FileFacts:
+def scan_text(path: str, text: str, module: str | None = None) -> FileFacts:
     """Facts of one file's text (an unparsable file has none)."""
     try:
         tree = ast.parse(text)
@@ -103,7 +103,7 @@ def scan_text(path: str, text: str, module: Optional[str] = None) -> FileFacts:
     return facts_from_model(ModuleModel(tree, text.splitlines(), path, None), path, module)
 
 
-def facts_from_model(model: ModuleModel, path: str, module: Optional[str] = None) -> FileFacts:
+def facts_from_model(model: ModuleModel, path: str, module: str | None = None) -> FileFacts:
     """Facts of an already built model (the server reuses its analysis's model)."""
     module = module or module_name(path)
     facts = FileFacts(path, module)
@@ -127,7 +127,7 @@ def facts_from_model(model: ModuleModel, path: str, module: Optional[str] = None
     return facts
 
 
-def _decorator_name(model: ModuleModel, info: FunctionInfo) -> Optional[str]:
+def _decorator_name(model: ModuleModel, info: FunctionInfo) -> str | None:
     for dec in getattr(info.node, "decorator_list", ()):
         if isinstance(dec, ast.Call):
             for kw in dec.keywords:
@@ -147,13 +147,13 @@ def _name_position(model: ModuleModel, info: FunctionInfo) -> tuple[int, int]:
     return line, column
 
 
-def _literal_str(node: Optional[ast.expr]) -> Optional[str]:
+def _literal_str(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
 
 
-def _target_name(node: Optional[ast.expr]) -> Optional[str]:
+def _target_name(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
@@ -161,7 +161,7 @@ def _target_name(node: Optional[ast.expr]) -> Optional[str]:
     return None
 
 
-def _receiver_name(func: ast.expr) -> Optional[str]:
+def _receiver_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Attribute):
         value = func.value
         if isinstance(value, ast.Name):
@@ -171,16 +171,18 @@ def _receiver_name(func: ast.expr) -> Optional[str]:
     return None
 
 
-def _options_dict(call: ast.Call) -> Optional[ast.Dict]:
+def _options_dict(call: ast.Call) -> ast.Dict | None:
     for arg in (*call.args, *(kw.value for kw in call.keywords)):
         if isinstance(arg, ast.Dict):
             return arg
         if isinstance(arg, ast.Call) and _target_name(arg.func) in ("EnqueueOptions", "dict"):
-            return ast.Dict(keys=[ast.Constant(kw.arg) for kw in arg.keywords], values=[kw.value for kw in arg.keywords])
+            return ast.Dict(
+                keys=[ast.Constant(kw.arg) for kw in arg.keywords], values=[kw.value for kw in arg.keywords]
+            )
     return None
 
 
-def _dict_value(d: ast.Dict, key: str) -> Optional[ast.expr]:
+def _dict_value(d: ast.Dict, key: str) -> ast.expr | None:
     for k, v in zip(d.keys, d.values):
         if _literal_str(k) == key:
             return v
@@ -189,7 +191,7 @@ def _dict_value(d: ast.Dict, key: str) -> Optional[ast.expr]:
 
 def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
     # Names a registered queue is bound to, in this file: q = DBOS.register_queue("q").
-    def bound_name(site) -> Optional[str]:
+    def bound_name(site) -> str | None:
         parent = site.parent
         if isinstance(parent, ast.Await):  # q = await DBOS.register_queue_async("q")
             parent = awaited_parents().get(id(parent))
@@ -241,7 +243,9 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
             target = _target_name(call.args[1]) if len(call.args) > 1 else None
             if target:
                 facts.enqueues.append(Enqueue(target, call.lineno - 1, queue))
-        elif api is not None and (api[1] in _DBOS_ENQUEUE_OPTIONS or (api[0] == sdk.CLIENT and api[1] in _ENQUEUE_METHODS)):
+        elif api is not None and (
+            api[1] in _DBOS_ENQUEUE_OPTIONS or (api[0] == sdk.CLIENT and api[1] in _ENQUEUE_METHODS)
+        ):
             options = _options_dict(call)
             if options is None:
                 continue
@@ -268,7 +272,7 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
 
 
 def python_files(
-    roots: Iterable[str], excluded: Optional[Callable[[str], bool]] = None, max_bytes: int = MAX_FILE_BYTES
+    roots: Iterable[str], excluded: Callable[[str], bool] | None = None, max_bytes: int = MAX_FILE_BYTES
 ) -> Iterator[str]:
     """Every ``*.py`` file under ``roots`` (sorted, each once), skipping virtualenvs,
     build output, caches, files over ``max_bytes`` and paths ``excluded`` rejects."""
@@ -302,7 +306,7 @@ def python_files(
                 yield path
 
 
-def fuzzy_score(query: str, name: str) -> Optional[int]:
+def fuzzy_score(query: str, name: str) -> int | None:
     """How well ``name`` matches ``query`` (lower is better), None when it does not.
 
     Case-insensitive: exact 0, prefix 1, substring 2, in-order subsequence 3
@@ -356,7 +360,7 @@ class WorkspaceIndex:
             empty = not (facts.registrations or facts.queues or facts.enqueues)
             return (old is None and not empty) or (old is not None and _shape(old) != _shape(facts))
 
-    def update_file(self, path: str, text: Optional[str] = None) -> bool:
+    def update_file(self, path: str, text: str | None = None) -> bool:
         """Re-read (or use ``text`` for) one file; a vanished or oversized file is dropped."""
         path = os.path.abspath(path)
         if text is None:
@@ -386,9 +390,9 @@ class WorkspaceIndex:
 
     def scan(
         self,
-        excluded: Optional[Callable[[str], bool]] = None,
-        progress: Optional[Callable[[int, int, str], None]] = None,
-        cancelled: Optional[Callable[[], bool]] = None,
+        excluded: Callable[[str], bool] | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
         skip: Callable[[str], bool] = lambda path: False,
     ) -> int:
         """Index every Python file under the roots; returns the number of files indexed.
@@ -418,7 +422,7 @@ class WorkspaceIndex:
         with self._lock:
             return list(self._files)
 
-    def facts(self, path: str) -> Optional[FileFacts]:
+    def facts(self, path: str) -> FileFacts | None:
         with self._lock:
             return self._files.get(os.path.abspath(path))
 

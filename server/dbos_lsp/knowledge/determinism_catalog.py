@@ -9,8 +9,6 @@ while a local function called ``time`` gives nothing.  An entry ending in
 
 from __future__ import annotations
 
-from typing import Optional
-
 CLOCK = "reads the clock"
 RANDOM = "draws random values"
 ENVIRONMENT = "reads the process environment"
@@ -84,7 +82,7 @@ IO: dict[str, str] = {
 MODULE_ROOTS = frozenset(name.split(".")[0] for name in (*NONDETERMINISTIC, *IO))
 
 
-def _lookup(table: dict[str, str], qualname: str) -> Optional[str]:
+def _lookup(table: dict[str, str], qualname: str) -> str | None:
     if qualname in table:
         return table[qualname]
     parts = qualname.split(".")
@@ -95,11 +93,11 @@ def _lookup(table: dict[str, str], qualname: str) -> Optional[str]:
     return None
 
 
-def nondeterministic(qualname: str, has_arguments: bool) -> Optional[str]:
+def nondeterministic(qualname: str, has_arguments: bool) -> str | None:
     if has_arguments and qualname in DETERMINISTIC_WITH_ARGUMENTS:
         return None
     return _lookup(NONDETERMINISTIC, qualname)
 
 
-def io_kind(qualname: str) -> Optional[str]:
+def io_kind(qualname: str) -> str | None:
     return _lookup(IO, qualname)

@@ -10,45 +10,20 @@ themselves.
 from __future__ import annotations
 
 import ast
-import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Union
 
-from . import sdk_facts as sdk
-from .names import ImportTable, PendingImport, dotted
+from dbos_lsp.analysis.names import ImportTable, PendingImport, dotted
+from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Role
+from dbos_lsp.knowledge import sdk_facts as sdk
 
-if TYPE_CHECKING:
-    from .project_index import ProjectIndex
-
-
-class Role(enum.Enum):
-    WORKFLOW = "workflow"
-    STEP = "step"
-    TRANSACTION = "transaction"
-    HTTP_HANDLER = "HTTP handler"
-    PLAIN = "function"
+__all__ = ["Callee", "Role"]  # re-exported: rules and features import them from here
 
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 
-_HTTP_METHODS = frozenset(
-    "get post put delete patch head options api_route websocket route".split()
-)
-_HTTP_APP_FACTORIES = frozenset(
-    {"fastapi.FastAPI", "fastapi.APIRouter", "flask.Flask", "flask.Blueprint"}
-)
-
-
-@dataclass
-class Callee:
-    """What a called function is, whether defined here or found by the index."""
-
-    name: str
-    role: Role
-    is_async: bool
-    # "sync" or "async" for datasource transactions; "legacy" for 2.x @DBOS.transaction.
-    tx_kind: Optional[str] = None
-    info: Optional["FunctionInfo"] = None  # set when defined in this file
+_HTTP_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
+_HTTP_APP_FACTORIES = frozenset({"fastapi.FastAPI", "fastapi.APIRouter", "flask.Flask", "flask.Blueprint"})
 
 
 @dataclass(eq=False)
@@ -57,18 +32,18 @@ class FunctionInfo:
     name: str
     is_async: bool
     role: Role
-    parent: Optional["FunctionInfo"]
-    class_node: Optional[ast.ClassDef] = None
-    tx_kind: Optional[str] = None
+    parent: FunctionInfo | None
+    class_node: ast.ClassDef | None = None
+    tx_kind: str | None = None
     # Names bound in this function (params, assignments, loop targets, imports).
     bound: dict[str, int] = field(default_factory=dict)
     # Name -> DBOS type (e.g. "dbos.Queue") for names bound once from a DBOS call.
-    local_types: dict[str, Optional[str]] = field(default_factory=dict)
+    local_types: dict[str, str | None] = field(default_factory=dict)
     # Nested function definitions by name.
-    nested: dict[str, "FunctionInfo"] = field(default_factory=dict)
+    nested: dict[str, FunctionInfo] = field(default_factory=dict)
     loads: dict[str, int] = field(default_factory=dict)
     # The role its own decorators give it; ``role`` may add STEP for run_step targets.
-    declared_role: Optional[Role] = None
+    declared_role: Role | None = None
 
     @property
     def is_lambda(self) -> bool:
@@ -82,16 +57,16 @@ class FunctionInfo:
 class CallSite:
     node: ast.Call
     parent: ast.AST
-    fn: Optional[FunctionInfo]  # None: module or class body
+    fn: FunctionInfo | None  # None: module or class body
     awaited: bool
-    tail: Optional[str] = None  # last name of the callee: ``gather`` for ``asyncio.gather``
+    tail: str | None = None  # last name of the callee: ``gather`` for ``asyncio.gather``
 
 
 @dataclass(eq=False)
 class AttributeSite:
     node: ast.Attribute
     parent: ast.AST
-    fn: Optional[FunctionInfo]
+    fn: FunctionInfo | None
 
 
 class ModuleModel:
@@ -99,9 +74,9 @@ class ModuleModel:
         self,
         tree: ast.Module,
         lines: list[str],
-        path: Optional[str] = None,
-        index: Optional["ProjectIndex"] = None,
-        reuse: Optional[tuple["ModuleModel", int]] = None,
+        path: str | None = None,
+        index: ProjectIndex | None = None,
+        reuse: tuple[ModuleModel, int] | None = None,
     ) -> None:
         """``reuse=(previous, k)``: ``tree`` is ``previous.tree`` with top-level statement
         ``k`` replaced; every other statement's walk results are taken over, provided the
@@ -115,14 +90,14 @@ class ModuleModel:
         self.functions: list[FunctionInfo] = []
         self.top_functions: dict[str, FunctionInfo] = {}
         self.class_methods: dict[str, dict[str, FunctionInfo]] = {}
-        self.module_types: dict[str, Optional[str]] = {}
+        self.module_types: dict[str, str | None] = {}
         self.datasources: dict[str, str] = {}  # module-level name -> "sync" | "async"
         self.http_apps: set[str] = {"app", "router"}
         # Module-level names bound by assignment, with the value of their first binding.
         self.module_values: dict[str, ast.expr] = {}
         # Every module-level name: assignments, defs, classes, imports.
         self.module_names: set[str] = set()
-        self.classes: dict[str, "ClassInfo"] = {}
+        self.classes: dict[str, ClassInfo] = {}
         self.function_of_node: dict[int, FunctionInfo] = {}
         self.calls: list[CallSite] = []
         self.attributes: list[AttributeSite] = []
@@ -133,8 +108,8 @@ class ModuleModel:
         # Whether any answer came from the project index (jedi): such answers can change
         # when other files do, so incremental analysis must not keep findings built on them.
         self.used_index = False
-        self._api_cache: dict[tuple[int, int], Optional[tuple[str, str]]] = {}
-        self._callee_cache: dict[tuple[int, int], Optional[Callee]] = {}
+        self._api_cache: dict[tuple[int, int], tuple[str, str] | None] = {}
+        self._callee_cache: dict[tuple[int, int], Callee | None] = {}
         # Per top-level statement: where its walk results sit in the lists above.
         self.statement_slices: list[dict[str, tuple[int, int]]] = []
         self._scan_module_level()
@@ -196,7 +171,7 @@ class ModuleModel:
         for info in self.functions:
             self._infer_local_types(info)
 
-    def _walk_reusing(self, previous: "ModuleModel", replaced: int) -> None:
+    def _walk_reusing(self, previous: ModuleModel, replaced: int) -> None:
         old = previous.statement_slices[replaced]
         for name in self._SLICED:  # statements before the replaced one, as they were
             getattr(self, name).extend(getattr(previous, name)[: old[name][0]])
@@ -234,9 +209,7 @@ class ModuleModel:
 
     def _walk_from(self, top: ast.stmt) -> None:
         # Iterative DFS: (node, parent, enclosing function, enclosing class body)
-        stack: list[tuple[ast.AST, ast.AST, Optional[FunctionInfo], Optional[ast.ClassDef]]] = [
-            (top, self.tree, None, None)
-        ]
+        stack: list[tuple[ast.AST, ast.AST, FunctionInfo | None, ast.ClassDef | None]] = [(top, self.tree, None, None)]
         while stack:
             node, parent, fn, cls = stack.pop()
             kind = type(node)
@@ -326,7 +299,7 @@ class ModuleModel:
             if len(args) < 2:
                 continue
             target = args[1]
-            info: Optional[FunctionInfo] = None
+            info: FunctionInfo | None = None
             if isinstance(target, ast.Lambda):
                 info = self.function_of_node.get(id(target))
             else:
@@ -338,7 +311,7 @@ class ModuleModel:
         self._callee_cache.clear()
 
     def _enter_function(
-        self, node: FunctionNode, parent: Optional[FunctionInfo], cls: Optional[ast.ClassDef]
+        self, node: FunctionNode, parent: FunctionInfo | None, cls: ast.ClassDef | None
     ) -> FunctionInfo:
         is_lambda = isinstance(node, ast.Lambda)
         name = "<lambda>" if is_lambda else node.name
@@ -369,8 +342,8 @@ class ModuleModel:
         elif info.parent is None:
             self.top_functions[info.name] = info
 
-    def _role_of(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> tuple[Role, Optional[str]]:
-        roles: list[tuple[Role, Optional[str]]] = []
+    def _role_of(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Role, str | None]:
+        roles: list[tuple[Role, str | None]] = []
         for dec in node.decorator_list:
             target = dec.func if isinstance(dec, ast.Call) else dec
             q = self.qualname(target, None)
@@ -384,11 +357,7 @@ class ModuleModel:
                 owner = target.value.id
                 if target.attr == "transaction" and owner in self.datasources:
                     roles.append((Role.TRANSACTION, self.datasources[owner]))
-                elif (
-                    target.attr in _HTTP_METHODS
-                    and owner in self.http_apps
-                    and isinstance(dec, ast.Call)
-                ):
+                elif target.attr in _HTTP_METHODS and owner in self.http_apps and isinstance(dec, ast.Call):
                     roles.append((Role.HTTP_HANDLER, None))
         for wanted in (Role.WORKFLOW, Role.STEP, Role.TRANSACTION, Role.HTTP_HANDLER):
             for role, kind in roles:
@@ -398,7 +367,7 @@ class ModuleModel:
 
     # ----- name and type resolution -------------------------------------------------------
 
-    def qualname(self, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+    def qualname(self, expr: ast.expr, fn: FunctionInfo | None) -> str | None:
         """Qualified name of a dotted expression, e.g. ``D.sleep`` -> ``dbos.DBOS.sleep``."""
         parts = dotted(expr)
         if parts is None:
@@ -420,7 +389,7 @@ class ModuleModel:
             return base
         return base + "." + ".".join(parts[1:])
 
-    def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> Optional[str]:
+    def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> str | None:
         if local in self._resolved_pending:
             res = self._resolved_pending[local]
             return res if isinstance(res, str) else None
@@ -432,7 +401,7 @@ class ModuleModel:
         self._resolved_pending[local] = result
         return result
 
-    def _annotation_type(self, ann: ast.expr) -> Optional[str]:
+    def _annotation_type(self, ann: ast.expr) -> str | None:
         if isinstance(ann, ast.Subscript):  # WorkflowHandle[int]
             ann = ann.value
         q = self.qualname(ann, None)
@@ -440,7 +409,7 @@ class ModuleModel:
             return q
         return None
 
-    def type_of_value(self, value: ast.expr, fn: Optional[FunctionInfo]) -> Optional[str]:
+    def type_of_value(self, value: ast.expr, fn: FunctionInfo | None) -> str | None:
         """DBOS type of the object an expression evaluates to, when syntax can tell."""
         awaited = False
         if isinstance(value, ast.Await):
@@ -497,7 +466,7 @@ class ModuleModel:
                     typ = self._annotation_type(stmt.annotation)
                 info.local_types[name] = typ
 
-    def instance_type(self, name: str, fn: Optional[FunctionInfo]) -> Optional[str]:
+    def instance_type(self, name: str, fn: FunctionInfo | None) -> str | None:
         f = fn
         while f is not None:
             if name in f.local_types:
@@ -507,7 +476,7 @@ class ModuleModel:
             f = f.parent
         return self.module_types.get(name)
 
-    def api_of(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
+    def api_of(self, call: ast.Call, fn: FunctionInfo | None) -> tuple[str, str] | None:
         """``(class, method)`` of a DBOS API call such as ``DBOS.sleep(1)`` or ``q.enqueue(f)``."""
         # Every rule asks about the same call sites: answer each once.
         key = (id(call), id(fn))
@@ -519,7 +488,7 @@ class ModuleModel:
         self._api_cache[key] = result
         return result
 
-    def _api_of_uncached(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
+    def _api_of_uncached(self, call: ast.Call, fn: FunctionInfo | None) -> tuple[str, str] | None:
         func = call.func
         if not isinstance(func, ast.Attribute):
             q = self.qualname(func, fn)
@@ -528,7 +497,7 @@ class ModuleModel:
             return None
         return self.api_of_attribute(func, fn)
 
-    def api_of_attribute(self, func: ast.Attribute, fn: Optional[FunctionInfo]) -> Optional[tuple[str, str]]:
+    def api_of_attribute(self, func: ast.Attribute, fn: FunctionInfo | None) -> tuple[str, str] | None:
         receiver = func.value
         q = self.qualname(receiver, fn)
         if q is not None:
@@ -545,12 +514,12 @@ class ModuleModel:
                 return typ, func.attr
         return None
 
-    def callee_of_expr(self, expr: ast.expr, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+    def callee_of_expr(self, expr: ast.expr, fn: FunctionInfo | None) -> Callee | None:
         """The function an expression names (``wf``, ``self.step``) without calling it,
         e.g. the workflow passed to ``DBOS.start_workflow(wf, ...)``."""
         return self.callee(ast.Call(func=expr, args=[], keywords=[]), fn)
 
-    def callee(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+    def callee(self, call: ast.Call, fn: FunctionInfo | None) -> Callee | None:
         """The function a call targets, when it is defined in this file or found by the index."""
         key = (id(call.func), id(fn))
         try:
@@ -561,7 +530,7 @@ class ModuleModel:
         self._callee_cache[key] = result
         return result
 
-    def _callee_uncached(self, call: ast.Call, fn: Optional[FunctionInfo]) -> Optional[Callee]:
+    def _callee_uncached(self, call: ast.Call, fn: FunctionInfo | None) -> Callee | None:
         func = call.func
         if isinstance(func, ast.Name):
             name = func.id
@@ -593,7 +562,7 @@ class ModuleModel:
                 return method.as_callee() if method else None
         return None
 
-    def _class_info(self, node: ast.ClassDef) -> "ClassInfo":
+    def _class_info(self, node: ast.ClassDef) -> ClassInfo:
         dbos_class = None
         for dec in node.decorator_list:
             target = dec.func if isinstance(dec, ast.Call) else dec
@@ -604,7 +573,7 @@ class ModuleModel:
 
     # ----- shared indexes over call sites (built once, on first use) -----------------------
 
-    def calls_named(self, names: "frozenset[str] | set[str]") -> list[CallSite]:
+    def calls_named(self, names: frozenset[str] | set[str]) -> list[CallSite]:
         """Call sites whose callee ends in one of ``names`` (``gather`` for ``asyncio.gather``).
 
         Rules use this as a cheap pre-filter instead of scanning every call."""
@@ -631,7 +600,7 @@ class ModuleModel:
             self.__dict__["_api_calls"] = found
         return found
 
-    def calls_by_function(self) -> dict[Optional[FunctionInfo], list[CallSite]]:
+    def calls_by_function(self) -> dict[FunctionInfo | None, list[CallSite]]:
         grouped = self.__dict__.get("_calls_by_fn")
         if grouped is None:
             grouped = {}
@@ -642,7 +611,7 @@ class ModuleModel:
 
     # ----- lifecycle helpers --------------------------------------------------------------
 
-    def launch_line(self, fn: Optional[FunctionInfo]) -> Optional[int]:
+    def launch_line(self, fn: FunctionInfo | None) -> int | None:
         """1-based line of the first ``DBOS.launch()`` in the body of ``fn`` (None: module)."""
         lines = self.__dict__.get("_launch_lines")
         if lines is None:  # every body's first launch, in one pass over the launch calls
@@ -654,8 +623,8 @@ class ModuleModel:
             self.__dict__["_launch_lines"] = lines
         return lines.get(id(fn))
 
-    def relative_to_launch(self, node: ast.AST, fn: Optional[FunctionInfo]) -> Optional[str]:
-        """"before" / "after" the first launch of the same body, or None without one.
+    def relative_to_launch(self, node: ast.AST, fn: FunctionInfo | None) -> str | None:
+        """ "before" / "after" the first launch of the same body, or None without one.
 
         Same-body only (nested defs run later, at an unknown time), as the catalog's P6 says.
         """
@@ -681,11 +650,16 @@ class ModuleModel:
             self.__dict__["_main_called"] = cache
         return cache
 
-    def is_startup_scope(self, fn: Optional[FunctionInfo]) -> bool:
+    def is_startup_scope(self, fn: FunctionInfo | None) -> bool:
         """Module body, the ``__main__`` block, or a function only the ``__main__`` block calls."""
         if fn is None:
             return True
-        return fn.parent is None and fn.class_node is None and fn.name in self.main_guard_functions() and fn.role is Role.PLAIN
+        return (
+            fn.parent is None
+            and fn.class_node is None
+            and fn.name in self.main_guard_functions()
+            and fn.role is Role.PLAIN
+        )
 
     def config_dicts(self) -> list[ast.Dict]:
         """DBOSConfig dict literals: annotated ``DBOSConfig`` or passed as ``DBOS(config=...)``."""
@@ -698,7 +672,7 @@ class ModuleModel:
         found: list[ast.Dict] = []
         seen: set[int] = set()
 
-        def add(d: Optional[ast.expr]) -> None:
+        def add(d: ast.expr | None) -> None:
             if isinstance(d, ast.Dict) and id(d) not in seen:
                 seen.add(id(d))
                 found.append(d)
@@ -718,10 +692,10 @@ class ModuleModel:
                     add(value)
         return found
 
-    def _annotation_qualname(self, ann: ast.expr) -> Optional[str]:
+    def _annotation_qualname(self, ann: ast.expr) -> str | None:
         return self.qualname(ann, None)
 
-    def single_value(self, name: str, fn: Optional[FunctionInfo]) -> Optional[ast.expr]:
+    def single_value(self, name: str, fn: FunctionInfo | None) -> ast.expr | None:
         """The value of ``name`` when it is assigned exactly once in ``fn`` (or the module)."""
         if fn is not None and not fn.is_lambda and name in fn.bound:
             if fn.bound[name] != 1:
@@ -743,7 +717,7 @@ class ModuleModel:
 class ClassInfo:
     node: ast.ClassDef
     name: str
-    dbos_class: Optional[ast.expr]  # the @DBOS.dbos_class decorator, if any
+    dbos_class: ast.expr | None  # the @DBOS.dbos_class decorator, if any
     bases: tuple[str, ...]  # qualified names where resolvable, else plain names
 
 
@@ -769,9 +743,7 @@ def _is_main_guard(test: ast.expr) -> bool:
     )
 
 
-_CLASS_RECEIVERS = frozenset(
-    {sdk.DBOS, sdk.DEBOUNCER, sdk.SQL_DATASOURCE, sdk.ASYNC_SQL_DATASOURCE}
-)
+_CLASS_RECEIVERS = frozenset({sdk.DBOS, sdk.DEBOUNCER, sdk.SQL_DATASOURCE, sdk.ASYNC_SQL_DATASOURCE})
 _INSTANCE_TYPES = frozenset(
     {
         sdk.DBOS,
@@ -798,7 +770,7 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return tuple(reversed([f for f in kind._fields if f not in _SKIPPED_FIELDS]))
 
 
-def is_local(name: str, fn: Optional[FunctionInfo]) -> bool:
+def is_local(name: str, fn: FunctionInfo | None) -> bool:
     """Whether ``name`` is bound in ``fn`` or a function enclosing it (so it shadows globals)."""
     f = fn
     while f is not None:
@@ -808,8 +780,8 @@ def is_local(name: str, fn: Optional[FunctionInfo]) -> bool:
     return False
 
 
-def _enclosing_class(fn: FunctionInfo) -> Optional[ast.ClassDef]:
-    f: Optional[FunctionInfo] = fn
+def _enclosing_class(fn: FunctionInfo) -> ast.ClassDef | None:
+    f: FunctionInfo | None = fn
     while f is not None:
         if f.class_node is not None:
             return f.class_node
@@ -834,7 +806,6 @@ def own_statements(body: list[ast.stmt]):
             continue
         for block in _blocks(stmt):
             yield from own_statements(block)
-
 
 
 def _blocks(stmt: ast.stmt):

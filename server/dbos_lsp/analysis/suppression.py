@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
-from .model import Finding
+from dbos_lsp.analysis.findings import Finding
 
 _NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[\w\-]+(?:[\s,]+[\w\-]+)*))?", re.IGNORECASE)
 _DBOS_IGNORE = re.compile(r"#\s*dbos:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -18,7 +17,7 @@ _DBOS_IGNORE = re.compile(r"#\s*dbos:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?", re.
 
 @dataclass(frozen=True)
 class Suppression:
-    codes: Optional[frozenset[str]]  # None: every rule
+    codes: frozenset[str] | None  # None: every rule
     start: int  # code-point column of the comment's ``#``
     end: int
 
@@ -53,7 +52,7 @@ def is_suppressed(finding: Finding, line: str) -> bool:
     return False
 
 
-def suppression_at(line: str, character: int) -> Optional[tuple[str, int, int]]:
+def suppression_at(line: str, character: int) -> tuple[str, int, int] | None:
     """The rule code or name under the cursor inside a suppression comment, with its columns."""
     for sup in line_suppressions(line):
         if not (sup.start <= character <= sup.end):
@@ -83,7 +82,7 @@ def disable_comment_edit(line: str, code: str) -> tuple[int, int, str]:
 _FILE_IGNORE = re.compile(r"^[ \t]*#\s*dbos:\s*ignore-file\b(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE | re.M)
 
 
-def file_suppression(text: str) -> Optional[frozenset[str]]:
+def file_suppression(text: str) -> frozenset[str] | None:
     """Codes silenced for the whole file by ``# dbos: ignore-file[...]`` on its own line.
 
     Returns None when there is no such comment, and an empty set for "every rule".

@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Lifecycle:
         self.server = server
         self._ending = threading.Event()
         self._parent = os.getppid()
-        self._client_pid: Optional[int] = None
+        self._client_pid: int | None = None
         self._client_pid_checked = False
 
     # ----- state ----------------------------------------------------------------------------
@@ -66,7 +66,7 @@ class Lifecycle:
 
     # ----- the client process -----------------------------------------------------------------
 
-    def client_gone(self) -> Optional[str]:
+    def client_gone(self) -> str | None:
         if os.getppid() != self._parent:
             return "the process that started the server is gone"
         pid = getattr(self.server, "process_id", None)

@@ -8,13 +8,13 @@ Pure functions of (text, analysis, range); the server turns ``Action`` into LSP
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
 
-from .model import Analysis, Edit, Finding, Position, Span
-from .parsing import block_around as _block_around
-from .source_text import SourceText, apply_edits, non_overlapping, split_lines
-from .suppression import comment_line, disable_comment_edit
+from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
+from dbos_lsp.analysis.parsing import block_around as _block_around
+from dbos_lsp.analysis.source_text import SourceText, apply_edits, non_overlapping, split_lines
+from dbos_lsp.analysis.suppression import comment_line, disable_comment_edit
 
 QUICKFIX = "quickfix"
 FIX_ALL = "source.fixAll.dbos"
@@ -32,7 +32,7 @@ class Action:
     findings: list[Finding] = field(default_factory=list)
 
 
-def wants(kind: str, only: Optional[Iterable[str]]) -> bool:
+def wants(kind: str, only: Iterable[str] | None) -> bool:
     """LSP kind matching: ``source.fixAll`` asks for ``source.fixAll.dbos`` too."""
     if only is None:
         return True
@@ -47,7 +47,7 @@ def parses(text: str) -> bool:
         return False
 
 
-def edited_blocks_parse(text: str, edits: list[Edit], lines: Optional[list[str]] = None) -> bool:
+def edited_blocks_parse(text: str, edits: list[Edit], lines: list[str] | None = None) -> bool:
     """Whether the top-level statements an edit touches still parse afterwards.
 
     Only those statements are cut out, edited and compiled, so a quick fix costs the
@@ -82,8 +82,8 @@ def code_actions(
     text: str,
     analysis: Analysis,
     span: Span,
-    only: Optional[Iterable[str]] = None,
-    reanalyze: Optional[Callable[[str], Analysis]] = None,
+    only: Iterable[str] | None = None,
+    reanalyze: Callable[[str], Analysis] | None = None,
 ) -> list[Action]:
     only = list(only) if only is not None else None
     actions: list[Action] = []
@@ -132,8 +132,8 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
 
 
 def fix_all(
-    text: str, analysis: Analysis, reanalyze: Optional[Callable[[str], Analysis]] = None
-) -> Optional[tuple[Edit, tuple[str, ...]]]:
+    text: str, analysis: Analysis, reanalyze: Callable[[str], Analysis] | None = None
+) -> tuple[Edit, tuple[str, ...]] | None:
     """Apply safe fixes in rounds; return one edit covering the changed lines, and the codes fixed."""
     result = fix_text(text, analysis, reanalyze)
     if result.text == text:
@@ -146,13 +146,13 @@ class FixResult:
     text: str  # the fixed text (``text`` itself when nothing applied)
     applied: list[Finding]  # every finding whose fix went in, in the order applied
     # The analysis of ``text`` when the loop already computed it (None otherwise).
-    analysis: Optional[Analysis] = None
+    analysis: Analysis | None = None
 
 
 def fix_text(
     text: str,
     analysis: Analysis,
-    reanalyze: Optional[Callable[[str], Analysis]] = None,
+    reanalyze: Callable[[str], Analysis] | None = None,
     unsafe: bool = False,
     rounds: int = FIX_ALL_ROUNDS,
 ) -> FixResult:
@@ -162,15 +162,13 @@ def fix_text(
     if analysis.syntax_error is not None:
         return FixResult(text, [], analysis)  # fixing a file that does not parse is guesswork
     if reanalyze is None:
-        from .engine import analyze as reanalyze
+        from dbos_lsp.engine.pipeline import analyze as reanalyze
     current, applied = text, []
-    current_analysis: Optional[Analysis] = analysis
+    current_analysis: Analysis | None = analysis
     for _ in range(rounds):
         if current_analysis is None:
             current_analysis = reanalyze(current)
-        fixable = [
-            f for f in current_analysis.findings if f.fix is not None and (unsafe or f.fix.safe) and f.fix.edits
-        ]
+        fixable = [f for f in current_analysis.findings if f.fix is not None and (unsafe or f.fix.safe) and f.fix.edits]
         if not fixable:
             break
         updated, taken = _apply_round(current, fixable)
@@ -205,10 +203,7 @@ def minimal_edit(old: str, new: str) -> Edit:
     while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
         head += 1
     tail = 0
-    while (
-        tail < min(len(old_lines), len(new_lines)) - head
-        and old_lines[-1 - tail] == new_lines[-1 - tail]
-    ):
+    while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
         tail += 1
     end_line = len(old_lines) - tail
     replacement = "".join(new_lines[head : len(new_lines) - tail])

@@ -7,10 +7,11 @@ one-line message explains what was ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from .model import Severity
+from dbos_lsp.analysis.findings import Severity
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,9 @@ class Settings:
     # Per-rule severity overrides, keyed by code or name.
     severity: Mapping[str, Severity] = field(default_factory=dict)
     # "3.4", "2.31"...  None means: newest release.
-    dbos_version: Optional[str] = None
+    dbos_version: str | None = None
     # Python interpreter or virtualenv that jedi resolves imports against.
-    environment_path: Optional[str] = None
+    environment_path: str | None = None
     # Extra skill folders whose documents extend hover text.
     extra_skill_paths: tuple[str, ...] = ()
     # Push-mode debounce, in milliseconds (server only).
@@ -33,9 +34,9 @@ class Settings:
     # Globs of files not to analyse at all.
     exclude: tuple[str, ...] = ()
     # Folder of the pyproject.toml the file settings came from; globs are relative to it.
-    config_root: Optional[str] = None
+    config_root: str | None = None
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 
@@ -57,7 +58,7 @@ def _key(raw: str) -> str:
     return raw.replace("-", "").replace("_", "").lower()
 
 
-def _str_list(value: Any) -> Optional[tuple[str, ...]]:
+def _str_list(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
@@ -129,7 +130,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
     return replace(settings, **changes), errors
 
 
-def parse_version(text: str) -> Optional[tuple[int, ...]]:
+def parse_version(text: str) -> tuple[int, ...] | None:
     """``"3"`` -> (3, 0, 0), ``"2.31.1"`` -> (2, 31, 1).  Padded so that ``(3,)`` cannot
     compare below ``(3, 0)`` in the rules' version gates."""
     parts: list[int] = []

@@ -1,0 +1,57 @@
+"""What the analysis may ask of the project, and the shape of the answers.
+
+The analysis layer is pure: it never walks the file system or runs jedi.  When syntax
+cannot tell what an imported name is, the module model asks a :class:`ProjectIndex`
+(implemented in :mod:`dbos_lsp.project`), passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from dbos_lsp.analysis.names import PendingImport
+
+if TYPE_CHECKING:
+    from dbos_lsp.analysis.module_model import FunctionInfo
+
+
+class Role(enum.Enum):
+    WORKFLOW = "workflow"
+    STEP = "step"
+    TRANSACTION = "transaction"
+    HTTP_HANDLER = "HTTP handler"
+    PLAIN = "function"
+
+
+@dataclass
+class Callee:
+    """What a called function is, whether defined here or found by the index."""
+
+    name: str
+    role: Role
+    is_async: bool
+    # "sync" or "async" for datasource transactions; "legacy" for 2.x @DBOS.transaction.
+    tx_kind: str | None = None
+    info: FunctionInfo | None = None  # set when defined in this file
+
+
+@dataclass(frozen=True)
+class Resolution:
+    qualname: str | None = None  # e.g. "dbos.DBOS" when the import is the DBOS class
+    function: Callee | None = None  # when the import is a function
+    # The file that defines it: a change there invalidates the cached answer.
+    source_path: str | None = field(default=None, compare=False)
+
+
+class ProjectIndex(Protocol):
+    def resolve_import(self, path: str | None, imp: PendingImport) -> Resolution | None: ...
+
+    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
+        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
+        ...
+
+    def dbos_version(self) -> tuple[str, str] | None:
+        """(version, where it came from), or None when the project does not say."""
+        ...
