@@ -717,16 +717,22 @@ def report(results: dict[str, Any]) -> str:
     )
     out.append("")
     out.append(
-        "Diagnostics latency (didChange -> diagnostics), ms; ratio = median latency / median ast.parse of the same texts"
+        "Diagnostics latency (didChange -> diagnostics), ms; "
+        "ratio = median latency / median ast.parse of the same texts"
     )
-    head = f"{'lines':>7} | {'engine':>8} {'parse':>7} {'ratio':>5} | {'pull med':>8} {'p95':>7} {'parse':>7} {'ratio':>5} | {'push med':>8} {'p95':>7} {'ratio':>5}"
+    head = (
+        f"{'lines':>7} | {'engine':>8} {'parse':>7} {'ratio':>5} | "
+        f"{'pull med':>8} {'p95':>7} {'parse':>7} {'ratio':>5} | {'push med':>8} {'p95':>7} {'ratio':>5}"
+    )
     out.append(head)
     out.append("-" * len(head))
-    for size, r in results["sizes"].items():
+    for r in results["sizes"].values():
         e, pu, ps = r.get("engine", {}), r.get("pull", {}), r.get("push", {})
         out.append(
-            f"{r['lines']:>7} | {e.get('engine_median_ms', '-'):>8} {e.get('ast_parse_median_ms', '-'):>7} {e.get('ratio', '-'):>5} | "
-            f"{pu.get('median_ms', '-'):>8} {pu.get('p95_ms', '-'):>7} {pu.get('ast_parse_median_ms', '-'):>7} {pu.get('ratio', '-'):>5} | "
+            f"{r['lines']:>7} | {e.get('engine_median_ms', '-'):>8} {e.get('ast_parse_median_ms', '-'):>7} "
+            f"{e.get('ratio', '-'):>5} | "
+            f"{pu.get('median_ms', '-'):>8} {pu.get('p95_ms', '-'):>7} {pu.get('ast_parse_median_ms', '-'):>7} "
+            f"{pu.get('ratio', '-'):>5} | "
             f"{ps.get('median_ms', '-'):>8} {ps.get('p95_ms', '-'):>7} {ps.get('ratio', '-'):>5}"
         )
         for mode in ("pull", "push"):
@@ -734,12 +740,13 @@ def report(results: dict[str, Any]) -> str:
                 out.append(f"        ! {mode}: {r[mode]['warning']}")
     out.append("")
     out.append("Hover / code action on a finding (analysis cached), ms")
-    for size, r in results["sizes"].items():
+    for r in results["sizes"].values():
         h = r.get("hover_code_action")
         if h and "error" not in h:
             out.append(
                 f"{r['lines']:>7} lines: hover {h['hover_median_ms']} (p95 {h['hover_p95_ms']}), "
-                f"code action {h['code_action_median_ms']} (p95 {h['code_action_p95_ms']}), {h['code_actions']} actions on {h['code']}"
+                f"code action {h['code_action_median_ms']} (p95 {h['code_action_p95_ms']}), "
+                f"{h['code_actions']} actions on {h['code']}"
             )
         elif h:
             out.append(f"{r['lines']:>7} lines: {h['error']}")
@@ -786,7 +793,8 @@ def report(results: dict[str, Any]) -> str:
             if k in c:
                 v = c[k]
                 out.append(
-                    f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  ({v['findings']} findings, exit {v['exit']})"
+                    f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  "
+                    f"({v['findings']} findings, exit {v['exit']})"
                 )
     return "\n".join(out)
 
@@ -797,25 +805,30 @@ def markdown(results: dict[str, Any]) -> str:
     out = [
         f"Run {m['date']}, commit {m.get('commit', '?')}: {m['cpu']}, {m['cpus']} CPUs, {m['platform']}, "
         f"Python {m['python']}, pygls {m.get('pygls', '?')}, {m.get('ruff', 'no ruff')}; "
-        f"load average at start/end {m.get('load_average')} / {m.get('load_average_end')}. Total run time {results.get('total_seconds', '?')} s.",
+        f"load average at start/end {m.get('load_average')} / {m.get('load_average_end')}. "
+        f"Total run time {results.get('total_seconds', '?')} s.",
         "",
-        "| module | engine `analyze()` | `ast.parse` | engine ratio (min/min) | pull median | pull p95 | `ast.parse` (same texts) | **pull ratio** (min/min) | push median (debounce 0) | push p95 | push ratio |",
+        "| module | engine `analyze()` | `ast.parse` | engine ratio (min/min) | pull median | pull p95 "
+        "| `ast.parse` (same texts) | **pull ratio** (min/min) | push median (debounce 0) | push p95 | push ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, r in results["sizes"].items():
+    for r in results["sizes"].values():
         e, pu, ps = r.get("engine", {}), r.get("pull", {}), r.get("push", {})
         out.append(
-            f"| {r['lines']:,} lines | {e.get('engine_median_ms', '-')} ms | {e.get('ast_parse_median_ms', '-')} ms | {e.get('ratio', '-')} ({e.get('ratio_min', '-')}) | "
-            f"{pu.get('median_ms', '-')} ms | {pu.get('p95_ms', '-')} ms | {pu.get('ast_parse_median_ms', '-')} ms | **{pu.get('ratio', '-')}** ({pu.get('ratio_min', '-')}) | "
+            f"| {r['lines']:,} lines | {e.get('engine_median_ms', '-')} ms | {e.get('ast_parse_median_ms', '-')} ms | "
+            f"{e.get('ratio', '-')} ({e.get('ratio_min', '-')}) | "
+            f"{pu.get('median_ms', '-')} ms | {pu.get('p95_ms', '-')} ms | {pu.get('ast_parse_median_ms', '-')} ms | "
+            f"**{pu.get('ratio', '-')}** ({pu.get('ratio_min', '-')}) | "
             f"{ps.get('median_ms', '-')} ms | {ps.get('p95_ms', '-')} ms | {ps.get('ratio', '-')} |"
         )
     out += ["", "| module | hover median / p95 | code action median / p95 |", "|---:|---:|---:|"]
-    for size, r in results["sizes"].items():
+    for r in results["sizes"].values():
         h = r.get("hover_code_action") or {}
         if "hover_median_ms" in h:
             out.append(
                 f"| {r['lines']:,} lines | {h['hover_median_ms']} / {h['hover_p95_ms']} ms | "
-                f"{h['code_action_median_ms']} / {h['code_action_p95_ms']} ms ({h['code_actions']} actions on {h['code']}) |"
+                f"{h['code_action_median_ms']} / {h['code_action_p95_ms']} ms "
+                f"({h['code_actions']} actions on {h['code']}) |"
             )
     cs = results.get("cold_start") or {}
     if cs:
@@ -842,7 +855,8 @@ def markdown(results: dict[str, Any]) -> str:
                 ours = r.get("pull", r.get("push", {})).get("median_ms")
                 rel = f"{ours / p['median_ms']:.2f}x" if ours and p["median_ms"] else "-"
                 out.append(
-                    f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms | {p['ratio']} | {rel} |"
+                    f"| {name}, {r['lines']:,} lines | {p['mode']} | {p['median_ms']} ms | {p['p95_ms']} ms "
+                    f"| {p['ratio']} | {rel} |"
                 )
     mem = results.get("memory") or {}
     if mem:
@@ -850,7 +864,8 @@ def markdown(results: dict[str, Any]) -> str:
         for k, v in mem.items():
             if "rss_after_mib" in v:
                 out.append(
-                    f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB | {v['rss_after_mib']} MiB |"
+                    f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB "
+                    f"| {v['rss_after_mib']} MiB |"
                 )
             else:
                 out.append(f"| {k} | - | - | {v.get('error', '?')} |")

@@ -51,11 +51,11 @@ def _kind(cls: type, name: str) -> str:
 
 def _signature(cls_name: str, name: str, obj: object, kind: str) -> str:
     if kind == "property":
-        fget = obj.fget  # type: ignore[attr-defined]
+        fget = obj.fget  # type: ignore[attr-defined]  # a property or dbos's classproperty (see _kind)
         ret = inspect.signature(fget).return_annotation
         ann = "" if ret is inspect.Signature.empty else f": {_ann(ret)}"
         return _tidy(f"{cls_name}.{name}{ann}  (property)")
-    sig = inspect.signature(obj)  # type: ignore[arg-type]
+    sig = inspect.signature(obj)  # type: ignore[arg-type]  # typed object; the caller checked callable()
     params = list(sig.parameters.values())
     if kind in ("method", "classmethod") and params and params[0].name in ("self", "cls"):
         params = params[1:]

@@ -2,6 +2,8 @@
 
 Usage: python scripts/gen_rule_table.py [--check]
 With --check, exit 1 when README.md is out of date instead of writing it.
+Every column comes from ``@rule(...)``: severities and version gates as the engine
+applies them, e.g. "error (2.7-3.3), information (3.4+)" and "2.7+".
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ END = "<!-- rule-table:end -->"
 
 
 def render() -> str:
-    rows = ["| code | name | severity | fix | since | what it catches |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| code | name | severity | fix | DBOS versions | scope | what it catches |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for code in sorted(REGISTRY):
         r = REGISTRY[code]
-        since = ".".join(map(str, r.min_version)) if r.min_version else "all"
         link = f"[{r.skill}](skills/dbos-python/references/{r.skill}.md)"
-        rows.append(f"| {code} | `{r.name}` | {r.severity.label} | {r.fix} | {since} | {r.summary} ({link}) |")
+        rows.append(
+            f"| {code} | `{r.name}` | {r.severity_text()} | {r.fix} | {r.versions_text()} | {r.scope} "
+            f"| {r.summary} ({link}) |"
+        )
     return "\n".join(rows)
 
 

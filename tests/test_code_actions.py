@@ -145,7 +145,10 @@ def test_minimal_edit_keeps_line_endings_and_end_of_file():
 
 
 def test_non_ascii_columns_are_code_points():
-    text = '# café 🚀\nfrom dbos import DBOS\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    s = "héllo 🚀"; DBOS.sleep(1)\n'
+    text = (
+        "# café 🚀\nfrom dbos import DBOS\n\n\n"
+        '@DBOS.workflow()\nasync def wf() -> None:\n    s = "héllo 🚀"; DBOS.sleep(1)\n'
+    )
     a = analyze(text)
     (f,) = a.findings
     assert (f.span.start.character, f.span.end.character) == (19, 29)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ci_requirements import require_module
 from dbos_lsp.engine.pipeline import analyze
 from dbos_lsp.project.index import JediProjectIndex
 
-pytest.importorskip("dbos")
+require_module("dbos")
 
 
 def write(root: Path, name: str, text: str) -> Path:

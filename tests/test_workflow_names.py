@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_requirements import require_module
 from dbos_lsp.analysis.settings import Settings
 from dbos_lsp.engine.pipeline import analyze
 from dbos_lsp.project.workflow_names import WorkflowNameIndex, file_registrations
@@ -37,6 +38,9 @@ class StubIndex:
 
     def workflow_registrations(self):
         return self.names.registrations()
+
+    def workflow_registrations_for(self, path):
+        return self.names.registrations_for(path)
 
 
 ORDERS = """
@@ -117,7 +121,8 @@ def test_qualified_method_names_collide(tmp_path: Path) -> None:
     write(
         tmp_path,
         "a.py",
-        "from dbos import DBOS\n\nclass Job:\n    @DBOS.workflow()\n    @staticmethod\n    def run() -> None:\n        pass\n",
+        "from dbos import DBOS\n\nclass Job:\n"
+        "    @DBOS.workflow()\n    @staticmethod\n    def run() -> None:\n        pass\n",
     )
     write(tmp_path, "b.py", "from dbos import DBOS\n\n@DBOS.workflow(name='Job.run')\ndef other() -> None:\n    pass\n")
     got = findings(tmp_path / "b.py", StubIndex(tmp_path))
@@ -173,7 +178,8 @@ def test_same_module_duplicates_and_type_checking_are_ignored(tmp_path: Path) ->
     write(
         tmp_path,
         "b.py",
-        "from dbos import DBOS\n\n@DBOS.workflow()\ndef shared() -> None:\n    pass\n\n@DBOS.workflow(name='local')\ndef x() -> None:\n    pass\n",
+        "from dbos import DBOS\n\n@DBOS.workflow()\ndef shared() -> None:\n    pass\n\n"
+        "@DBOS.workflow(name='local')\ndef x() -> None:\n    pass\n",
     )
     regs = WorkflowNameIndex(str(tmp_path)).registrations()
     assert [p for p, _ in regs["shared"]] == [str(tmp_path / "b.py")]
@@ -238,7 +244,7 @@ def _generated(count: int, seed: int = 7) -> list[str]:
 
 
 def test_cron_checker_matches_croniter() -> None:
-    croniter = pytest.importorskip("croniter").croniter
+    croniter = require_module("croniter").croniter
     checked = 0
     for expr in _generated(1500):
         mine = cron_is_valid(expr)

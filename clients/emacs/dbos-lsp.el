@@ -28,9 +28,13 @@
 ;;   ;; or lsp-mode (registered automatically once lsp-mode loads):
 ;;   (add-hook 'python-mode-hook #'lsp-deferred)
 ;;
-;; The server must be installed (`pip install dbos-lsp', which provides the
-;; `dbos-lsp' command); point `dbos-lsp-command' at it if it is not on PATH,
-;; e.g. '("/path/to/venv/bin/python" "-m" "dbos_lsp").
+;; The server must be installed (`pip install /path/to/dbos-lsp-checkout',
+;; which provides the `dbos-lsp' command); point `dbos-lsp-command' at it if
+;; it is not on PATH, e.g. '("/path/to/venv/bin/python" "-m" "dbos_lsp").
+;;
+;; Quick fixes with eglot: `M-x eglot-code-actions' on the diagnostic (the
+;; preferred fix is the default).  `eglot-code-action-quickfix' does nothing
+;; with eglot 1.9 (Emacs 28's elpa-eglot).
 
 ;;; Code:
 

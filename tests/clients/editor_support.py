@@ -77,17 +77,25 @@ def missing_editor(message: str) -> None:
     pytest.skip(message)
 
 
-def run_editor(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+def run_editor(argv: list[str], input: str | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run an editor, bounded by EDITOR_TIMEOUT_S; a hang becomes a clear test failure.
 
+    ``input`` is written to the editor's stdin (what a user types: Emacs in batch mode
+    reads minibuffer answers from there); without it stdin is inherited.
     The editor gets its own process group so a timeout also kills the language
     server it spawned (which could otherwise keep our pipes open).
     """
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+        argv,
+        stdin=None if input is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kwargs,
     )
     try:
-        out, err = proc.communicate(timeout=EDITOR_TIMEOUT_S)
+        out, err = proc.communicate(input=input, timeout=EDITOR_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

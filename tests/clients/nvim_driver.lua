@@ -131,6 +131,29 @@ local function run()
     end
   end
 
+  -- 2b. what the buffer shows next to the code: nothing by default in 0.11, the message
+  --     once the user turns on virtual_text / virtual_lines (clients/neovim/README.md)
+  local function shown_on(line)
+    local texts = {}
+    for _, ns in pairs(vim.api.nvim_get_namespaces()) do
+      for _, m in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, { line, 0 }, { line, -1 }, { details = true })) do
+        for _, chunk in ipairs(m[4].virt_text or {}) do table.insert(texts, chunk[1]) end
+        for _, vline in ipairs(m[4].virt_lines or {}) do
+          for _, chunk in ipairs(vline) do table.insert(texts, chunk[1]) end
+        end
+      end
+    end
+    return table.concat(texts, ' ')
+  end
+  if d then
+    result.virtual_default = shown_on(d.lnum)
+    vim.diagnostic.config({ virtual_text = true })
+    result.virtual_text = shown_on(d.lnum)
+    vim.diagnostic.config({ virtual_text = false, virtual_lines = true })
+    result.virtual_lines = shown_on(d.lnum)
+    vim.diagnostic.config({ virtual_text = false, virtual_lines = false })
+  end
+
   -- 3. hover on `sleep` of `DBOS.sleep` ------------------------------------------
   local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
   local hover_line, hover_col

@@ -3,9 +3,10 @@
 Helix cannot be installed on these machines (no package in apt/PyPI/npm, and a
 source build needs crates.io), so instead of `hx --health python` this checks
 the file against Helix's documented schema (book/src/languages.md and the serde
-structs in helix-core/src/syntax/config.rs, Helix 25.07 / master 2026-07) and
-checks that the command it names resolves on PATH, which is what
-`hx --health python` reports for a server.
+structs in helix-core/src/syntax/config.rs, Helix 25.07 / master 2026-07), as
+each of the two versions reads it, works out which features each version then
+enables for dbos-lsp, and checks that the command it names resolves on PATH,
+which is what `hx --health python` reports for a server.
 """
 
 from __future__ import annotations
@@ -84,16 +85,35 @@ FEATURES = {
     "document-colors",
     "call-hierarchy",
 }
-# Feature names the 25.07 release documents (newer ones would be rejected by released Helix).
+# Feature names the 25.07 release knows. `only-features` / `except-features` are sets of an enum
+# there, inside an untagged enum, so one unknown name makes Helix reject the whole file.
 FEATURES_25_07 = FEATURES - {"document-links", "pull-diagnostics", "document-colors", "call-hierarchy"}
+FEATURES_BY_VERSION = {"25.07": FEATURES_25_07, "master": FEATURES}
+# What dbos-lsp advertises in `initialize`, in Helix's feature names. Helix uses a feature of a
+# server only when the entry enables it (LanguageServerFeatures::has_feature) AND the server
+# advertises it; "diagnostics" (accepting pushed ones) needs no capability. "pull-diagnostics"
+# is the diagnosticProvider capability, which only master acts on.
+DBOS_LSP_OFFERS = {"diagnostics", "pull-diagnostics", "hover", "code-action", "workspace-symbols"}
+# What a user must get from dbos-lsp in each version (master pulls instead of accepting pushes).
+REQUIRED_BY_VERSION = {
+    "25.07": {"diagnostics", "hover", "code-action"},
+    "master": {"diagnostics", "pull-diagnostics", "hover", "code-action"},
+}
+# The version-specific entries clients/helix/README.md offers (verbatim there).
+README_ENTRIES = {
+    "25.07": '{ name = "dbos-lsp", only-features = ["diagnostics", "hover", "code-action"] },',
+    "master": '{ name = "dbos-lsp", only-features = ["diagnostics", "pull-diagnostics", "hover", "code-action"] },',
+}
 # Servers Helix itself defines, python-relevant subset.
 HELIX_BUILTIN_SERVERS = {"ty", "ruff", "jedi", "pylsp", "zuban", "pyright", "basedpyright", "pylyzer", "pyrefly"}
 # Helix 25.07.1's default `language-servers` for python (master adds "zuban").
 HELIX_PYTHON_DEFAULTS = ["ty", "ruff", "jedi", "pylsp"]
 
 
-def validate(data: dict, require_on_path: bool = False, path: str | None = None) -> list[str]:
-    """Errors in a parsed languages.toml, as Helix would see them."""
+def validate(
+    data: dict, require_on_path: bool = False, path: str | None = None, features: set[str] = FEATURES
+) -> list[str]:
+    """Errors in a parsed languages.toml, as a Helix that knows ``features`` would see them."""
     errs: list[str] = []
     errs += [f"unknown top-level key {k!r}" for k in sorted(data.keys() - TOP_KEYS)]
     servers = data.get("language-server", {})
@@ -158,7 +178,7 @@ def validate(data: dict, require_on_path: bool = False, path: str | None = None)
                     if not isinstance(feats, list):
                         errs.append(f"{lname}: {sname!r} {key} must be a list")
                         continue
-                    errs += [f"{lname}: {sname!r} unknown feature {f!r}" for f in feats if f not in FEATURES]
+                    errs += [f"{lname}: {sname!r} unknown feature {f!r}" for f in feats if f not in features]
             else:
                 errs.append(f"{lname}: bad language-servers entry {entry!r}")
                 continue
@@ -186,8 +206,27 @@ def _entry(python: dict, name: str):
     return None
 
 
-def test_helix_config_matches_schema(config):
-    assert validate(config) == []
+def enabled_features(entry: str | dict) -> set[str]:
+    """Features Helix uses from dbos-lsp for this `language-servers` entry (has_feature)."""
+    if isinstance(entry, str):
+        return set(DBOS_LSP_OFFERS)
+    only = set(entry.get("only-features", []))
+    excluded = set(entry.get("except-features", []))
+    return {f for f in DBOS_LSP_OFFERS if (not only or f in only) and f not in excluded}
+
+
+@pytest.mark.parametrize("version", sorted(FEATURES_BY_VERSION))
+def test_helix_config_matches_schema(config, version):
+    """The one shipped file loads in released Helix (25.07) and in master."""
+    assert validate(config, features=FEATURES_BY_VERSION[version]) == []
+
+
+@pytest.mark.parametrize("version", sorted(FEATURES_BY_VERSION))
+def test_helix_config_enables_what_each_version_needs(config, version):
+    entry = _entry(_python(config), "dbos-lsp")
+    assert entry is not None, "dbos-lsp is not in python's language-servers"
+    missing = REQUIRED_BY_VERSION[version] - enabled_features(entry)
+    assert not missing, f"Helix {version} would not use dbos-lsp for {sorted(missing)}"
 
 
 def test_helix_config_dbos_server(config):
@@ -197,11 +236,34 @@ def test_helix_config_dbos_server(config):
     # config is sent as initializationOptions; the server reads its "dbos" section.
     assert isinstance(ls.get("config", {}).get("dbos", {}), dict)
 
-    entry = _entry(_python(config), "dbos-lsp")
-    assert isinstance(entry, dict), "dbos-lsp should be listed with the features it provides"
-    assert set(entry["only-features"]) == {"diagnostics", "hover", "code-action"}
-    # Only names released Helix (25.07) knows, so the file loads there too.
-    assert set(entry["only-features"]) <= FEATURES_25_07
+
+def _with_entry(line: str) -> dict:
+    return tomllib.loads(
+        '[language-server.dbos-lsp]\ncommand = "dbos-lsp"\n'
+        f'[[language]]\nname = "python"\nlanguage-servers = [\n{line}\n]\n'
+    )
+
+
+@pytest.mark.parametrize("version", sorted(README_ENTRIES))
+def test_readme_version_specific_entries(version):
+    """Each entry the README offers loads and works in the Helix it is labelled for."""
+    readme = (CLIENTS / "helix" / "README.md").read_text(encoding="utf-8")
+    line = README_ENTRIES[version]
+    assert line in readme
+    data = _with_entry(line)
+    assert validate(data, features=FEATURES_BY_VERSION[version]) == []
+    entry = _entry(_python(data), "dbos-lsp")
+    assert REQUIRED_BY_VERSION[version] <= enabled_features(entry)
+
+
+def test_validator_models_both_failures():
+    """The two ways an only-features list fails, which the shipped file avoids."""
+    old, new = _with_entry(README_ENTRIES["25.07"]), _with_entry(README_ENTRIES["master"])
+    # the master entry is rejected by 25.07 ...
+    assert any("unknown feature 'pull-diagnostics'" in e for e in validate(new, features=FEATURES_25_07))
+    # ... and the 25.07 entry loads on master but gives no diagnostics there (no pull).
+    assert validate(old, features=FEATURES) == []
+    assert "pull-diagnostics" not in enabled_features(_entry(_python(old), "dbos-lsp"))
 
 
 def test_helix_config_repeats_default_python_servers(config):

@@ -118,6 +118,11 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
     # Neovim 0.11 advertises pull diagnostics, so the server must answer textDocument/diagnostic.
     assert r["client"]["diagnostic_provider"], dump
     assert r["diagnostic_mode"] == "pull", dump
+    # Neovim 0.11 shows no message in the buffer by default; the README's
+    # vim.diagnostic.config({ virtual_text = true }) / { virtual_lines = true } does.
+    assert "RuntimeError" not in r["virtual_default"], dump
+    assert "RuntimeError" in r["virtual_text"], dump
+    assert "RuntimeError" in r["virtual_lines"], dump
 
     # 3. hover on `sleep` in DBOS.sleep mentions sleep_async.
     assert r["hover_position"]["line"] + 1 == SLEEP_LINE, dump

@@ -1,10 +1,12 @@
-"""Real VS Code (code-server 4.100.3 = VS Code 1.100.3) driven headless by Playwright + chromium.
+"""Real VS Code (code-server, e.g. 4.100.3 = VS Code 1.100.3 on Node 20) driven headless by
+Playwright + chromium.
 
 Builds the extension with scripts/build-vsix.sh, installs the .vsix into a throwaway
 code-server profile, opens a temp project with app.py and checks, through the UI a person
 uses (tests/clients/vscode_e2e.mjs): the DBOS101 squiggle and Problems entry, the hover on
 DBOS.sleep, the Ctrl+. quick fix, "DBOS: Restart Server", the useBundled mode with no
-dbos-lsp on PATH, and the error notification for a wrong dbos.path.
+dbos-lsp on PATH, the automatic fallback to the bundled server when nothing is installed, and
+the error notification for a wrong dbos.path.
 
 Tools: `bash scripts/install-vscode-test-deps.sh` (code-server, playwright-core, chromium,
 the extension's npm deps). Missing tools skip the tests, or fail them when CI is set.
@@ -349,16 +351,18 @@ def test_vscode_diagnostic_hover_quickfix_restart(tools, extensions_dir, tmp_pat
 
 
 def _path_without_dbos_lsp() -> str:
-    """System PATH minus every dir with a dbos-lsp (or a python3 that can import dbos_lsp)."""
+    """System PATH minus every dir with a dbos-lsp (or a python3 that can import dbos_lsp).
+    The dir of the node on PATH goes first: code-server runs on the node it finds there, and
+    each code-server release needs the node major it was installed for."""
     dirs = []
     for d in [
+        str(Path(shutil.which("node") or "/usr/bin/node").parent),
         "/usr/local/sbin",
         "/usr/local/bin",
         "/usr/sbin",
         "/usr/bin",
         "/sbin",
         "/bin",
-        str(Path(shutil.which("node") or "/usr/bin/node").parent),
     ]:
         if d not in dirs and not (Path(d) / "dbos-lsp").exists():
             dirs.append(d)
@@ -393,6 +397,31 @@ def test_vscode_use_bundled_without_server_on_path(tools, extensions_dir, tmp_pa
         "useBundled: settings.json saved as valid JSON",
         "useBundled: hover on DBOS.sleep mentions sleep_async",
         "useBundled: server launched from bundled/tool/lsp_server.py",
+    )
+    assert f"{python3} " in result["log"], result["log"]
+
+
+def test_vscode_falls_back_to_bundled_server(tools, extensions_dir, tmp_path):
+    """fromEnvironment (the default) with no dbos-lsp anywhere and no dbos.* setting: the
+    extension starts the server bundled in the .vsix by itself, says so once in the log, and
+    the DBOS101 squiggle appears."""
+    path = _path_without_dbos_lsp()
+    assert shutil.which("dbos-lsp", path=path) is None
+    python3 = shutil.which("python3", path=path)
+    if python3 is None:
+        missing_editor(f"no python3 on {path} for the fallback test")
+    probe = subprocess.run(
+        [python3, "-c", "import dbos_lsp"], capture_output=True, timeout=30, env={"PATH": path, "HOME": str(tmp_path)}
+    )
+    assert probe.returncode != 0, f"{python3} can import dbos_lsp by itself; the fallback test would prove nothing"
+    result = run_scenario("fallback", tools=tools, extensions_dir=extensions_dir, base=tmp_path, settings={}, path=path)
+    assert_checks(
+        result,
+        "fallback: Problems panel shows DBOS101",
+        "fallback: squiggle under DBOS.sleep(30) in the editor",
+        "fallback: one info line says the bundled server is used",
+        "fallback: server launched from bundled/tool/lsp_server.py",
+        "fallback: no error notification",
     )
     assert f"{python3} " in result["log"], result["log"]
 

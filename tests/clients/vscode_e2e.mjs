@@ -3,7 +3,7 @@
 // Problems panel, hover, Ctrl+. quick fix, "DBOS: Restart Server", error notifications.
 //
 // Usage: node vscode_e2e.mjs CONFIG.json
-//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "badpath", logsDir,
+//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "fallback" | "badpath", logsDir,
 //              settingsFile, shotsDir, playwrightDir, chromium, timeoutMs }
 // Prints one JSON line {"scenario", "checks": [{name, pass, detail}], "log": "..."} as the
 // last line of stdout; tests/clients/test_vscode.py asserts on it. Exit code 0 iff all passed.
@@ -225,7 +225,15 @@ async function bundled(page) {
     // edit settings.json in the editor as a person would, save, and go back to app.py
     const settings = JSON.parse(fs.readFileSync(cfg.settingsFile, 'utf8'));
     settings['dbos.severity'] = { DBOS101: 'error' };
-    await runCommand(page, 'Preferences: Open User Settings (JSON)');
+    // Quick Open of the file's path, not "Preferences: Open User Settings (JSON)": from VS Code
+    // 1.10x that command opens a modal editor with no tab, and typing there differs.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+KeyP');
+    const qi = page.locator('.quick-input-widget input');
+    await qi.waitFor({ state: 'visible', timeout: 10000 });
+    await qi.fill(cfg.settingsFile);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'settings.json' }).first().waitFor({ timeout: 15000 });
+    await page.keyboard.press('Enter');
     await page.locator('.tab[data-resource-name="settings.json"]').first().waitFor({ timeout: 15000 });
     await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
     await page.keyboard.press('Control+KeyA');
@@ -244,6 +252,24 @@ async function bundled(page) {
     const log = readChannelLog();
     const line = log.split('\n').find((l) => /Starting DBOS language server/.test(l)) ?? '';
     check('useBundled: server launched from bundled/tool/lsp_server.py', /bundled[\\/]tool[\\/]lsp_server\.py/.test(line) && /useBundled/.test(line), line);
+}
+
+async function fallback(page) {
+    // no dbos-lsp installed anywhere and no dbos.* settings: the .vsix's own server must start
+    await openFile(page);
+    const ok = await waitForDiagnostic(page, 60000, 'fallback');
+    if (ok) {
+        const n = await waitUntil(() => squiggles(page), 10000);
+        check('fallback: squiggle under DBOS.sleep(30) in the editor', n > 0, n);
+    }
+    await shot(page, 'vscode-bundled-fallback.png');
+    const log = readChannelLog();
+    const info = log.split('\n').filter((l) => /using the server bundled in the extension/.test(l));
+    check('fallback: one info line says the bundled server is used', info.length === 1 && /\[info\]/.test(info[0]), info);
+    const line = log.split('\n').find((l) => /Starting DBOS language server/.test(l)) ?? '';
+    check('fallback: server launched from bundled/tool/lsp_server.py', /bundled[\\/]tool[\\/]lsp_server\.py/.test(line) && /bundled fallback/.test(line), line);
+    const toasts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map(norm);
+    check('fallback: no error notification', !toasts.some((t) => /could not be started/.test(t)), toasts);
 }
 
 async function badpath(page) {
@@ -271,7 +297,7 @@ async function badpath(page) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         page.setDefaultTimeout(15000);
         page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
-        const scenarios = { full, bundled, badpath };
+        const scenarios = { full, bundled, fallback, badpath };
         if (!scenarios[cfg.scenario]) throw new Error(`unknown scenario ${cfg.scenario}`);
         await scenarios[cfg.scenario](page);
     } catch (e) {

@@ -24,15 +24,26 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 def make_recording_client() -> LanguageClient:
-    """pytest-lsp's client, plus every publishDiagnostics kept with its version."""
+    """pytest-lsp's client, plus every publishDiagnostics kept with its version, and an
+    event set whenever the server sends something tests wait for (see :func:`until`)."""
     client = LanguageClient(converter_factory=default_converter)
     client.publishes = []  # type: ignore[attr-defined]
     client.publish_event = asyncio.Event()  # type: ignore[attr-defined]
+    client.news = asyncio.Event()  # type: ignore[attr-defined]
 
     def publish(c: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
         c.diagnostics[params.uri] = params.diagnostics
         c.publishes.append(params)  # type: ignore[attr-defined]
         c.publish_event.set()  # type: ignore[attr-defined]
+        c.news.set()  # type: ignore[attr-defined]
+
+    def announcing(handler):
+        def wrapped(c: LanguageClient, params):
+            result = handler(c, params)
+            c.news.set()  # type: ignore[attr-defined]
+            return result
+
+        return wrapped
 
     client.registrations = []  # type: ignore[attr-defined]
     client.code_lens_refresh_count = 0  # type: ignore[attr-defined]
@@ -46,14 +57,34 @@ def make_recording_client() -> LanguageClient:
 
     def code_lens_refresh(c: LanguageClient, params: None) -> None:
         c.code_lens_refresh_count += 1  # type: ignore[attr-defined]
+        c.news.set()  # type: ignore[attr-defined]
 
     features = dict(DEFAULT_CLIENT_FEATURES)
+    for method in (types.WINDOW_LOG_MESSAGE, types.WORKSPACE_DIAGNOSTIC_REFRESH, types.PROGRESS):
+        features[method] = announcing(features[method])
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
     features[types.CLIENT_REGISTER_CAPABILITY] = register
     features[types.CLIENT_UNREGISTER_CAPABILITY] = unregister
     features[types.WORKSPACE_CODE_LENS_REFRESH] = code_lens_refresh
     register_lsp_features(client, features)
     return client
+
+
+async def until(client: LanguageClient, predicate, timeout: float = 10.0, what: str = "the condition"):
+    """Wait, without polling, until ``predicate()`` holds: it is checked again whenever the
+    server sends a notification or request the recording client keeps."""
+
+    async def wait():
+        while not predicate():
+            client.news.clear()  # type: ignore[attr-defined]
+            if predicate():
+                return
+            await client.news.wait()  # type: ignore[attr-defined]
+
+    try:
+        await asyncio.wait_for(wait(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 CONFIG = ClientServerConfig(

@@ -1,11 +1,10 @@
-"""The server object without a client: logging policies and settings shapes."""
+"""The server object without a client: what it shows and logs (dialogs at most once per cause)."""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
-from dbos_lsp.analysis.findings import Analysis
-from dbos_lsp.lsp.server import DbosLanguageServer, _settings_section
+from dbos_lsp.lsp.server import DbosLanguageServer
 
 
 class Recorder(DbosLanguageServer):
@@ -21,17 +20,6 @@ class Recorder(DbosLanguageServer):
         self.shown.append(params)
 
 
-def test_rule_errors_are_logged_once_per_rule_and_version():
-    ls = Recorder()
-    broken = Analysis(rule_errors=[("DBOS101", "KeyError: 'x'"), ("DBOS102", "ValueError")])
-    for _ in range(3):
-        ls._log_rule_errors("file:///a.py", 1, broken)
-    assert len(ls.logged) == 2 and all(k == types.MessageType.Error for k, _ in ls.logged)
-    ls._log_rule_errors("file:///a.py", 2, broken)
-    assert len(ls.logged) == 4
-    assert ls.shown == []  # never a dialog
-
-
 def test_internal_errors_show_one_message_per_error_type():
     ls = Recorder()
     for _ in range(3):
@@ -41,23 +29,20 @@ def test_internal_errors_show_one_message_per_error_type():
     assert "Traceback" in ls.logged[0][1] or "ValueError" in ls.logged[0][1]
 
 
-def test_settings_shapes():
-    flat = {"ignore": ["DBOS101"]}
-    assert _settings_section(flat) is flat
-    assert _settings_section({"settings": flat}) is flat
-    assert _settings_section({"dbos": flat}) is flat
-    assert _settings_section({"settings": {"dbos": flat}}) is flat
-    assert _settings_section({"settings": [{"workspace": "file:///w", **flat}]})["ignore"] == ["DBOS101"]
-    assert _settings_section({"settings": 5}) == 5
-    assert _settings_section(None) is None
+def test_failed_requests_are_answered_not_shown():
+    from pygls.exceptions import FeatureRequestError
+
+    ls = Recorder()
+    ls.report_server_error(ValueError("boom"), FeatureRequestError)
+    assert ls.shown == [] and len(ls.logged) == 1
 
 
 def test_invalid_settings_warn_once_until_they_change():
     ls = Recorder()
-    errors = ls.apply_settings({"severity": "x"})
-    assert errors and ls.settings.severity == {}
+    errors = ls.session.apply_settings({"severity": "x"})
+    assert errors and ls.session.settings.severity == {}
     ls.report_settings_errors(errors)
     ls.report_settings_errors(errors)
     assert len(ls.shown) == 1 and ls.shown[0].type == types.MessageType.Warning
-    ls.report_settings_errors(ls.apply_settings({"settings": 5}))
+    ls.report_settings_errors(ls.session.apply_settings({"settings": 5}))
     assert len(ls.shown) == 2

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_lsp
-from conftest import CONFIG, Session
+from conftest import CONFIG, Session, until
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 from test_session import CLIENTS, SLEEPY, start
@@ -76,13 +74,13 @@ async def test_did_change_configuration_reanalyses(configured: Session, via: str
         configured.client.set_configuration({"ignore": ["DBOS101"]}, section="dbos")
         settings = None
     configured.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
-    if configured.pull:
-        await asyncio.sleep(0.2)  # the notification is processed before the next request anyway
+    if configured.pull:  # the next pull already answers with the new settings
         assert list(await configured.diagnostics(uri)) == []
-    else:
-        for _ in range(100):  # a re-publish of the same version
-            if len(configured.client.publishes) > before:
-                break
-            await asyncio.sleep(0.05)
-        assert list(configured.client.publishes[-1].diagnostics) == []
+    else:  # a re-publish of the same version
+
+        def mine():
+            return [p for p in configured.client.publishes[before:] if p.uri == uri]
+
+        await until(configured.client, lambda: any(not p.diagnostics for p in mine()), what="a clean publish")
+        assert mine()[-1].version == configured.versions[uri]
     assert configured.client.messages == []

@@ -7,13 +7,12 @@ plus a pull client that supports ``workspace/diagnostic/refresh``.
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from pathlib import Path
 
 import pytest
 import pytest_lsp
-from conftest import CONFIG, Session
+from conftest import CONFIG, Session, until
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from test_session import SLEEPY
@@ -51,11 +50,10 @@ async def start(client: LanguageClient, name: str, root: Path, options=None) -> 
 
 
 async def indexed(session: Session, timeout: float = 20.0) -> None:
-    async def wait():
-        while not any("dbos-lsp: indexed" in m.message for m in session.client.log_messages):
-            await asyncio.sleep(0.02)
+    def done():
+        return any("dbos-lsp: indexed" in m.message for m in session.client.log_messages)
 
-    await asyncio.wait_for(wait(), timeout)
+    await until(session.client, done, timeout, "the workspace index")
 
 
 async def codes(session: Session, uri: str) -> list[str]:
@@ -63,25 +61,20 @@ async def codes(session: Session, uri: str) -> list[str]:
 
 
 async def eventually(session: Session, uri: str, predicate, timeout: float = 10.0) -> list[str]:
-    """Diagnostics of ``uri`` once ``predicate`` holds: re-pulled (pull) or the latest publish (push)."""
-    found: list[str] = []
+    """Diagnostics of ``uri`` once ``predicate`` holds.  Pull: the very next pull (the server
+    lands edits, settings and index updates under way first).  Push: the latest publish,
+    which comes after a batched refresh."""
+    if session.pull:
+        found = await codes(session, uri)
+        assert predicate(found), f"{session.name}: diagnostics of {uri} are {found}"
+        return found
 
-    async def poll():
-        nonlocal found
-        while True:
-            if session.pull:
-                found = await codes(session, uri)
-            else:
-                mine = [p for p in session.client.publishes if p.uri == uri]
-                found = [d.code for d in mine[-1].diagnostics] if mine else []
-            if predicate(found):
-                return found
-            await asyncio.sleep(0.05)
+    def latest() -> list[str]:
+        mine = [p for p in session.client.publishes if p.uri == uri]
+        return [d.code for d in mine[-1].diagnostics] if mine else []
 
-    try:
-        return await asyncio.wait_for(poll(), timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"{session.name}: diagnostics of {uri} stayed {found}") from None
+    await until(session.client, lambda: predicate(latest()), timeout, f"diagnostics of {uri} (now {latest()})")
+    return latest()
 
 
 def watched(session: Session, *changes: tuple[Path, types.FileChangeType]) -> None:
@@ -135,7 +128,7 @@ async def test_pyproject_edit_changes_findings_without_restart(ws: Session, work
     watched(ws, (workspace / "pyproject.toml", types.FileChangeType.Changed))
     assert await eventually(ws, uri, lambda c: c == []) == []
     if ws.name == PULL_REFRESH:
-        assert ws.client.diagnostic_refresh_count > refreshes
+        await until(ws.client, lambda: ws.client.diagnostic_refresh_count > refreshes, what="a refresh")
     assert ws.client.messages == []
 
 
@@ -157,6 +150,7 @@ async def test_did_change_configuration_disables_a_rule(ws: Session, workspace: 
     ws.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     assert await eventually(ws, uri, lambda c: c == []) == []
     if ws.name == PULL_REFRESH:
+        await until(ws.client, lambda: ws.client.diagnostic_refresh_count > refreshes, what="a refresh")
         assert ws.client.diagnostic_refresh_count == refreshes + 1
 
 
@@ -212,7 +206,7 @@ async def test_invalid_pyproject_settings_warn_once(broken_client: LanguageClien
     session: Session = broken_client.session
     a = session.open_file(broken_client.root / "a.py")
     b = session.open_file(broken_client.root / "b.py")
-    for i in range(3):
+    for _ in range(3):
         assert await codes(session, a) == ["DBOS101"]  # defaults used
         session.change(a, session.texts[a] + "\n")
         assert await codes(session, b) == ["DBOS101"]
@@ -306,12 +300,9 @@ async def test_workflow_name_collision_across_two_open_files(shop_client: Langua
     assert "DBOS404" in await eventually(session, b, lambda c: "DBOS404" in c)
     assert "DBOS404" in await eventually(session, a, lambda c: "DBOS404" in c)
     if session.name == PULL_REFRESH:  # the refresh is batched (250 ms)
-        for _ in range(100):
-            if session.client.diagnostic_refresh_count:
-                break
-            await asyncio.sleep(0.05)
-        assert session.client.diagnostic_refresh_count >= 1
-    # And back (b is not pulled again: the server analyses it once typing pauses): the collision disappears from the other file too.
+        await until(session.client, lambda: session.client.diagnostic_refresh_count >= 1, what="a refresh")
+    # And back: b is not pulled again, yet the collision disappears from a (a pull lands b's
+    # edit first; push clients get it once typing pauses).
     session.change(b, B)
     assert "DBOS404" not in await eventually(session, a, lambda c: "DBOS404" not in c)
 

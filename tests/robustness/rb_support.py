@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import itertools
 import os
 import re
 import sys
@@ -129,7 +130,7 @@ def apply_text_edits(text: str, edits: Iterable[types.TextEdit], encoding: str) 
         start, end = check_range(text, e.range, encoding, f"edit {i}")
         resolved.append((start, end, i, e.new_text))
     resolved.sort()
-    for a, b in zip(resolved, resolved[1:]):
+    for a, b in itertools.pairwise(resolved):
         if b[0] < a[1]:
             raise BadPosition(f"overlapping edits {a[:2]} and {b[:2]}")
     for start, end, _, new in reversed(resolved):

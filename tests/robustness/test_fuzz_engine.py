@@ -7,6 +7,8 @@ original text parsed, leaves text that still parses.
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 from rb_support import OTHER_LINE_BREAKS, apply_op, documents, edit_ops, fuzz_settings, lsp_lines, parses
@@ -43,7 +45,7 @@ def _offset(text: str, pos: Position) -> int:
 
 def apply_checked(text: str, edits, what: str) -> str:
     resolved = sorted((*check_span(text, e.span, what), e.new_text) for e in edits)
-    for a, b in zip(resolved, resolved[1:]):
+    for a, b in itertools.pairwise(resolved):
         assert b[0] >= a[1], f"{what}: overlapping edits {a} {b}"
     for start, end, new in reversed(resolved):
         text = text[:start] + new + text[end:]

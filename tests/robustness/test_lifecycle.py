@@ -260,7 +260,10 @@ def test_no_helper_process_outlives_the_server(tmp_path: Path):
         session = lt.run(
             LiveSession.start("neovim@v0.11", {"dbos": {"environmentPath": sys.executable}}, root=tmp_path)
         )
-        text = "from dbos import DBOS\nfrom steps import reserve\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    reserve()\n"
+        text = (
+            "from dbos import DBOS\nfrom steps import reserve\n\n\n"
+            "@DBOS.workflow()\nasync def wf() -> None:\n    reserve()\n"
+        )
         doc = session.open(text, uri=(tmp_path / "main.py").as_uri())
         lt.run(session.diagnostics(doc))
         server_pid = session.client._server.pid

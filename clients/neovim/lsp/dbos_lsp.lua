@@ -5,7 +5,7 @@
 ---
 --- Install the server into the environment your project uses:
 --- ```sh
---- pip install dbos-lsp        # provides the `dbos-lsp` command
+--- pip install /path/to/dbos-lsp   # a checkout; provides the `dbos-lsp` command
 --- ```
 ---
 --- Neovim >= 0.11. Put the directory that contains this `lsp/` folder on
@@ -19,6 +19,11 @@
 ---   cmd = { '/path/to/venv/bin/python', '-m', 'dbos_lsp' },
 ---   settings = { dbos = { ignore = { 'DBOS101' } } },
 --- })
+--- ```
+--- Neovim 0.11 hides diagnostic messages by default (signs and underlines
+--- only); show them with
+--- ```lua
+--- vim.diagnostic.config({ virtual_text = true })  -- or { virtual_lines = true }
 --- ```
 --- dbos-lsp runs alongside pyright, basedpyright, ruff, pylsp, ...: Neovim
 --- attaches every enabled config whose filetypes match.

@@ -7,6 +7,7 @@
 //     3. the Python extension's active interpreter, if ms-python.python is installed
 //        and dbos_lsp is importable there (<python> -m dbos_lsp)
 //     4. dbos-lsp on PATH
+//     5. none of these: the server bundled in the .vsix, as for useBundled (one info line in the log)
 //   importStrategy = useBundled
 //     <python> <extension>/bundled/tool/lsp_server.py, with bundled/libs first on sys.path,
 //     python = dbos.interpreter, else the Python extension's interpreter, else python3 on PATH.
@@ -140,6 +141,38 @@ function canImport(python: string[], module: string): boolean {
     }
 }
 
+/** Whether this build of the extension carries the server (bundled/tool + bundled/libs). */
+function bundledLauncher(ctx: vscode.ExtensionContext): string | undefined {
+    const launcher = path.join(ctx.extensionPath, 'bundled', 'tool', 'lsp_server.py');
+    return fs.existsSync(launcher) && fs.existsSync(path.join(ctx.extensionPath, 'bundled', 'libs')) ? launcher : undefined;
+}
+
+/**
+ * The bundled server run by `interpreter`, else the Python extension's interpreter, else python3
+ * on PATH. `why` prefixes the source ("useBundled", or the fallback when nothing is installed).
+ */
+async function bundledServer(launcher: string, interpreter: string[], why: string, env: NodeJS.ProcessEnv,
+    folder?: vscode.WorkspaceFolder, pythonExt?: string[]): Promise<ServerCommand> {
+    let python = interpreter;
+    let source = `${why} + dbos.interpreter`;
+    if (python.length === 0) {
+        python = pythonExt ?? (await pythonExtensionInterpreter(folder?.uri)) ?? [];
+        source = `${why} + Python extension interpreter`;
+    }
+    if (python.length === 0) {
+        const found = findOnPath('python3') ?? findOnPath('python');
+        python = found ? [found] : [];
+        source = `${why} + python3 on PATH`;
+    }
+    if (python.length === 0) {
+        throw new NoServerError(`${why}: no Python interpreter was found for the bundled server (set dbos.interpreter, or put python3 on PATH).`);
+    }
+    if (!commandExists(python[0])) {
+        throw new NoServerError(`The interpreter for the bundled server, ${python[0]} (${source}), does not exist or is not executable.`);
+    }
+    return { command: python[0], args: [...python.slice(1), launcher], env: { ...env, DBOS_LSP_IMPORT_STRATEGY: 'useBundled' }, source };
+}
+
 async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerCommand> {
     const folder = workspaceFolder();
     const cfg = vscode.workspace.getConfiguration(SECTION, folder?.uri);
@@ -147,34 +180,17 @@ async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerComman
     const strategy = cfg.get<string>('importStrategy', 'fromEnvironment');
     const explicitPath = commandSetting(cfg, 'path', folder);
     const interpreter = commandSetting(cfg, 'interpreter', folder);
+    const launcher = bundledLauncher(ctx);
 
     if (strategy === 'useBundled') {
-        const launcher = path.join(ctx.extensionPath, 'bundled', 'tool', 'lsp_server.py');
-        if (!fs.existsSync(launcher) || !fs.existsSync(path.join(ctx.extensionPath, 'bundled', 'libs'))) {
-            throw new NoServerError(`dbos.importStrategy is "useBundled" but this build of the extension has no bundled server (${launcher}).`);
+        if (!launcher) {
+            throw new NoServerError('dbos.importStrategy is "useBundled" but this build of the extension has no bundled server '
+                + `(${path.join(ctx.extensionPath, 'bundled')}).`);
         }
         if (explicitPath.length > 0) {
             log.warn('dbos.path is ignored because dbos.importStrategy is "useBundled"');
         }
-        let python = interpreter;
-        let source = 'useBundled + dbos.interpreter';
-        if (python.length === 0) {
-            python = (await pythonExtensionInterpreter(folder?.uri)) ?? [];
-            source = 'useBundled + Python extension interpreter';
-        }
-        if (python.length === 0) {
-            const found = findOnPath('python3') ?? findOnPath('python');
-            python = found ? [found] : [];
-            source = 'useBundled + python3 on PATH';
-        }
-        if (python.length === 0) {
-            throw new NoServerError('dbos.importStrategy is "useBundled" but no Python interpreter was found (set dbos.interpreter, or put python3 on PATH).');
-        }
-        if (!commandExists(python[0])) {
-            throw new NoServerError(`The interpreter for the bundled server, ${python[0]} (${source}), does not exist or is not executable.`);
-        }
-        env.DBOS_LSP_IMPORT_STRATEGY = 'useBundled';
-        return { command: python[0], args: [...python.slice(1), launcher], env, source };
+        return bundledServer(launcher, interpreter, 'useBundled', env, folder);
     }
 
     if (explicitPath.length > 0) {
@@ -200,8 +216,14 @@ async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerComman
     if (onPath) {
         return { command: onPath, args: [], env, source: 'dbos-lsp on PATH' };
     }
-    throw new NoServerError('No dbos-lsp server found: dbos.path and dbos.interpreter are not set, ' +
-        (py ? `the Python extension's interpreter has no dbos_lsp module, ` : '') + 'and dbos-lsp is not on PATH.');
+    const notFound = 'No dbos-lsp server found: dbos.path and dbos.interpreter are not set, ' +
+        (py ? `the Python extension's interpreter has no dbos_lsp module, ` : '') + 'and dbos-lsp is not on PATH';
+    if (launcher) {
+        // Nothing installed: the copy inside the .vsix works with any Python >= 3.10.
+        log.info(`${notFound}; using the server bundled in the extension.`);
+        return bundledServer(launcher, [], 'bundled fallback', env, folder, py);
+    }
+    throw new NoServerError(`${notFound}.`);
 }
 
 function settingsObject(folder?: vscode.WorkspaceFolder): Record<string, unknown> {
@@ -212,7 +234,8 @@ function settingsObject(folder?: vscode.WorkspaceFolder): Record<string, unknown
 function showStartError(message: string): void {
     const sentence = /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
     const full = `DBOS: the dbos-lsp language server could not be started. ${sentence} ` +
-        'Install it (pip install dbos-lsp), set "dbos.path" or "dbos.interpreter", or set "dbos.importStrategy" to "useBundled".';
+        'Install it into your environment (pip install /path/to/dbos-lsp, a checkout of its repository), '
+        + 'set "dbos.path" or "dbos.interpreter", or set "dbos.importStrategy" to "useBundled".';
     log.error(full);
     void vscode.window.showErrorMessage(full, 'Show Log', 'Open Settings').then((choice) => {
         if (choice === 'Show Log') {

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Union
 
 from dbos_lsp.analysis.names import ImportTable, PendingImport, dotted
+from dbos_lsp.analysis.queries import QueryMemo, model_query
 from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Role
 from dbos_lsp.knowledge import sdk_facts as sdk
 
 __all__ = ["Callee", "Role"]  # re-exported: rules and features import them from here
 
 
-FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
-_HTTP_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
+# Route decorators of FastAPI and Flask apps and routers (``@app.get(...)``).
+HTTP_ROUTE_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
 _HTTP_APP_FACTORIES = frozenset({"fastapi.FastAPI", "fastapi.APIRouter", "flask.Flask", "flask.Blueprint"})
 
 
@@ -112,6 +113,8 @@ class ModuleModel:
         self._callee_cache: dict[tuple[int, int], Callee | None] = {}
         # Per top-level statement: where its walk results sit in the lists above.
         self.statement_slices: list[dict[str, tuple[int, int]]] = []
+        # Answers of ``@model_query`` questions (``analysis/queries.py``).
+        self.memo = QueryMemo()
         self._scan_module_level()
         self.context_key = self._context_key()
         self.reused = reuse is not None and reuse[0].context_key == self.context_key
@@ -143,21 +146,19 @@ class ModuleModel:
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.module_names.add(stmt.name)
         for stmt in _flatten_module(self.tree.body):
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
-                    continue
-                name = targets[0].id
+            assigned = single_assignment(stmt)
+            if assigned is not None:
+                name, value = assigned
                 self.module_names.add(name)
-                self.module_values.setdefault(name, stmt.value)
-                typ = self.type_of_value(stmt.value, None)
+                self.module_values.setdefault(name, value)
+                typ = self.type_of_value(value, None)
                 self.module_types[name] = typ if name not in self.module_types else None
                 if typ == sdk.SQL_DATASOURCE:
                     self.datasources[name] = "sync"
                 elif typ == sdk.ASYNC_SQL_DATASOURCE:
                     self.datasources[name] = "async"
-                if isinstance(stmt.value, ast.Call):
-                    factory = self.qualname(stmt.value.func, None)
+                if isinstance(value, ast.Call):
+                    factory = self.qualname(value.func, None)
                     if factory in _HTTP_APP_FACTORIES:
                         self.http_apps.add(name)
 
@@ -291,9 +292,9 @@ class ModuleModel:
     def _roles_from_run_step(self) -> None:
         """Functions handed to ``DBOS.run_step(opts, fn)`` run as steps."""
         self.run_step_targets: set[int] = set()
-        for site in self.calls_named(_STEP_RUNNER_NAMES):
+        for site in self.calls_named(sdk.STEP_RUNNER_NAMES):
             api = self.api_of(site.node, site.fn)
-            if api is None or api[1] not in _STEP_RUNNERS.get(api[0], ()):
+            if api is None or api[1] not in sdk.STEP_RUNNERS.get(api[0], ()):
                 continue
             args = site.node.args
             if len(args) < 2:
@@ -357,7 +358,7 @@ class ModuleModel:
                 owner = target.value.id
                 if target.attr == "transaction" and owner in self.datasources:
                     roles.append((Role.TRANSACTION, self.datasources[owner]))
-                elif target.attr in _HTTP_METHODS and owner in self.http_apps and isinstance(dec, ast.Call):
+                elif target.attr in HTTP_ROUTE_METHODS and owner in self.http_apps and isinstance(dec, ast.Call):
                     roles.append((Role.HTTP_HANDLER, None))
         for wanted in (Role.WORKFLOW, Role.STEP, Role.TRANSACTION, Role.HTTP_HANDLER):
             for role, kind in roles:
@@ -453,18 +454,17 @@ class ModuleModel:
         if info.is_lambda:
             return
         for stmt in own_statements(info.node.body):
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                if stmt.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
-                    continue
-                name = targets[0].id
-                if info.bound.get(name, 0) != 1:
-                    info.local_types[name] = None  # rebound: unsure
-                    continue
-                typ = self.type_of_value(stmt.value, info)
-                if typ is None and isinstance(stmt, ast.AnnAssign):
-                    typ = self._annotation_type(stmt.annotation)
-                info.local_types[name] = typ
+            assigned = single_assignment(stmt)
+            if assigned is None:
+                continue
+            name, value = assigned
+            if info.bound.get(name, 0) != 1:
+                info.local_types[name] = None  # rebound: unsure
+                continue
+            typ = self.type_of_value(value, info)
+            if typ is None and isinstance(stmt, ast.AnnAssign):
+                typ = self._annotation_type(stmt.annotation)
+            info.local_types[name] = typ
 
     def instance_type(self, name: str, fn: FunctionInfo | None) -> str | None:
         f = fn
@@ -480,13 +480,10 @@ class ModuleModel:
         """``(class, method)`` of a DBOS API call such as ``DBOS.sleep(1)`` or ``q.enqueue(f)``."""
         # Every rule asks about the same call sites: answer each once.
         key = (id(call), id(fn))
-        try:
-            return self._api_cache[key]
-        except KeyError:
-            pass
-        result = self._api_of_uncached(call, fn)
-        self._api_cache[key] = result
-        return result
+        result = self._api_cache.get(key, _UNKNOWN)
+        if result is _UNKNOWN:
+            result = self._api_cache[key] = self._api_of_uncached(call, fn)
+        return result  # type: ignore[return-value]
 
     def _api_of_uncached(self, call: ast.Call, fn: FunctionInfo | None) -> tuple[str, str] | None:
         func = call.func
@@ -522,13 +519,10 @@ class ModuleModel:
     def callee(self, call: ast.Call, fn: FunctionInfo | None) -> Callee | None:
         """The function a call targets, when it is defined in this file or found by the index."""
         key = (id(call.func), id(fn))
-        try:
-            return self._callee_cache[key]
-        except KeyError:
-            pass
-        result = self._callee_uncached(call, fn)
-        self._callee_cache[key] = result
-        return result
+        result = self._callee_cache.get(key, _UNKNOWN)
+        if result is _UNKNOWN:
+            result = self._callee_cache[key] = self._callee_uncached(call, fn)
+        return result  # type: ignore[return-value]
 
     def _callee_uncached(self, call: ast.Call, fn: FunctionInfo | None) -> Callee | None:
         func = call.func
@@ -573,55 +567,56 @@ class ModuleModel:
 
     # ----- shared indexes over call sites (built once, on first use) -----------------------
 
+    @model_query("statement")
+    def calls_by_tail(self) -> dict[str, list[CallSite]]:
+        index: dict[str, list[CallSite]] = {}
+        for site in self.calls:
+            if site.tail is not None:
+                index.setdefault(site.tail, []).append(site)
+        return index
+
     def calls_named(self, names: frozenset[str] | set[str]) -> list[CallSite]:
         """Call sites whose callee ends in one of ``names`` (``gather`` for ``asyncio.gather``).
 
         Rules use this as a cheap pre-filter instead of scanning every call."""
-        index = self.__dict__.get("_calls_by_tail")
-        if index is None:
-            index = {}
-            for site in self.calls:
-                if site.tail is not None:
-                    index.setdefault(site.tail, []).append(site)
-            self.__dict__["_calls_by_tail"] = index
+        index = self.calls_by_tail()
         if len(names) == 1:
             return index.get(next(iter(names)), [])
         return [site for name in sorted(names) for site in index.get(name, ())]
 
+    @model_query("statement")
     def api_calls(self) -> list[tuple[CallSite, str, str]]:
         """Every call of a DBOS API, as ``(site, class, method)``: most rules start here."""
-        found = self.__dict__.get("_api_calls")
-        if found is None:
-            found = []
-            for site in self.calls:
-                api = self.api_of(site.node, site.fn)
-                if api is not None:
-                    found.append((site, api[0], api[1]))
-            self.__dict__["_api_calls"] = found
+        found = []
+        for site in self.calls:
+            api = self.api_of(site.node, site.fn)
+            if api is not None:
+                found.append((site, api[0], api[1]))
         return found
 
+    @model_query("statement")
     def calls_by_function(self) -> dict[FunctionInfo | None, list[CallSite]]:
-        grouped = self.__dict__.get("_calls_by_fn")
-        if grouped is None:
-            grouped = {}
-            for site in self.calls:
-                grouped.setdefault(site.fn, []).append(site)
-            self.__dict__["_calls_by_fn"] = grouped
+        grouped: dict[FunctionInfo | None, list[CallSite]] = {}
+        for site in self.calls:
+            grouped.setdefault(site.fn, []).append(site)
         return grouped
 
     # ----- lifecycle helpers --------------------------------------------------------------
 
+    @model_query("statement")
+    def launch_lines(self) -> dict[int, int]:
+        """Every body's first ``DBOS.launch()`` line, by ``id`` of its function (of None:
+        the module), in one pass over the launch calls."""
+        lines: dict[int, int] = {}
+        for site in self.calls_named({"launch"}):
+            if self.api_of(site.node, site.fn) == (sdk.DBOS, "launch"):
+                key = id(site.fn)
+                lines[key] = min(lines.get(key, site.node.lineno), site.node.lineno)
+        return lines
+
     def launch_line(self, fn: FunctionInfo | None) -> int | None:
         """1-based line of the first ``DBOS.launch()`` in the body of ``fn`` (None: module)."""
-        lines = self.__dict__.get("_launch_lines")
-        if lines is None:  # every body's first launch, in one pass over the launch calls
-            lines = {}
-            for site in self.calls_named({"launch"}):
-                if self.api_of(site.node, site.fn) == (sdk.DBOS, "launch"):
-                    key = id(site.fn)
-                    lines[key] = min(lines.get(key, site.node.lineno), site.node.lineno)
-            self.__dict__["_launch_lines"] = lines
-        return lines.get(id(fn))
+        return self.launch_lines().get(id(fn))
 
     def relative_to_launch(self, node: ast.AST, fn: FunctionInfo | None) -> str | None:
         """ "before" / "after" the first launch of the same body, or None without one.
@@ -637,18 +632,16 @@ class ModuleModel:
             return "after"
         return None
 
+    @model_query("module")
     def main_guard_functions(self) -> set[str]:
         """Names of module-level functions called from ``if __name__ == "__main__":``."""
-        cache = self.__dict__.get("_main_called")
-        if cache is None:
-            cache = set()
-            for stmt in self.tree.body:
-                if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
-                    for inner in ast.walk(stmt):
-                        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name):
-                            cache.add(inner.func.id)
-            self.__dict__["_main_called"] = cache
-        return cache
+        called: set[str] = set()
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+                for inner in ast.walk(stmt):
+                    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name):
+                        called.add(inner.func.id)
+        return called
 
     def is_startup_scope(self, fn: FunctionInfo | None) -> bool:
         """Module body, the ``__main__`` block, or a function only the ``__main__`` block calls."""
@@ -661,14 +654,9 @@ class ModuleModel:
             and fn.role is Role.PLAIN
         )
 
+    @model_query("statement")
     def config_dicts(self) -> list[ast.Dict]:
         """DBOSConfig dict literals: annotated ``DBOSConfig`` or passed as ``DBOS(config=...)``."""
-        cached = self.__dict__.get("_config_dicts")
-        if cached is None:
-            cached = self.__dict__["_config_dicts"] = self._find_config_dicts()
-        return cached
-
-    def _find_config_dicts(self) -> list[ast.Dict]:
         found: list[ast.Dict] = []
         seen: set[int] = set()
 
@@ -701,16 +689,13 @@ class ModuleModel:
             if fn.bound[name] != 1:
                 return None
             for stmt in own_statements(fn.node.body):
-                if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                    if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == name:
-                        return stmt.value
+                assigned = single_assignment(stmt)
+                if assigned is not None and assigned[0] == name:
+                    return assigned[1]
             return None
         if fn is not None and fn.parent is not None:
             return self.single_value(name, fn.parent)
         return self.module_values.get(name)
-
-    # ----- text helpers -------------------------------------------------------------------
 
 
 @dataclass(eq=False)
@@ -721,12 +706,7 @@ class ClassInfo:
     bases: tuple[str, ...]  # qualified names where resolvable, else plain names
 
 
-_STEP_RUNNERS = {
-    sdk.DBOS: frozenset({"run_step", "run_step_async"}),
-    sdk.SQL_DATASOURCE: frozenset({"run_tx_step"}),
-    sdk.ASYNC_SQL_DATASOURCE: frozenset({"run_tx_step_async"}),
-}
-_STEP_RUNNER_NAMES = frozenset(name for names in _STEP_RUNNERS.values() for name in names)
+_UNKNOWN = object()  # not in a cache yet (None is a cached answer)
 _BUILTINS = frozenset({"open", "input", "print", "exec", "eval", "__import__"})
 # Attribute reads the rules care about (queue limits, os.environ, DBOS.sql_session).
 _TRACKED_ATTRIBUTES = sdk.QUEUE_PROPERTIES_WITH_ASYNC_GETTER | frozenset({"environ", "sql_session"})
@@ -796,6 +776,19 @@ def _flatten_module(body: list[ast.stmt]):
         if isinstance(stmt, (ast.If, ast.Try, ast.With)):
             for block in _blocks(stmt):
                 yield from _flatten_module(block)
+
+
+def single_assignment(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
+    """``(name, value)`` for ``name = value`` and ``name: T = value`` (one plain name)."""
+    if isinstance(stmt, ast.Assign):
+        if len(stmt.targets) != 1:
+            return None
+        target = stmt.targets[0]
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        target = stmt.target
+    else:
+        return None
+    return (target.id, stmt.value) if isinstance(target, ast.Name) else None  # type: ignore[return-value]
 
 
 def own_statements(body: list[ast.stmt]):

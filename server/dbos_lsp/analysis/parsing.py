@@ -10,6 +10,7 @@ types.
 from __future__ import annotations
 
 import ast
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -27,10 +28,35 @@ class Parsed:
     error: tuple[int, int, str] | None = None
 
 
+# CPython 3.11's AST construction keeps its recursion depth in interpreter-wide state, so
+# two threads building trees at once can fail with "SystemError: AST constructor recursion
+# depth mismatch" (gh-106905).  Our own parses are serialized (compile holds the GIL anyway),
+# and a parse that collides with another module's ``ast.parse`` is retried.
+_COMPILE_LOCK = threading.Lock()
+_AST_RACE = "recursion depth mismatch"
+_RACE_RETRIES = 3
+
+
+def is_ast_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is the CPython AST race above (spurious: the same parse succeeds again)."""
+    return isinstance(exc, SystemError) and _AST_RACE in str(exc)
+
+
+def compile_module(text: str, filename: str = "<dbos-lsp>") -> ast.Module:
+    """``compile(text, filename, "exec", FLAGS)``, serialized and retried on the AST race."""
+    for attempt in range(_RACE_RETRIES + 1):
+        try:
+            with _COMPILE_LOCK, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our business
+                return compile(text, filename, "exec", FLAGS, dont_inherit=True)
+        except SystemError as exc:
+            if not is_ast_race(exc) or attempt == _RACE_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _compile(text: str) -> ast.Module:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our business
-        return compile(text, "<dbos-lsp>", "exec", FLAGS, dont_inherit=True)
+    return compile_module(text)
 
 
 def parse_tolerant(text: str) -> Parsed:

@@ -8,6 +8,7 @@ cannot tell what an imported name is, the module model asks a :class:`ProjectInd
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,7 +50,12 @@ class ProjectIndex(Protocol):
     def resolve_import(self, path: str | None, imp: PendingImport) -> Resolution | None: ...
 
     def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
-        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
+        """Registered workflow name -> [(file, line)] across the workspace."""
+        ...
+
+    def workflow_registrations_for(self, path: str) -> Mapping[str, Sequence[tuple[str, int]]]:
+        """Registered workflow name -> [(file, 1-based line)] in the *other* files of ``path``'s
+        application (its nearest ``pyproject.toml``), excluded files left out (for DBOS404)."""
         ...
 
     def dbos_version(self) -> tuple[str, str] | None:

@@ -35,6 +35,10 @@ class Settings:
     exclude: tuple[str, ...] = ()
     # Folder of the pyproject.toml the file settings came from; globs are relative to it.
     config_root: str | None = None
+    # Files larger than this many bytes are skipped: not read, indexed or analysed (4 MB).
+    max_file_bytes: int = 4 * 1024 * 1024
+    # Hover text: "compact" (signature, summary and links, about 600 characters) or "full" (every rule section).
+    hover_detail: str = "compact"
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -51,7 +55,15 @@ _ALIASES = {
     "debounce": "push_debounce_ms",
     "perfileignores": "per_file_ignores",
     "exclude": "exclude",
+    "maxfilebytes": "max_file_bytes",
+    "hoverdetail": "hover_detail",
 }
+
+
+def setting_name(raw_key: str) -> str | None:
+    """The ``Settings`` field a key names in any spelling (``environment-path``,
+    ``environmentPath``...), or None for keys of other tools."""
+    return _ALIASES.get(_key(raw_key))
 
 
 def _key(raw: str) -> str:
@@ -123,6 +135,16 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 changes[name] = int(value)
             else:
                 errors.append(f"setting {raw_key!r} must be a number of milliseconds (0..10000); ignored")
+        elif name == "max_file_bytes":
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                changes[name] = value
+            else:
+                errors.append(f"setting {raw_key!r} must be a positive number of bytes; ignored")
+        elif name == "hover_detail":
+            if isinstance(value, str) and value.strip().lower() in ("compact", "full"):
+                changes[name] = value.strip().lower()
+            else:
+                errors.append(f'setting {raw_key!r} must be "compact" or "full"; ignored')
     if "dbos_version" in changes and changes["dbos_version"] is not None:
         if parse_version(changes["dbos_version"]) is None:
             errors.append(f"dbosVersion {changes['dbos_version']!r} is not a version like '3.4'; ignored")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+from typing import Protocol
 
 from dbos_lsp.analysis.findings import Edit, Position, Span
 
@@ -27,6 +28,19 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
     if parts and parts[-1] == "":
         parts.pop()
     return parts
+
+
+class Located(Protocol):
+    """An AST node with a source position (expressions, statements, arguments, ...)."""
+
+    @property
+    def lineno(self) -> int: ...
+    @property
+    def col_offset(self) -> int: ...
+    @property
+    def end_lineno(self) -> int | None: ...
+    @property
+    def end_col_offset(self) -> int | None: ...
 
 
 class SourceText:
@@ -61,18 +75,18 @@ class SourceText:
         """From an AST (1-based line, UTF-8 column) to a model position."""
         return Position(lineno - 1, self.char_col(lineno - 1, byte_col))
 
-    def span(self, node: ast.AST) -> Span:
+    def span(self, node: Located) -> Span:
         start = self.position(node.lineno, node.col_offset)
         end_line = getattr(node, "end_lineno", None) or node.lineno
         end_col = getattr(node, "end_col_offset", None)
         end = self.position(end_line, end_col if end_col is not None else node.col_offset)
         return Span(start, end)
 
-    def start(self, node: ast.AST) -> Position:
+    def start(self, node: Located) -> Position:
         return self.position(node.lineno, node.col_offset)
 
-    def end(self, node: ast.AST) -> Position:
-        return self.position(node.end_lineno, node.end_col_offset)
+    def end(self, node: Located) -> Position:
+        return self.span(node).end
 
     def segment(self, span: Span) -> str:
         if span.start.line == span.end.line:
@@ -82,7 +96,7 @@ class SourceText:
         parts.append(self.line(span.end.line)[: span.end.character])
         return "\n".join(parts)
 
-    def node_text(self, node: ast.AST) -> str:
+    def node_text(self, node: Located) -> str:
         return self.segment(self.span(node))
 
     @property
@@ -181,7 +195,7 @@ def import_insertion_line(tree: ast.Module) -> int:
         )
         is_future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
         if is_docstring or is_future:
-            line = stmt.end_lineno
+            line = stmt.end_lineno or stmt.lineno
             continue
         break
     return line

@@ -22,22 +22,16 @@ nonexistent path, bad value).  ``--exit-zero`` turns 1 into 0.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
-import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from dbos_lsp import __version__
+from dbos_lsp.cli import rule_doc
 from dbos_lsp.cli.report_formats import Notice, finding_to_json, text_line
-
-# Directories never descended into when a directory is given.
-SKIP_DIRS = frozenset({".venv", "venv", "node_modules", ".git", "__pycache__", "build", "dist"})
-# Files that mark the root of a project (the root jedi resolves imports against).
-_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -133,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when problems are found (usage errors still exit 2)"
     )
+    rule_doc.add_parser(sub)
     return parser
 
 
@@ -144,12 +139,13 @@ def _split(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def iter_python_files(root: str) -> Iterator[str]:
-    """``*.py`` files under ``root``, skipping virtualenvs, caches and build output."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                yield os.path.join(dirpath, name)
+    """``*.py`` entries under ``root`` (the project walker's skip list).  Entries that are
+    not regular files are listed too: checking reports them as skipped, without opening."""
+    from dbos_lsp.project.files import walk_python_files
+
+    odd: list[str] = []
+    yield from walk_python_files([root], max_bytes=sys.maxsize, skipped=lambda path, _why: odd.append(path))
+    yield from odd
 
 
 def collect_files(paths: Sequence[str]) -> list[tuple[str, bool]]:
@@ -166,18 +162,6 @@ def collect_files(paths: Sequence[str]) -> list[tuple[str, bool]]:
             if key not in found or explicit:
                 found[key] = (os.path.normpath(f), explicit)
     return sorted(found.values())
-
-
-def _project_root(file: str, fallback: str) -> str:
-    """The nearest ancestor holding a project marker, else ``fallback``."""
-    d = os.path.dirname(os.path.abspath(file))
-    while True:
-        if any(os.path.exists(os.path.join(d, m)) for m in _PROJECT_MARKERS):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return fallback
-        d = parent
 
 
 def _common_dir(files: Sequence[str]) -> str:
@@ -226,24 +210,10 @@ class CheckResult:
 
 
 def read_source(path: str) -> str:
-    """The file's text; raises ``OSError`` or ``UnicodeDecodeError``."""
-    return _read(path)[0]
+    """The file's text; raises ``OSError``, ``UnicodeDecodeError`` or ``SkippedFile``."""
+    from dbos_lsp.project.files import read_source as read
 
-
-def _read(path: str) -> tuple[str, bool, str]:
-    """The file's text, whether it starts with a UTF-8 BOM, and its encoding: UTF-8 unless a
-    PEP 263 ``# -*- coding: ... -*-`` line says otherwise, as Python reads it."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError:  # no usable declaration: UTF-8, whose decode error says where
-        encoding = "utf-8"
-    bom = data.startswith(b"\xef\xbb\xbf")
-    if encoding == "utf-8-sig":
-        encoding = "utf-8"
-    # utf-8-sig drops a leading BOM, which Python itself accepts.
-    return data.decode("utf-8-sig" if encoding == "utf-8" else encoding), bom, encoding
+    return read(path).text
 
 
 def check_files(
@@ -260,13 +230,31 @@ def check_files(
     then those of the new text."""
     from dbos_lsp.engine.pipeline import analyze
     from dbos_lsp.features.code_actions import parses
-    from dbos_lsp.project.config import is_excluded, settings_for
+    from dbos_lsp.project.config import exclusion_test, is_excluded, settings_for
+    from dbos_lsp.project.files import ProjectRoots, SkippedFile, read_source
     from dbos_lsp.project.index import JediProjectIndex
+    from dbos_lsp.project.workspace import WorkspaceIndex
 
     entries = [(f, True) if isinstance(f, str) else f for f in files]
     result = CheckResult()
     common = _common_dir([f for f, _ in entries])
-    indexes: dict[tuple[str, str | None], JediProjectIndex] = {}
+    # One project index per run: every file shares the file facts (each application folder
+    # is scanned once, for DBOS404) and the project-root cache.
+    facts = WorkspaceIndex()
+    roots = ProjectRoots(ttl=None)
+    excluded = exclusion_test(overrides or {})
+    skip_noted: set[str] = set()
+
+    def note_skip(path: str, reason: str) -> None:
+        key = os.path.abspath(path)
+        if key not in skip_noted:
+            skip_noted.add(key)
+            if os.path.isabs(path):  # found by the project scan: shown like the files named
+                rel = os.path.relpath(path)
+                path = rel if not rel.startswith("..") else path
+            result.note(Notice(reason, level="warning", path=path))
+
+    indexes: dict[tuple[str, str | None, int], JediProjectIndex] = {}
     reported_config: set[str] = set()
     for path, explicit in entries:
         settings, config_errors = settings_for(os.path.abspath(path), overrides or {})
@@ -276,10 +264,14 @@ def check_files(
                 result.note(Notice(error, level="warning"))
         if not explicit and settings.exclude and is_excluded(os.path.abspath(path), settings):
             continue
-        result.files_checked += 1
         try:
-            text, bom, encoding = _read(path)
+            source = read_source(path, settings.max_file_bytes)
+            text, bom, encoding = source.text, source.bom, source.encoding
+        except SkippedFile as exc:  # a FIFO, device or socket, or over max-file-bytes
+            note_skip(path, exc.reason)
+            continue
         except UnicodeDecodeError as exc:
+            result.files_checked += 1
             result.note(
                 Notice(
                     f"cannot decode as UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); skipped",
@@ -289,15 +281,26 @@ def check_files(
             result.files_failed += 1
             continue
         except OSError as exc:
+            result.files_checked += 1
             result.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path))
             result.files_failed += 1
             continue
-        root = _project_root(path, common)
-        key = (root, settings.environment_path)
+        result.files_checked += 1
+        abspath = os.path.abspath(path)
+        root = roots.find(abspath) or common
+        key = (root, settings.environment_path, settings.max_file_bytes)
         index = indexes.get(key)
         if index is None:
-            index = indexes[key] = JediProjectIndex(root=root, environment_path=settings.environment_path)
-        abspath = os.path.abspath(path)
+            index = indexes[key] = JediProjectIndex(
+                root=root,
+                environment_path=settings.environment_path,
+                workspace=facts,
+                scan=True,
+                roots=roots,
+                excluded=excluded,
+                skipped=note_skip,
+                max_file_bytes=settings.max_file_bytes,
+            )
 
         def reanalyze(t: str, settings=settings, index=index, abspath=abspath):
             return analyze(t, settings, index, abspath)
@@ -570,6 +573,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             return EXIT_OK
         if args.command == "check":
             return run_check(args, stdout, stderr)
+        if args.command == "rule":
+            return rule_doc.run(args, stdout, stderr)
     except UsageError as exc:
         stderr.write(f"{exc}\n")
         return EXIT_USAGE

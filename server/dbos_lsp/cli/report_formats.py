@@ -171,7 +171,14 @@ def _rule_descriptor(rule, url: str | None) -> dict:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.summary},
         "defaultConfiguration": {"level": sarif_level(rule.severity)},
-        "properties": {"tags": ["dbos", rule.skill], "fix": rule.fix},
+        "properties": {
+            "tags": ["dbos", rule.skill],
+            "fix": rule.fix,
+            # As the engine applies them, e.g. "error (2.7-3.3), information (3.4+)" and "2.7+".
+            "severity": rule.severity_text(),
+            "dbosVersions": rule.versions_text(),
+            "scope": rule.scope,
+        },
     }
     if url:
         d["helpUri"] = url

@@ -11,8 +11,9 @@ rules, and after an edit:
    or gives up: other statements' findings may depend on it (a callee's role);
 3. rebuilds the module model, taking over every other statement's walk results
    (``ModuleModel(reuse=...)``), which needs the module-level context to match;
-4. re-runs statement-local rules on that statement only, and module-level rules
-   (ordering, cross-function checks) on the whole model.
+4. re-runs statement-scope rules (``@rule(scope="statement")``) on that statement
+   only, and every other rule (module and project scope: ordering, cross-function
+   checks, other files) on the whole model.
 
 Anything unusual falls back to the full analysis, and the result must always
 equal :func:`engine.analyze` on the same text: ``tests/test_incremental.py``
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import ast
 import bisect
+import copy
 from dataclasses import dataclass, replace
+from typing import Any
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
 from dbos_lsp.analysis.module_model import ModuleModel
@@ -32,17 +35,14 @@ from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings
 from dbos_lsp.analysis.source_text import SourceText, split_lines
 from dbos_lsp.engine.pipeline import RunSetup, analyze_full, finish, run_rules, setup
+from dbos_lsp.rules import Rule
 
-# Rules whose findings inside a top-level statement depend only on that statement
-# and on module-level context (imports, module bindings, other functions' names,
-# roles and async-ness).  Every other rule is re-run on the whole model after each
-# edit, which is the safe default for a new rule.
-STATEMENT_LOCAL_RULES = frozenset(
-    """DBOS101 DBOS102 DBOS103 DBOS104 DBOS105 DBOS106 DBOS108 DBOS109 DBOS110
-    DBOS201 DBOS202 DBOS203 DBOS204 DBOS205 DBOS301 DBOS302 DBOS304 DBOS305 DBOS306
-    DBOS401 DBOS402 DBOS403 DBOS405 DBOS505 DBOS506 DBOS507
-    DBOS601 DBOS602 DBOS603 DBOS604 DBOS605 DBOS606 DBOS607 DBOS609 DBOS610""".split()
-)
+
+def _statement_scope(r: Rule) -> bool:
+    """Whether a rule's findings inside a top-level statement depend only on that
+    statement and module-level context (its ``@rule(scope=...)``); module and project
+    rules are re-run on the whole model after every edit, the safe default."""
+    return r.scope == "statement"
 
 
 @dataclass
@@ -94,7 +94,8 @@ class IncrementalAnalyzer:
         if model is None or analysis.syntax_error is not None or analysis.rule_errors:
             return analysis  # tolerant parses and failing rules: always start afresh
         starts, ends = _statement_lines(model.tree)
-        local = _bucket([f for f in raw if f.code in STATEMENT_LOCAL_RULES], starts, ends)
+        statement_codes = {r.code for r in run.rules if _statement_scope(r)}
+        local = _bucket([f for f in raw if f.code in statement_codes], starts, ends)
         if local is None:
             return analysis  # a local finding outside every statement: do not guess
         self._state = _State(lines, settings, index, path, run, model, starts, ends, local, analysis)
@@ -162,14 +163,15 @@ class IncrementalAnalyzer:
         return self._rerun(text, lines, state, model, k)
 
     def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: int | None) -> Analysis | None:
-        """Module-level rules on the whole model; statement-local rules on statement ``k``
-        only, unless some answer came from the project index, which other files can change."""
+        """Module and project rules on the whole model (project rules so on every call, as
+        another file may have changed); statement rules on statement ``k`` only, unless some
+        answer came from the project index, which other files can change."""
         run = state.run
         source = SourceText(text, lines)
         result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
         result.model = model
-        local_rules = [r for r in run.rules if r.code in STATEMENT_LOCAL_RULES]
-        other_rules = [r for r in run.rules if r.code not in STATEMENT_LOCAL_RULES]
+        local_rules = [r for r in run.rules if _statement_scope(r)]
+        other_rules = [r for r in run.rules if not _statement_scope(r)]
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
         if model.used_index or state.model.used_index:
             fresh = run_rules(local_rules, model, source, run, result.rule_errors)
@@ -206,9 +208,10 @@ def _shift_lines(node: ast.AST, delta: int) -> None:
     while stack:
         n = stack.pop()
         if "lineno" in n._attributes:
-            n.lineno += delta
-            if n.end_lineno is not None:
-                n.end_lineno += delta
+            located: Any = n  # the node types that list "lineno" in _attributes have it
+            located.lineno += delta
+            if located.end_lineno is not None:
+                located.end_lineno += delta
         for name in n._fields:
             value = getattr(n, name, None)
             if type(value) is list:
@@ -235,14 +238,12 @@ def _shifted(f: Finding, delta: int, moved_from: int) -> Finding:
 def statement_view(model: ModuleModel, k: int) -> ModuleModel:
     """The model seen through one top-level statement: its functions, calls and other
     sites only, while names, roles and module-level facts still come from the whole."""
-    view = object.__new__(ModuleModel)
-    view.__dict__.update(model.__dict__)
+    view = copy.copy(model)
     for name, (lo, hi) in model.statement_slices[k].items():
         setattr(view, name, getattr(model, name)[lo:hi])
     stmt = model.tree.body[k]
     view.classes = {name: info for name, info in model.classes.items() if info.node is stmt}
-    for cache in ("_api_calls", "_calls_by_tail", "_calls_by_fn", "_launch_lines"):
-        view.__dict__.pop(cache, None)
+    view.memo = model.memo.module_scoped()  # statement-scoped answers are the whole model's
     return view
 
 

@@ -1,8 +1,10 @@
 """Code actions as plain data: quick fixes, "disable for this line" and fix-all.
 
 Pure functions of (text, analysis, range); the server turns ``Action`` into LSP
-``CodeAction`` objects.  Every edit set is checked to leave the file parseable
-(when it parsed before), so a fix never turns a warning into a syntax error.
+``CodeAction`` objects.  A finding's actions are offered for any range on a line it
+spans, so a zero-width cursor at column 0 of a flagged line gets them.  Every edit set
+is checked to leave the file parseable (when it parsed before), so a fix never turns a
+warning into a syntax error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dbos_lsp.analysis.suppression import comment_line, disable_comment_edit
 
 QUICKFIX = "quickfix"
 FIX_ALL = "source.fixAll.dbos"
+FIX_ALL_TITLE = "Fix all safe DBOS problems"
 FIX_ALL_ROUNDS = 5
 _FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -85,18 +88,44 @@ def code_actions(
     only: Iterable[str] | None = None,
     reanalyze: Callable[[str], Analysis] | None = None,
 ) -> list[Action]:
+    """Quick fixes and "disable" comments for the findings on the lines ``span`` touches
+    (the cursor may be anywhere on a flagged line, as with Ruff), and fix-all."""
     only = list(only) if only is not None else None
     actions: list[Action] = []
+    fixed: tuple[Edit, tuple[str, ...]] | None = None
     if wants(QUICKFIX, only):
-        actions.extend(quick_fixes(text, analysis, span))
+        quick = quick_fixes(text, analysis, span)
+        actions.extend(quick)
+        # Fix-all in the ordinary menu too (Neovim and Emacs show no source actions there),
+        # next to a safe fix, whenever it changes anything (Ruff offers it whenever one
+        # fix exists).  Never preferred: the flagged line's own fix is.
+        if any(a.is_preferred for a in quick):
+            fixed = fix_all(text, analysis, reanalyze)
+            if fixed is not None:
+                actions.append(Action(FIX_ALL_TITLE, QUICKFIX, [fixed[0]], False, fixed[1]))
     # Fix-all re-analyses the file several times: compute it only when a client asks for
-    # source actions (VS Code's "Fix all", codeActionsOnSave), not on every cursor move.
+    # source actions (VS Code's "Fix all", codeActionsOnSave) or next to a safe fix, not
+    # on every cursor move.
     if only is not None and wants(FIX_ALL, only) and any(f.fix and f.fix.safe for f in analysis.findings):
-        fixed = fix_all(text, analysis, reanalyze)
+        fixed = fixed or fix_all(text, analysis, reanalyze)
         if fixed is not None:
-            edit, codes = fixed
-            actions.append(Action("Fix all auto-fixable DBOS problems", FIX_ALL, [edit], False, codes))
+            actions.append(Action(FIX_ALL_TITLE, FIX_ALL, [fixed[0]], False, fixed[1]))
     return actions
+
+
+def lines_of(span: Span) -> tuple[int, int]:
+    """First and last line a span covers; an end at column 0 of a later line (a whole-line
+    selection) does not reach into that line."""
+    last = span.end.line
+    if span.end.character == 0 and last > span.start.line:
+        last -= 1
+    return span.start.line, last
+
+
+def shares_a_line(a: Span, b: Span) -> bool:
+    a_first, a_last = lines_of(a)
+    b_first, b_last = lines_of(b)
+    return a_first <= b_last and b_first <= a_last
 
 
 def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
@@ -107,7 +136,7 @@ def quick_fixes(text: str, analysis: Analysis, span: Span) -> list[Action]:
     disables: list[Action] = []
     seen_disable: set[tuple[int, str]] = set()
     for f in analysis.findings:
-        if not f.span.overlaps(span):
+        if not shares_a_line(f.span, span):
             continue
         if f.fix is not None and f.fix.edits:
             edits = list(f.fix.edits)
@@ -162,7 +191,9 @@ def fix_text(
     if analysis.syntax_error is not None:
         return FixResult(text, [], analysis)  # fixing a file that does not parse is guesswork
     if reanalyze is None:
-        from dbos_lsp.engine.pipeline import analyze as reanalyze
+        from dbos_lsp.engine.pipeline import analyze
+
+        reanalyze = analyze
     current, applied = text, []
     current_analysis: Analysis | None = analysis
     for _ in range(rounds):
@@ -179,20 +210,24 @@ def fix_text(
     return FixResult(current, applied, current_analysis)
 
 
+def _fix_edits(f: Finding) -> tuple[Edit, ...]:
+    return f.fix.edits if f.fix is not None else ()  # the callers pass fixable findings only
+
+
 def _apply_round(text: str, findings: list[Finding]) -> tuple[str, list[Finding]]:
-    groups = [f.fix.edits for f in findings]  # type: ignore[union-attr]
+    groups = [_fix_edits(f) for f in findings]
     chosen = non_overlapping(groups, text)
-    taken = [f for f in findings if all(e in chosen for e in f.fix.edits)]  # type: ignore[union-attr]
+    taken = [f for f in findings if all(e in chosen for e in _fix_edits(f))]
     result = apply_edits(text, chosen)
     if parses(result):
         return result, taken
     # One fix broke the file: keep only the fixes that parse on their own, one by one.
     kept: list[Finding] = []
     for f in taken:
-        edits = [e for k in kept for e in k.fix.edits] + list(f.fix.edits)  # type: ignore[union-attr]
+        edits = [e for k in kept for e in _fix_edits(k)] + list(_fix_edits(f))
         if parses(apply_edits(text, edits)):
             kept.append(f)
-    return apply_edits(text, [e for k in kept for e in k.fix.edits]), kept  # type: ignore[union-attr]
+    return apply_edits(text, [e for k in kept for e in _fix_edits(k)]), kept
 
 
 def minimal_edit(old: str, new: str) -> Edit:

@@ -84,9 +84,9 @@ def workflow_lenses(
         registered_names = {id(info): name for name, info, _dec in workflow_registrations_in(model)}
     out: list[Lens] = []
     for info in model.functions:
-        if info.role is not Role.WORKFLOW or info.is_lambda:
-            continue
         node = info.node
+        if info.role is not Role.WORKFLOW or isinstance(node, ast.Lambda):  # ``info.is_lambda``, spelled for mypy
+            continue
         anchor = node.decorator_list[0] if node.decorator_list else node
         line = anchor.lineno - 1
         text = model.lines[line] if 0 <= line < len(model.lines) else ""

@@ -20,7 +20,9 @@ DATABASE = "talks to a database directly"
 NONDETERMINISTIC: dict[str, str] = {
     **{
         f"time.{name}": CLOCK
-        for name in "time time_ns monotonic monotonic_ns perf_counter perf_counter_ns localtime gmtime ctime asctime".split()
+        for name in (
+            "time time_ns monotonic monotonic_ns perf_counter perf_counter_ns localtime gmtime ctime asctime"
+        ).split()
     },
     "datetime.datetime.now": CLOCK,
     "datetime.datetime.utcnow": CLOCK,

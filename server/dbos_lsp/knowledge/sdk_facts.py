@@ -116,6 +116,42 @@ SYNC_ONLY: dict[str, frozenset[str]] = {
     ),
 }
 
+# Calls that run a function as a step; the function is their second argument
+# (dbos 3.4.0: ``DBOS.run_step`` in ``_dbos.py``, ``run_tx_step`` in ``_datasource.py``).
+STEP_RUNNERS: dict[str, frozenset[str]] = {
+    DBOS: frozenset({"run_step", "run_step_async"}),
+    SQL_DATASOURCE: frozenset({"run_tx_step"}),
+    ASYNC_SQL_DATASOURCE: frozenset({"run_tx_step_async"}),
+}
+STEP_RUNNER_NAMES = frozenset().union(*STEP_RUNNERS.values())
+
+# What makes a coroutine run when it is handed on instead of awaited: the call it is
+# passed to.  Spawners schedule it as a concurrent task; concurrent awaiters await
+# several at once (``asyncio.wait`` still takes coroutines on Python 3.10, which
+# dbos 3.4.0 supports); the rest drive it to completion.
+TASK_SPAWNERS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
+CONCURRENT_AWAITERS = frozenset({"asyncio.gather", "asyncio.wait"})
+COROUTINE_RUNNERS = (
+    TASK_SPAWNERS
+    | CONCURRENT_AWAITERS
+    | frozenset(
+        {
+            "asyncio.run",
+            "asyncio.run_coroutine_threadsafe",
+            "asyncio.wait_for",
+            "asyncio.shield",
+            "asyncio.as_completed",
+        }
+    )
+)
+# Methods that do the same on objects the resolver cannot type: ``loop.create_task`` and
+# ``TaskGroup.create_task``, ``loop.run_until_complete``.  anyio's and trio's ``start_soon``
+# want the coroutine function; a coroutine handed there raises, but is not silently dropped.
+TASK_SPAWNER_METHODS = frozenset({"create_task"})
+COROUTINE_RUNNER_METHODS = TASK_SPAWNER_METHODS | frozenset(
+    {"run_until_complete", "run_coroutine_threadsafe", "start_soon"}
+)
+
 # Names exported by ``dbos`` that the resolver tracks.
 TRACKED_EXPORTS = frozenset(
     {

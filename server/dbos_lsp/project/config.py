@@ -10,11 +10,15 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dbos_lsp.analysis.settings import Settings, parse_settings
+from dbos_lsp.analysis.settings import Settings, parse_settings, setting_name
+
+# Keys a repository's own pyproject may not set: choosing the Python environment means
+# choosing what runs, and a checked repository must never decide that.
+_INVOCATION_ONLY = frozenset({"environment_path"})
 
 
 def _toml():
@@ -56,7 +60,12 @@ def read_tool_table(pyproject: Path) -> tuple[dict[str, Any], list[str]]:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         raw = data.get("tool", {}).get("dbos-lsp", {})
         if isinstance(raw, dict):
-            table = raw
+            table = {k: v for k, v in raw.items() if not (isinstance(k, str) and setting_name(k) in _INVOCATION_ONLY)}
+            for key in raw.keys() - table.keys():
+                errors.append(
+                    f"{pyproject}: [tool.dbos-lsp] {key} is ignored: a repository cannot choose the Python "
+                    "environment; pass --environment-path or set the editor's environmentPath"
+                )
         else:
             errors.append(f"{pyproject}: [tool.dbos-lsp] must be a table; ignored")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -114,3 +123,19 @@ def per_file_ignored(path: str | None, settings: Settings) -> tuple[str, ...]:
         if _match(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern):
             out.extend(rules)
     return tuple(out)
+
+
+def exclusion_test(editor: Mapping[str, Any] | None = None) -> Callable[[str], bool]:
+    """``excluded(path)`` by the ``exclude`` of each path's settings (nearest pyproject, then
+    ``editor`` on top), settings cached per folder: what the walkers of ``dbos-lsp check``
+    and the server's index use, so both leave out the same files."""
+    cache: dict[str, Settings] = {}
+
+    def excluded(path: str) -> bool:
+        folder = os.path.dirname(os.path.abspath(path))
+        settings = cache.get(folder)
+        if settings is None:
+            settings = cache[folder] = settings_for(path, editor)[0]
+        return bool(settings.exclude) and is_excluded(path, settings)
+
+    return excluded

@@ -2,10 +2,16 @@
 
 Two questions only: what a name imported from the user's own module is
 (``from .app import DBOS`` -> the DBOS class?), and what a function imported
-from another module is (a step? a workflow? async?).  Jedi runs against the
-project's environment and never executes user code.  Answers are cached per
-(importing file, import) and dropped when the defining file changes, so the
+from another module is (a step? a workflow? async?).  Jedi runs in this process
+on the environment's import path read from its files (:mod:`.environment`): it
+never starts an interpreter and never executes user code.  Answers are cached
+per (importing file, import) and dropped when the defining file changes, so the
 keystroke path pays for jedi at most once per import.
+
+The index is also the authority on the workspace's files: their facts
+(:class:`WorkspaceIndex`), hence the workflow names DBOS404 compares.  The server
+fills that store itself (background scan, file events, buffers); otherwise (``dbos-lsp
+check``, tests) the index scans each application folder once, on first use.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import ast
 import logging
 import os
 import threading
-from pathlib import Path
+from collections.abc import Callable, Mapping
 
 from dbos_lsp.analysis.module_model import ModuleModel
 from dbos_lsp.analysis.names import PendingImport, public_name
 from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Resolution, Role
-from dbos_lsp.project.workflow_names import WorkflowNameIndex
+from dbos_lsp.project.files import MAX_FILE_BYTES, ProjectRoots, read_text_or_none
+from dbos_lsp.project.workspace import WorkspaceIndex
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +34,24 @@ log = logging.getLogger(__name__)
 class JediProjectIndex:
     """A :class:`ProjectIndex` backed by jedi, for one workspace root."""
 
-    def __init__(self, root: str | None = None, environment_path: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        environment_path: str | None = None,
+        workspace: WorkspaceIndex | None = None,
+        *,
+        scan: bool | None = None,
+        roots: ProjectRoots | None = None,
+        excluded: Callable[[str], bool] | None = None,
+        skipped: Callable[[str, str], None] | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
+    ) -> None:
+        """``workspace``: a file-facts store to share (one per ``check`` run); ``scan``:
+        whether this index fills it, one application folder at a time (default: only a
+        store it made itself); ``roots``: the project-root cache (share one per run);
+        ``excluded``/``skipped``: the walker's ``exclude`` test and skip reporter."""
         self.root = root
+        # Only the invocation chooses an environment, and it is only ever read as data.
         self.environment_path = environment_path or os.environ.get("VIRTUAL_ENV") or None
         self._cache: dict[tuple[str, PendingImport], tuple[Resolution | None, tuple]] = {}
         self._models: dict[str, tuple[float, ModuleModel | None]] = {}
@@ -36,13 +59,31 @@ class JediProjectIndex:
         self._project = None
         self._environment = None
         self.calls = 0  # jedi invocations, for tests and benchmarks
-        self._names: WorkflowNameIndex | None = None
+        self.workspace_index = workspace if workspace is not None else WorkspaceIndex([root] if root else [])
+        self.workspace_index.max_file_bytes = max_file_bytes
+        # The store this index fills itself; the server swaps in its own store, filled by it.
+        self._filled = self.workspace_index if (workspace is None if scan is None else scan) else None
+        self.roots = roots or ProjectRoots()
+        self.excluded = excluded
+        self.skipped = skipped
+        self.max_file_bytes = max_file_bytes
+
+    def _fill(self, folder: str | None) -> None:
+        store = self._filled
+        if folder and store is not None and store is self.workspace_index:
+            store.ensure_scanned(folder, self.excluded, self.skipped)
 
     def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
-        """Registered workflow name -> [(file, line)] across the workspace (for DBOS404)."""
-        if self._names is None:
-            self._names = WorkflowNameIndex(self.root)
-        return self._names.registrations()
+        """Registered workflow name -> [(file, line)] across the indexed files."""
+        self._fill(self.root)
+        return self.workspace_index.workflow_registrations()
+
+    def workflow_registrations_for(self, path: str) -> Mapping[str, list[tuple[str, int]]]:
+        """The registrations of the other files of ``path``'s application (its nearest
+        project folder; files outside any compare with each other) among the files under
+        this index's root, ``exclude`` applied (DBOS404)."""
+        self._fill(self.root or self.roots.find(path))
+        return self.workspace_index.registrations_near(path, self.roots)
 
     def dbos_version(self) -> tuple[str, str] | None:
         # Computed once per index: the server makes a new index when settings change.
@@ -60,15 +101,11 @@ class JediProjectIndex:
     # jedi is imported lazily: files without user-module imports never load it.
     def _jedi_project(self):
         if self._project is None:
-            import jedi
+            from dbos_lsp.project.environment import environment_sys_path, jedi_environment, jedi_project
 
-            self._project = jedi.Project(self.root or os.getcwd(), environment_path=None)
-            if self.environment_path:
-                try:
-                    self._environment = jedi.create_environment(self.environment_path, safe=True)
-                except Exception as exc:  # a wrong path must not break analysis
-                    log.warning("dbos-lsp: cannot use Python environment %s: %s", self.environment_path, exc)
-                    self._environment = None
+            sys_path = environment_sys_path(self.environment_path)
+            self._environment = jedi_environment()
+            self._project = jedi_project(self.root or os.getcwd(), sys_path)
         return self._project
 
     def resolve_import(self, path: str | None, imp: PendingImport) -> Resolution | None:
@@ -138,10 +175,11 @@ class JediProjectIndex:
         if cached is not None and cached[0] == mtime:
             return cached[1]
         model = None
+        text = read_text_or_none(file, self.max_file_bytes)
         try:
-            text = Path(file).read_text(encoding="utf-8")
-            model = ModuleModel(ast.parse(text), text.splitlines(), file, self)
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+            if text is not None:
+                model = ModuleModel(ast.parse(text), text.splitlines(), file, self)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             model = None
         self._models[file] = (mtime, model)
         return model

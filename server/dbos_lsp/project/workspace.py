@@ -18,12 +18,14 @@ from __future__ import annotations
 import ast
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.registrations import workflow_registrations_in
 from dbos_lsp.knowledge import sdk_facts as sdk
-from dbos_lsp.project.workflow_names import MAX_FILE_BYTES, SKIPPED_DIRS, workflow_registrations_in
+from dbos_lsp.project.files import MAX_FILE_BYTES, ProjectRoots, norm_path, read_text_or_none, walk_python_files
 
 KINDS = {Role.WORKFLOW: "workflow", Role.STEP: "step", Role.TRANSACTION: "transaction"}
 _ENQUEUE_METHODS = frozenset({"enqueue", "enqueue_async"})
@@ -183,7 +185,7 @@ def _options_dict(call: ast.Call) -> ast.Dict | None:
 
 
 def _dict_value(d: ast.Dict, key: str) -> ast.expr | None:
-    for k, v in zip(d.keys, d.values):
+    for k, v in zip(d.keys, d.values, strict=False):
         if _literal_str(k) == key:
             return v
     return None
@@ -274,36 +276,8 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
 def python_files(
     roots: Iterable[str], excluded: Callable[[str], bool] | None = None, max_bytes: int = MAX_FILE_BYTES
 ) -> Iterator[str]:
-    """Every ``*.py`` file under ``roots`` (sorted, each once), skipping virtualenvs,
-    build output, caches, files over ``max_bytes`` and paths ``excluded`` rejects."""
-    seen: set[str] = set()
-    for root in roots:
-        if not root or not os.path.isdir(root):
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d not in SKIPPED_DIRS
-                and not d.endswith(".egg-info")
-                and not (excluded is not None and excluded(os.path.join(dirpath, d)))
-            )
-            for name in sorted(filenames):
-                if not name.endswith(".py"):
-                    continue
-                path = os.path.join(dirpath, name)
-                real = os.path.realpath(path)
-                if real in seen:
-                    continue
-                seen.add(real)
-                try:
-                    if os.path.getsize(path) > max_bytes:
-                        continue
-                except OSError:
-                    continue
-                if excluded is not None and excluded(path):
-                    continue
-                yield path
+    """Every regular ``*.py`` file under ``roots`` (see :func:`walk_python_files`)."""
+    return walk_python_files(roots, excluded, max_bytes)
 
 
 def fuzzy_score(query: str, name: str) -> int | None:
@@ -335,9 +309,17 @@ class WorkspaceIndex:
     def __init__(self, roots: Iterable[str] = ()) -> None:
         self.roots = [os.path.abspath(r) for r in roots if r]
         self._files: dict[str, FileFacts] = {}
+        self._stamps: dict[str, tuple[int, int]] = {}  # (mtime_ns, size) of facts read from disk
         self._lock = threading.Lock()
         self.version = 0  # bumped whenever any file's facts change
         self.scanned = False  # the initial scan finished
+        self.max_file_bytes = MAX_FILE_BYTES
+        self.parses = 0  # files read and parsed from disk, for tests
+        self.table_builds = 0  # per-application registries built, for tests
+        self._scanned_folders: set[str] = set()
+        self._table: tuple[int, ProjectRoots, float, dict[str | None, dict[str, list[tuple[str, int, str]]]]] | None = (
+            None
+        )
 
     # ----- updates -----
 
@@ -353,6 +335,7 @@ class WorkspaceIndex:
         """Store one file's facts; True when what other files see changed."""
         key = os.path.abspath(facts.path)
         with self._lock:
+            self._stamps.pop(key, None)  # facts from a buffer: the next scan reads the disk again
             old = self._files.get(key)
             self._files[key] = facts
             if old is None or old.symbols != facts.symbols or old.registrations != facts.registrations:
@@ -360,21 +343,33 @@ class WorkspaceIndex:
             empty = not (facts.registrations or facts.queues or facts.enqueues)
             return (old is None and not empty) or (old is not None and _shape(old) != _shape(facts))
 
-    def update_file(self, path: str, text: str | None = None) -> bool:
-        """Re-read (or use ``text`` for) one file; a vanished or oversized file is dropped."""
+    def update_file(self, path: str, text: str | None = None, if_changed: bool = False) -> bool:
+        """Re-read (or use ``text`` for) one file; a vanished, unreadable, oversized or
+        non-regular file is dropped.  ``if_changed``: skip a file read before whose
+        modification time and size are the same."""
         path = os.path.abspath(path)
+        stamp = None
         if text is None:
             try:
-                if os.path.getsize(path) > MAX_FILE_BYTES:
-                    return self.remove(path)
-                with open(path, "rb") as fh:
-                    text = fh.read().decode("utf-8-sig")
-            except (OSError, UnicodeDecodeError):
+                st = os.stat(path)
+            except OSError:
                 return self.remove(path)
-        return self.set_facts(scan_text(path, text, self.module_for(path)))
+            stamp = (st.st_mtime_ns, st.st_size)
+            if if_changed and path in self._files and self._stamps.get(path) == stamp:
+                return False
+            text = read_text_or_none(path, self.max_file_bytes)
+            if text is None:
+                return self.remove(path)
+            self.parses += 1
+        changed = self.set_facts(scan_text(path, text, self.module_for(path)))
+        if stamp is not None:
+            with self._lock:
+                self._stamps[path] = stamp
+        return changed
 
     def remove(self, path: str) -> bool:
         with self._lock:
+            self._stamps.pop(os.path.abspath(path), None)
             gone = self._files.pop(os.path.abspath(path), None)
             if gone is not None and (gone.symbols or gone.queues or gone.enqueues):
                 self.version += 1
@@ -398,25 +393,73 @@ class WorkspaceIndex:
         """Index every Python file under the roots; returns the number of files indexed.
         ``progress(done, total, path)`` is called after each file; ``skip(path)`` leaves
         a file alone (the server's open documents, indexed from their buffers)."""
-        files = list(python_files(self.roots, excluded))
+        files = list(walk_python_files(self.roots, excluded, self.max_file_bytes))
         total = len(files)
         live = {os.path.abspath(f) for f in files}
         with self._lock:
             for stale in [p for p in self._files if p not in live and any(p.startswith(r) for r in self.roots)]:
                 del self._files[stale]
+                self._stamps.pop(stale, None)
+                self.version += 1
         done = 0
         for path in files:
             if cancelled is not None and cancelled():
                 break
             if not skip(path):
-                self.update_file(path)
+                self.update_file(path, if_changed=True)
             done += 1
             if progress is not None:
                 progress(done, total, path)
         self.scanned = True
         return done
 
+    def ensure_scanned(
+        self,
+        folder: str,
+        excluded: Callable[[str], bool] | None = None,
+        skipped: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """Index every Python file under ``folder`` once (``dbos-lsp check``: one scan per
+        application per run, shared by every checked file)."""
+        folder = os.path.abspath(folder)
+        with self._lock:
+            if folder in self._scanned_folders:
+                return
+            self._scanned_folders.add(folder)
+        for path in walk_python_files([folder], excluded, self.max_file_bytes, skipped):
+            self.update_file(path, if_changed=True)
+
     # ----- queries -----
+
+    def registrations_near(self, path: str, roots: ProjectRoots) -> Mapping[str, list[tuple[str, int]]]:
+        """Registered workflow name -> ``(path, 1-based line)`` in the *other* indexed files of
+        ``path``'s application (the folder of its nearest ``pyproject.toml``; see
+        :class:`ProjectRoots`): what DBOS404 compares a file's registrations with."""
+        table = self._root_table(roots)
+        return _OtherFiles(table.get(roots.find(path), {}), norm_path(path))
+
+    def _root_table(self, roots: ProjectRoots) -> dict[str | None, dict[str, list[tuple[str, int, str]]]]:
+        now = time.monotonic()
+        cached = self._table
+        if (
+            cached is not None
+            and cached[0] == self.version
+            and cached[1] is roots
+            and (roots.ttl is None or now - cached[2] < roots.ttl)
+        ):
+            return cached[3]
+        version = self.version
+        self.table_builds += 1
+        table: dict[str | None, dict[str, list[tuple[str, int, str]]]] = {}
+        for facts in self._snapshot():
+            if not facts.registrations:
+                continue
+            names = table.setdefault(roots.find(facts.path), {})
+            norm = norm_path(facts.path)
+            for name, line in facts.registrations:
+                names.setdefault(name, []).append((facts.path, line, norm))
+        self._table = (version, roots, now, table)
+        return table
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -485,6 +528,29 @@ class WorkspaceIndex:
                     elif e.typed:
                         out.add(e.queue_variable)  # a queue whose name no file tells
         return sorted(out)
+
+
+class _OtherFiles(Mapping):
+    """One application's registrations, without those of the asking file."""
+
+    def __init__(self, names: dict[str, list[tuple[str, int, str]]], own: str) -> None:
+        self._names = names
+        self._own = own
+
+    def __getitem__(self, name: str) -> list[tuple[str, int]]:
+        found = [(p, line) for p, line, norm in self._names[name] if norm != self._own]
+        if not found:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._names if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return any(norm != self._own for _p, _l, norm in self._names.get(name, ()))  # type: ignore[call-overload]
 
 
 def _shape(facts: FileFacts) -> tuple:

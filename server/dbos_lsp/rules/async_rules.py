@@ -7,33 +7,29 @@ from collections.abc import Iterator
 
 from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
-from dbos_lsp.analysis.names import tail_name as _tail
-from dbos_lsp.analysis.source_text import ensure_module_import, insert
+from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
+from dbos_lsp.rules.toolkit import (
+    await_edits,
+    awaited_text,
+    has_unpacking,
+    keyword,
+    module_spelling,
+    receiver_text,
+    rename_attribute,
+    runs_coroutine,
+    single_assignment,
+    tail_name,
+)
 
 SKILL = "advanced-async"
 
-# Calls that legitimately receive a coroutine object instead of awaiting it.
-_COROUTINE_CONSUMERS = frozenset(
-    {
-        "asyncio.run",
-        "asyncio.run_coroutine_threadsafe",
-        "asyncio.create_task",
-        "asyncio.ensure_future",
-        "asyncio.gather",
-        "asyncio.wait",
-        "asyncio.wait_for",
-        "asyncio.shield",
-        "asyncio.timeout",
-        "asyncio.as_completed",
-    }
-)
-_CONSUMER_METHODS = frozenset({"run_until_complete", "create_task", "run_coroutine_threadsafe", "start_soon"})
 _DURABLE_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
-
-
-_TASK_APIS = frozenset({"gather", "wait", "create_task", "ensure_future"})
+# DBOS107's pre-filter: the last names of the calls that start coroutines concurrently.
+_TASK_TAILS = (
+    frozenset(q.rsplit(".", 1)[-1] for q in sdk.TASK_SPAWNERS | sdk.CONCURRENT_AWAITERS) | sdk.TASK_SPAWNER_METHODS
+)
 
 
 # ----- shared helpers ---------------------------------------------------------------------
@@ -48,45 +44,13 @@ def _in_sync(site: CallSite) -> bool:
     return site.fn is None or (not site.fn.is_async and not site.fn.is_lambda)
 
 
-def _in_chain(node: ast.AST, parent: ast.AST) -> bool:
-    """True when ``node`` is the object of ``.attr``, ``[i]`` or ``(...)``: an inserted
-    ``await`` then needs parentheses."""
-    if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
-        return True
-    return isinstance(parent, ast.Call) and parent.func is node
-
-
-def _await_edits(ctx: RuleContext, node: ast.AST, parent: ast.AST) -> list[Edit]:
-    start, end = ctx.source.start(node), ctx.source.end(node)
-    if _in_chain(node, parent):
-        return [insert(start, "(await "), insert(end, ")")]
-    return [insert(start, "await ")]
-
-
-def _rename_edit(ctx: RuleContext, func: ast.Attribute, new_attr: str) -> Edit:
-    end = ctx.source.end(func)
-    start = Position(end.line, end.character - len(func.attr))
-    return Edit(Span(start, end), new_attr)
-
-
-def _receiver_text(ctx: RuleContext, func: ast.expr) -> str:
-    if isinstance(func, ast.Attribute):
-        text = ctx.source.node_text(func.value)
-        if "\n" not in text and len(text) <= 40:
-            return text
-    return "..."
-
-
 def _dropped(site: CallSite) -> bool:
     """The call's value is thrown away: a bare statement, or bound to an unused name."""
     parent = site.parent
     if isinstance(parent, ast.Expr):
         return True
-    if isinstance(parent, (ast.Assign, ast.AnnAssign)) and site.fn is not None:
-        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
-        if len(targets) == 1 and isinstance(targets[0], ast.Name):
-            return site.fn.loads.get(targets[0].id, 0) == 0
-    return False
+    assigned = single_assignment(parent) if isinstance(parent, ast.stmt) else None
+    return assigned is not None and site.fn is not None and site.fn.loads.get(assigned[0], 0) == 0
 
 
 def _consumed_as_coroutine(model: ModuleModel, site: CallSite) -> bool:
@@ -96,37 +60,24 @@ def _consumed_as_coroutine(model: ModuleModel, site: CallSite) -> bool:
     if isinstance(parent, ast.keyword):
         return True  # e.g. ``loop.run_until_complete(coro=...)``: too dynamic to judge
     if isinstance(parent, ast.Call) and parent.func is not site.node:
-        q = model.qualname(parent.func, site.fn)
-        if q in _COROUTINE_CONSUMERS:
-            return True
-        if isinstance(parent.func, ast.Attribute) and parent.func.attr in _CONSUMER_METHODS:
-            return True
+        return runs_coroutine(model, parent, site.fn)
     return False
 
 
 def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
     """``x = coro()`` where ``x`` is later awaited or handed to an event-loop API."""
-    parent, fn = site.parent, site.fn
-    if fn is None or fn.is_lambda or not isinstance(parent, (ast.Assign, ast.AnnAssign)):
+    fn = site.fn
+    assigned = single_assignment(site.parent) if isinstance(site.parent, ast.stmt) else None
+    if fn is None or fn.is_lambda or assigned is None:
         return False
-    targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
-    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
-        return False
-    name = targets[0].id
+    name = assigned[0]
     for node in ast.walk(fn.node):
         if isinstance(node, ast.Await) and isinstance(node.value, ast.Name) and node.value.id == name:
             return True
         if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
-            q = model.qualname(node.func, fn)
-            if q in _COROUTINE_CONSUMERS or (
-                isinstance(node.func, ast.Attribute) and node.func.attr in _CONSUMER_METHODS
-            ):
+            if runs_coroutine(model, node, fn):
                 return True
     return False
-
-
-def _calls_by_function(model: ModuleModel) -> dict[FunctionInfo | None, list[CallSite]]:
-    return model.calls_by_function()
 
 
 # ----- DBOS101 ----------------------------------------------------------------------------
@@ -140,6 +91,7 @@ def _calls_by_function(model: ModuleModel) -> dict[FunctionInfo | None, list[Cal
     "A sync DBOS method that raises RuntimeError inside a running event loop, called in async code",
     fix="safe",
     min_version=sdk.CHECK_ASYNC_SINCE,
+    scope="statement",
 )
 def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -147,7 +99,7 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         if site.awaited or not _in_async(site) or not sdk.raises_in_loop(cls, method):
             continue
         func = site.node.func
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
         if twin is None:
             yield ctx.finding(
@@ -159,7 +111,7 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         if sdk.is_async_generator(cls, twin):
             yield _read_stream_finding(ctx, site, recv, method, twin)
             continue
-        edits = [_rename_edit(ctx, func, twin), *_await_edits(ctx, site.node, site.parent)]
+        edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(
             func,
             f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
@@ -188,7 +140,7 @@ def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: st
         keyword_pos = _comprehension_for_keyword(ctx, parent)
     if keyword_pos is None:
         return ctx.finding(func, message)
-    edits = [insert(keyword_pos, "async "), _rename_edit(ctx, func, twin)]
+    edits = [insert(keyword_pos, "async "), rename_attribute(ctx.source, func, twin)]
     return ctx.finding(func, message, f"Use `async for ... in {recv}.{twin}(...)`", edits)
 
 
@@ -212,6 +164,7 @@ def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Pos
     SKILL,
     "A sync DBOS API that blocks the event loop (without raising), called in async code",
     fix="mixed",
+    scope="statement",
 )
 def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -220,7 +173,7 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             continue
         func = site.node.func
         if method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()):
-            recv = _receiver_text(ctx, func)
+            recv = receiver_text(ctx.source, func)
             yield ctx.finding(
                 func,
                 f"`{recv}.{method}()` on a sync workflow handle blocks the event loop; "
@@ -229,13 +182,13 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if not sdk.blocks_in_loop(cls, method):
             continue
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
         message = f"`{recv}.{method}()` blocks the event loop; use `await {recv}.{twin}()` in async code"
         if not _async_fix_is_safe(ctx, site, cls, method):
             yield ctx.finding(func, message + " (with an `async def` workflow)")
             continue
-        edits = [_rename_edit(ctx, func, twin), *_await_edits(ctx, site.node, site.parent)]
+        edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(func, message, f"Use `await {recv}.{twin}(...)`", edits)
     for attr_site in model.attributes:
         node = attr_site.node
@@ -248,9 +201,7 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             continue
         recv = node.value.id
         getter = f"get_{node.attr}_async"
-        replacement = f"await {recv}.{getter}()"
-        if _in_chain(node, attr_site.parent):
-            replacement = f"({replacement})"
+        replacement = awaited_text(f"{recv}.{getter}()", node, attr_site.parent)
         yield ctx.finding(
             node,
             f"reading `{recv}.{node.attr}` queries the database and blocks the event loop; "
@@ -283,6 +234,7 @@ def _async_fix_is_safe(ctx: RuleContext, site: CallSite, cls: str, method: str) 
     SKILL,
     "`await` applied to a sync DBOS API, whose result is not awaitable",
     fix="safe",
+    scope="statement",
 )
 def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -290,7 +242,7 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
         if not site.awaited:
             continue
         func = site.node.func
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
         message = f"`{recv}.{method}()` is not a coroutine; awaiting its result raises TypeError"
         if twin is not None and not sdk.is_async_generator(cls, twin):
@@ -298,7 +250,7 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
                 func,
                 message + f"; use `await {recv}.{twin}()`",
                 f"Use `{recv}.{twin}(...)`",
-                [_rename_edit(ctx, func, twin)],
+                [rename_attribute(ctx.source, func, twin)],
             )
         elif method in sdk.SYNC_ONLY.get(cls, ()):
             await_node = site.parent
@@ -321,6 +273,7 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
     SKILL,
     "A coroutine from a DBOS API, step or workflow is created and dropped without `await`",
     fix="safe",
+    scope="statement",
 )
 def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -336,7 +289,7 @@ def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
                 site.node.func,
                 f"{text} returns a coroutine that is never awaited, so it never runs; add `await`",
                 "Add `await`",
-                _await_edits(ctx, site.node, site.parent),
+                await_edits(ctx.source, site.node, site.parent),
             )
         elif not is_dbos_api and _in_sync(site) and site.fn is not None:
             # DBOS ``_async`` APIs in sync code belong to DBOS105, which can fix them.
@@ -355,7 +308,7 @@ def _coroutine_label(ctx: RuleContext, site: CallSite) -> tuple[bool, str] | Non
         if cls == sdk.HANDLE_ASYNC:
             return None  # DBOS106 owns async handles
         if sdk.is_coroutine_api(cls, method):
-            return True, f"`{_receiver_text(ctx, site.node.func)}.{method}()`"
+            return True, f"`{receiver_text(ctx.source, site.node.func)}.{method}()`"
         return None
     callee = model.callee(site.node, site.fn)
     if callee is not None and callee.is_async and callee.role in _DURABLE_ROLES:
@@ -373,6 +326,7 @@ def _coroutine_label(ctx: RuleContext, site: CallSite) -> tuple[bool, str] | Non
     SKILL,
     "An `_async` DBOS API called in sync code, where it cannot be awaited",
     fix="safe",
+    scope="statement",
 )
 def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -389,7 +343,7 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
         if isinstance(site.parent, (ast.Assign, ast.AnnAssign)) and not _dropped(site):
             continue  # bound and used later: maybe handed to an event loop
         func = site.node.func
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         twin = sdk.sync_twin(cls, method)
         what = "an async generator" if is_generator else "a coroutine"
         message = f"`{recv}.{method}()` returns {what} that sync code cannot await"
@@ -400,7 +354,7 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
             func,
             message + f"; use `{recv}.{twin}()` here",
             f"Use `{recv}.{twin}(...)`",
-            [_rename_edit(ctx, func, twin)],
+            [rename_attribute(ctx.source, func, twin)],
         )
 
 
@@ -414,6 +368,7 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
     SKILL,
     "`get_result()` / `get_status()` of an async workflow handle used without `await`",
     fix="safe",
+    scope="statement",
 )
 def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -426,10 +381,10 @@ def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
         if _bound_and_awaited_later(model, site):
             continue
         func = site.node.func
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         message = f"`{recv}` is an async workflow handle: `{recv}.{api[1]}()` returns a coroutine; add `await`"
         if _in_async(site):
-            yield ctx.finding(func, message, "Add `await`", _await_edits(ctx, site.node, site.parent))
+            yield ctx.finding(func, message, "Add `await`", await_edits(ctx.source, site.node, site.parent))
         else:
             yield ctx.finding(func, message)
 
@@ -452,10 +407,16 @@ def _durable_awaits(model: ModuleModel, calls_by_fn, helper: FunctionInfo) -> in
     return count
 
 
+def _spawned(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> ast.expr:
+    """The coroutine in ``asyncio.create_task(coro)``; else ``expr`` itself."""
+    if isinstance(expr, ast.Call) and expr.args and model.qualname(expr.func, fn) in sdk.TASK_SPAWNERS:
+        return expr.args[0]
+    return expr
+
+
 def _multi_step_helper(model: ModuleModel, calls_by_fn, expr: ast.expr, fn: FunctionInfo) -> bool:
     """``expr`` is a call of a local, undecorated coroutine helper awaiting >= 2 durable calls."""
-    if isinstance(expr, ast.Call) and model.qualname(expr.func, fn) in ("asyncio.create_task", "asyncio.ensure_future"):
-        expr = expr.args[0] if expr.args else expr
+    expr = _spawned(model, expr, fn)
     if not isinstance(expr, ast.Call):
         return False
     callee = model.callee(expr, fn)
@@ -469,24 +430,14 @@ def _gathered(expr: ast.expr, fn: FunctionInfo, model: ModuleModel) -> list[tupl
     if isinstance(expr, ast.Starred):
         inner = expr.value
         if isinstance(inner, ast.Name):
-            inner = _single_assignment(fn, inner.id) or inner
+            local = model.single_value(inner.id, fn) if fn.bound.get(inner.id) == 1 else None
+            inner = local or inner
         if isinstance(inner, (ast.List, ast.Tuple)):
             return [(e, 1) for e in inner.elts]
         if isinstance(inner, (ast.ListComp, ast.GeneratorExp)):
             return [(inner.elt, 2)]  # a comprehension runs many copies
         return []
     return [(expr, 1)]
-
-
-def _single_assignment(fn: FunctionInfo, name: str) -> ast.expr | None:
-    if fn.bound.get(name) != 1 or fn.is_lambda:
-        return None
-    for stmt in ast.walk(fn.node):
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name) and target.id == name:
-                return stmt.value
-    return None
 
 
 def _in_loop(node: ast.AST, fn: FunctionInfo) -> bool:
@@ -507,7 +458,7 @@ def _in_loop(node: ast.AST, fn: FunctionInfo) -> bool:
 )
 def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    calls_by_fn = _calls_by_function(model)
+    calls_by_fn = model.calls_by_function()
     message = (
         "these concurrent helpers each run two or more steps, so the order in which steps start "
         "depends on timing and recovery cannot replay it; start each sequence as a child workflow "
@@ -518,10 +469,10 @@ def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
             continue
         task_sites: list[tuple[CallSite, int]] = []
         for site in sites:
-            if _tail(site.node.func) not in _TASK_APIS:
+            if tail_name(site.node.func) not in _TASK_TAILS:
                 continue
             q = model.qualname(site.node.func, fn)
-            if q in ("asyncio.gather", "asyncio.wait"):
+            if q in sdk.CONCURRENT_AWAITERS:
                 instances = 0
                 for arg in site.node.args:
                     for expr, count in _gathered(arg, fn, model):
@@ -529,8 +480,10 @@ def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
                             instances += count
                 if instances >= 2:
                     yield ctx.finding(site.node.func, message)
-            elif (q in ("asyncio.create_task", "asyncio.ensure_future")) or (
-                isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "create_task" and q is None
+            elif q in sdk.TASK_SPAWNERS or (
+                isinstance(site.node.func, ast.Attribute)
+                and site.node.func.attr in sdk.TASK_SPAWNER_METHODS
+                and q is None
             ):
                 if site.node.args and _multi_step_helper(model, calls_by_fn, site.node.args[0], fn):
                     task_sites.append((site, 2 if _in_loop(site.node, fn) else 1))
@@ -543,8 +496,7 @@ def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bool:
-    if isinstance(expr, ast.Call) and model.qualname(expr.func, fn) in ("asyncio.create_task", "asyncio.ensure_future"):
-        expr = expr.args[0] if expr.args else expr
+    expr = _spawned(model, expr, fn)
     if not isinstance(expr, ast.Call):
         return False
     callee = model.callee(expr, fn)
@@ -558,6 +510,7 @@ def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bo
     SKILL,
     "`asyncio.gather` over steps in a workflow without `return_exceptions=True`",
     fix="unsafe",
+    scope="statement",
 )
 def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -567,7 +520,7 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
             continue
         if model.qualname(site.node.func, fn) != "asyncio.gather":
             continue
-        if any(k.arg == "return_exceptions" for k in site.node.keywords):
+        if keyword(site.node, "return_exceptions") is not None:
             continue
         awaitables = [e for arg in site.node.args for e, _ in _gathered(arg, fn, model)]
         if not any(_is_durable_call(model, e, fn) for e in awaitables):
@@ -587,21 +540,6 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
 # ----- DBOS109 ----------------------------------------------------------------------------
 
 
-def _asyncio_name(model: ModuleModel) -> str | None:
-    for local, qual in model.imports.known.items():
-        if qual == "asyncio":
-            return local
-    return None
-
-
-def _with_asyncio(ctx: RuleContext, edits: list[Edit]) -> tuple[str, list[Edit]]:
-    name = _asyncio_name(ctx.model)
-    if name is not None:
-        return name, edits
-    added = ensure_module_import(ctx.model.tree, ctx.model.imports.known, "asyncio")
-    return "asyncio", edits + ([added] if added else [])
-
-
 @rule(
     "DBOS109",
     "async-sync-transaction-in-async-workflow",
@@ -609,6 +547,7 @@ def _with_asyncio(ctx: RuleContext, edits: list[Edit]) -> tuple[str, list[Edit]]
     SKILL,
     "A sync transaction called directly from an async workflow blocks its event loop",
     fix="unsafe",
+    scope="statement",
 )
 def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -627,16 +566,14 @@ def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Findi
         if v3:
             message += " or make it an `async def` transaction of an `AsyncSQLAlchemyDatasource`"
         call = site.node
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        if has_unpacking(call):
             yield ctx.finding(call.func, message)
             continue
         func_text = ctx.source.node_text(call.func)
         arg_texts = [ctx.source.node_text(a) for a in call.args]
         arg_texts += [f"{k.arg}={ctx.source.node_text(k.value)}" for k in call.keywords]
-        aio, extra = _with_asyncio(ctx, [])
-        new = f"await {aio}.to_thread({', '.join([func_text, *arg_texts])})"
-        if _in_chain(call, site.parent):
-            new = f"({new})"
+        aio, extra = module_spelling(model, "asyncio")
+        new = awaited_text(f"{aio}.to_thread({', '.join([func_text, *arg_texts])})", call, site.parent)
         yield ctx.finding(
             call.func,
             message,
@@ -656,6 +593,7 @@ def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Findi
     SKILL,
     "`await AsyncSQLAlchemyDatasource.create(...)` at module level is a SyntaxError",
     fix="safe",
+    scope="statement",
 )
 def async_datasource_module_await(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -665,7 +603,7 @@ def async_datasource_module_await(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if model.qualname(call.func, None) != "dbos.AsyncSQLAlchemyDatasource.create":
             continue
-        aio, extra = _with_asyncio(ctx, [])
+        aio, extra = module_spelling(model, "asyncio")
         edits = [
             Edit(Span(ctx.source.start(node), ctx.source.start(call)), f"{aio}.run("),
             insert(ctx.source.end(call), ")"),

@@ -12,18 +12,16 @@ import re
 from collections.abc import Iterator
 
 from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
-from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
-from dbos_lsp.analysis.names import tail_name as _tail
+from dbos_lsp.analysis.module_model import HTTP_ROUTE_METHODS, FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.registrations import workflow_registrations_in
 from dbos_lsp.analysis.source_text import insert, line_indent
-from dbos_lsp.project.workflow_names import project_root, same_path, workflow_registrations_in
-from dbos_lsp.rules.registry import RuleContext, rule
-
-_HTTP_METHODS = frozenset("get post put delete patch head options api_route websocket route".split())
+from dbos_lsp.rules.registry import RuleContext, SeverityCase, rule
+from dbos_lsp.rules.toolkit import decorator_target, one_line, tail_name
 
 
 def _dbos_decorator(model: ModuleModel, dec: ast.expr, scope: FunctionInfo | None) -> str | None:
     """``workflow``, ``step``, ``dbos_class``... for a ``@DBOS.x`` or ``@DBOS.x(...)`` decorator."""
-    target = dec.func if isinstance(dec, ast.Call) else dec
+    target = decorator_target(dec)
     if not isinstance(target, ast.Attribute):
         return None
     q = model.qualname(target, scope)
@@ -57,6 +55,7 @@ _MUST_CALL = frozenset({"workflow", "step", "dbos_class"})
     "pattern-classes",
     "`@DBOS.workflow`, `@DBOS.step` or `@DBOS.dbos_class` used without parentheses",
     fix="safe",
+    scope="statement",
 )
 def decorator_not_called(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -71,7 +70,7 @@ def decorator_not_called(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _check_bare(ctx: RuleContext, dec: ast.expr, scope: FunctionInfo | None) -> Iterator[Finding]:
-    if isinstance(dec, ast.Call) or _tail(dec) not in _MUST_CALL:
+    if isinstance(dec, ast.Call) or tail_name(dec) not in _MUST_CALL:
         return
     kind = _dbos_decorator(ctx.model, dec, scope)
     if kind not in _MUST_CALL:
@@ -96,7 +95,7 @@ def _is_route(model: ModuleModel, dec: ast.expr) -> bool:
     if not isinstance(dec, ast.Call) or not isinstance(dec.func, ast.Attribute):
         return False
     owner = dec.func.value
-    return dec.func.attr in _HTTP_METHODS and isinstance(owner, ast.Name) and owner.id in model.http_apps
+    return dec.func.attr in HTTP_ROUTE_METHODS and isinstance(owner, ast.Name) and owner.id in model.http_apps
 
 
 @rule(
@@ -106,6 +105,7 @@ def _is_route(model: ModuleModel, dec: ast.expr) -> bool:
     "lifecycle-fastapi",
     "`@DBOS.workflow()` placed above an HTTP route decorator, so the route serves the undecorated function",
     fix="safe",
+    scope="statement",
 )
 def fastapi_decorator_order(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -137,21 +137,9 @@ def fastapi_decorator_order(ctx: RuleContext) -> Iterator[Finding]:
 # ----- DBOS403 ----------------------------------------------------------------------------------
 
 
-def _is_staticmethod(model: ModuleModel, info: FunctionInfo) -> bool:
-    for dec in info.node.decorator_list:
-        if isinstance(dec, ast.Name) and dec.id == "staticmethod":
-            return True
-        if isinstance(dec, ast.Attribute) and dec.attr == "staticmethod":
-            return True
-    return False
-
-
-def _is_classmethod(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(
-        (isinstance(d, ast.Name) and d.id == "classmethod")
-        or (isinstance(d, ast.Attribute) and d.attr == "classmethod")
-        for d in node.decorator_list
-    )
+def _has_bare_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """``@staticmethod`` or ``@x.staticmethod`` (uncalled), for ``name="staticmethod"``."""
+    return any(isinstance(d, (ast.Name, ast.Attribute)) and tail_name(d) == name for d in node.decorator_list)
 
 
 def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[FunctionInfo]:
@@ -160,10 +148,10 @@ def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[Functio
         if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         info = model.function_of_node.get(id(stmt))
-        if info is None or info.role is not Role.WORKFLOW or _is_staticmethod(model, info):
+        if info is None or info.role is not Role.WORKFLOW or _has_bare_decorator(stmt, "staticmethod"):
             continue
         params = [*stmt.args.posonlyargs, *stmt.args.args]
-        if _is_classmethod(stmt) or (params and params[0].arg == "self"):
+        if _has_bare_decorator(stmt, "classmethod") or (params and params[0].arg == "self"):
             # What DBOS checks at call time: a class as the first argument, or a
             # function whose first parameter is named ``self``.
             out.append(info)
@@ -177,6 +165,7 @@ def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[Functio
     "pattern-classes",
     "A class with instance- or class-method workflows that is not decorated `@DBOS.dbos_class()`",
     fix="safe",
+    scope="statement",
 )
 def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -209,10 +198,10 @@ def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
 def _dbos_prefix(ctx: RuleContext, info: FunctionInfo) -> str | None:
     """How this file spells the DBOS class in the method's decorator (``DBOS``, ``dbos.DBOS``)."""
     for dec in info.node.decorator_list:
-        target = dec.func if isinstance(dec, ast.Call) else dec
+        target = decorator_target(dec)
         if _dbos_decorator(ctx.model, dec, info.parent) == "workflow" and isinstance(target, ast.Attribute):
-            text = ctx.source.node_text(target.value)
-            if "\n" not in text:
+            text = one_line(ctx.source, target.value)
+            if text is not None:
                 return text
     return None
 
@@ -235,6 +224,9 @@ def _class_name_span(ctx: RuleContext, cls: ast.ClassDef) -> Span:
     "workflow-registration",
     "Two workflows in different modules registered under the same name",
     min_version=(3, 0),
+    scope="project",
+    # Within one module DBOS only logs a warning and the later function takes the name.
+    severity_when=(SeverityCase("same-module", Severity.WARNING, "both registrations are in one module"),),
 )
 def workflow_name_collision(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -243,17 +235,15 @@ def workflow_name_collision(ctx: RuleContext) -> Iterator[Finding]:
         return
     yield from _same_module_duplicates(ctx, mine)
     path = model.path
-    lookup = getattr(model.index, "workflow_registrations", None)
+    # The index answers for the other files of this file's application, exclude applied.
+    lookup = getattr(model.index, "workflow_registrations_for", None)
     if not path or lookup is None:
         return
-    registrations = lookup() or {}
-    here = project_root(path)
+    registrations = lookup(path)
+    if registrations is None:
+        return
     for name, _info, decorator in mine:
-        others = [
-            (other, line)
-            for other, line in registrations.get(name, ())
-            if not same_path(other, path) and project_root(other) == here
-        ]
+        others = list(registrations.get(name, ()))
         if not others:
             continue
         other, line = sorted(others)[0]
@@ -279,14 +269,13 @@ def _same_module_duplicates(ctx: RuleContext, mine: list) -> Iterator[Finding]:
         if earlier is None:
             first[name] = decorator
             continue
-        finding = ctx.finding(
+        yield ctx.finding(
             decorator,
             f"workflow name {name!r} is already registered on line {earlier.lineno} of this module; "
             "the later function replaces the earlier one in DBOS's registry, so workflows started "
             "by the earlier one would recover into this one. Give one of them a distinct `name=`",
+            case="same-module",
         )
-        finding.severity = Severity.WARNING
-        yield finding
 
 
 def _display_path(other: str, current: str) -> str:
@@ -308,7 +297,7 @@ _ASYNC_WITH_RE = re.compile(r"async(\s+)with\b")
 
 
 def _context_manager_name(model: ModuleModel, expr: ast.expr, scope: FunctionInfo | None) -> str | None:
-    if not isinstance(expr, ast.Call) or _tail(expr.func) not in CONTEXT_MANAGERS:
+    if not isinstance(expr, ast.Call) or tail_name(expr.func) not in CONTEXT_MANAGERS:
         return None
     q = model.qualname(expr.func, scope)
     if q is None:
@@ -326,6 +315,7 @@ def _context_manager_name(model: ModuleModel, expr: ast.expr, scope: FunctionInf
     "context-managers",
     "`async with` on a DBOS context manager such as `SetWorkflowID`, which supports only `with`",
     fix="safe",
+    scope="statement",
 )
 def context_manager_async_with(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model

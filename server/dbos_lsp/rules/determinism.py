@@ -9,16 +9,23 @@ contexts (the model gives each its own ``FunctionInfo``).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
-from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity
-from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, own_statements
-from dbos_lsp.analysis.module_model import is_local as _is_local
-from dbos_lsp.analysis.names import tail_name as _tail
-from dbos_lsp.analysis.source_text import import_insertion_line, insert
+from dbos_lsp.analysis.findings import Edit, Finding, Severity
+from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, is_local, own_statements
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
+from dbos_lsp.rules.toolkit import (
+    dbos_spelling,
+    dict_entries,
+    has_unpacking,
+    keyword,
+    one_line,
+    str_constant,
+    tail_name,
+)
 
 DETERMINISM = "workflow-determinism"
 SLEEP = "pattern-sleep"
@@ -28,36 +35,15 @@ def _in_workflow(fn: FunctionInfo | None) -> bool:
     return fn is not None and fn.role is Role.WORKFLOW and not fn.is_lambda
 
 
-def _short(ctx: RuleContext, node: ast.AST, limit: int = 40) -> str:
-    text = ctx.source.node_text(node)
-    if "\n" in text or len(text) > limit:
+def _short(ctx: RuleContext, node: ast.AST) -> str:
+    text = one_line(ctx.source, node, 40)
+    if text is None:
         return "this call" if isinstance(node, ast.Call) else "this expression"
     return f"`{text}`"
 
 
 def _workflow_label(fn: FunctionInfo) -> str:
     return f"workflow `{fn.name}`"
-
-
-# ----- names bound to DBOS (for fixes) ----------------------------------------------------
-
-
-def _dbos_name(model: ModuleModel, fn: FunctionInfo | None) -> tuple[str | None, list[Edit]]:
-    """How to spell ``dbos.DBOS`` at ``fn``: a local name, ``<alias>.DBOS``, or a new import.
-
-    ``(None, [])`` when no spelling is safe.
-    """
-    known = model.imports.known
-    for local, qual in known.items():
-        if qual == sdk.DBOS and not _is_local(local, fn) and model.qualname(ast.Name(id=local), fn) == sdk.DBOS:
-            return local, []
-    for local, qual in known.items():
-        if qual == "dbos" and not _is_local(local, fn):
-            return f"{local}.DBOS", []
-    if "DBOS" in model.module_names or "DBOS" in model.imports.pending or _is_local("DBOS", fn):
-        return None, []
-    line = import_insertion_line(model.tree)
-    return "DBOS", [insert(Position(line, 0), "from dbos import DBOS\n")]
 
 
 # ----- logging exclusion ------------------------------------------------------------------
@@ -67,7 +53,7 @@ _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exceptio
 
 def _is_logging_call(model: ModuleModel, site: CallSite) -> bool:
     func = site.node.func
-    tail = _tail(func)
+    tail = tail_name(func)
     if tail is None:
         return False
     if tail == "print":
@@ -111,6 +97,7 @@ _DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
     Severity.WARNING,
     DETERMINISM,
     "A workflow body reads the clock, draws random values or reads the environment outside a step",
+    scope="statement",
 )
 def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -252,7 +239,7 @@ def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | N
         if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
             return catalog.FILES
     # engine.connect() on a module-level engine = create_engine(...)
-    if isinstance(receiver, ast.Name) and not _is_local(receiver.id, fn):
+    if isinstance(receiver, ast.Name) and not is_local(receiver.id, fn):
         value = model.module_values.get(receiver.id)
         if isinstance(value, ast.Call) and model.qualname(value.func, None) in _DB_FACTORIES:
             return catalog.DATABASE
@@ -265,6 +252,7 @@ def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | N
     Severity.WARNING,
     DETERMINISM,
     "A workflow body does network, file, subprocess or database I/O outside a step",
+    scope="statement",
 )
 def workflow_io_outside_step(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -304,6 +292,7 @@ def _zero(expr: ast.expr) -> bool:
     SLEEP,
     "`time.sleep` / `asyncio.sleep` in a workflow is not durable; use `DBOS.sleep` / `DBOS.sleep_async`",
     fix="unsafe",
+    scope="statement",
 )
 def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -331,7 +320,7 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
         edits: list[Edit] | None = None
         title: str | None = None
         if simple:
-            dbos, extra = _dbos_name(model, fn)
+            dbos, extra = dbos_spelling(model, fn)
             arg = ctx.source.node_text(call.args[0])
             if dbos is not None:
                 if not fn.is_async and q == "time.sleep":
@@ -409,6 +398,7 @@ def _global_message(fn: FunctionInfo, name: str) -> str:
     Severity.WARNING,
     DETERMINISM,
     "A workflow or step assigns or mutates module-level state",
+    scope="statement",
 )
 def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -430,7 +420,7 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
 
         def module_level(name: str, fn: FunctionInfo = fn, declared: set[str] = declared) -> bool:
             value = model.module_values.get(name)
-            if value is None or (name not in declared and _is_local(name, fn)):
+            if value is None or (name not in declared and is_local(name, fn)):
                 return False
             return _literal_value(model, value)
 
@@ -520,16 +510,33 @@ def _thread_start_fix(ctx: RuleContext, thread: ast.Call, start_site: CallSite, 
             d = kw.value
             if not isinstance(d, ast.Dict):
                 return None
-            for k, v in zip(d.keys, d.values):
-                if not (isinstance(k, ast.Constant) and isinstance(k.value, str) and k.value.isidentifier()):
+            for k, v in dict_entries(d):
+                key = str_constant(k)
+                if key is None or not key.isidentifier():
                     return None
-                kwparts.append(f"{k.value}={ctx.source.node_text(v)}")
+                kwparts.append(f"{key}={ctx.source.node_text(v)}")
         elif kw.arg != "daemon":
             return None
     if target is None:
         return None
     text = ", ".join([ctx.source.node_text(target), *parts, *kwparts])
     return [Edit(ctx.source.span(start_site.node), f"{dbos}.start_workflow({text})")]
+
+
+def _submit_fix(ctx: RuleContext, func: ast.expr, dbos: str) -> list[Edit]:
+    """``executor.submit(wf, a)`` -> ``DBOS.start_workflow(wf, a)``."""
+    return [Edit(ctx.source.span(func), f"{dbos}.start_workflow")]
+
+
+def _start_workflow_fix(
+    model: ModuleModel, fn: FunctionInfo | None, workflow: Callee, edits_for: Callable[[str], list[Edit] | None]
+) -> tuple[str | None, list[Edit] | None]:
+    """Title and edits of a fix to ``DBOS.start_workflow``, spelled as this file can."""
+    dbos, extra = dbos_spelling(model, fn)
+    edits = edits_for(dbos) if dbos is not None else None
+    if edits is None:
+        return None, None
+    return f"Use `{dbos}.start_workflow({workflow.name}, ...)`", [*edits, *extra]
 
 
 def _thread_message(workflow: Callee, where: str, fn: FunctionInfo | None) -> str:
@@ -554,6 +561,7 @@ def _thread_message(workflow: Callee, where: str, fn: FunctionInfo | None) -> st
     DETERMINISM,
     "A workflow function is run on a thread or executor instead of with `DBOS.start_workflow`",
     fix="unsafe",
+    scope="statement",
 )
 def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -573,12 +581,13 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
     for site in model.calls:
         call = site.node
         func = call.func
-        tail = _tail(func)
+        tail = tail_name(func)
         fn = site.fn
         if tail == "Thread" or (isinstance(func, ast.Name) and func.id in model.imports.known):
             if model.qualname(func, fn) != "threading.Thread":
                 continue
-            target = next((k.value for k in call.keywords if k.arg == "target"), None)
+            target_kw = keyword(call, "target")
+            target = target_kw.value if target_kw is not None else None
             if target is None and len(call.args) >= 2:
                 target = call.args[1]  # Thread(group, target, ...)
             if target is None:
@@ -586,19 +595,12 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
             workflow = _workflow_target(model, target, fn)
             if workflow is None:
                 continue
-            name = workflow.name
-            message = _thread_message(workflow, "a plain thread", fn)
-            edits = None
-            title = None
+            title, edits = None, None
             start_site = started.get(id(call))
             if start_site is not None and _fix_context_ok(fn):
-                dbos, extra = _dbos_name(model, fn)
-                if dbos is not None:
-                    fix = _thread_start_fix(ctx, call, start_site, dbos)
-                    if fix is not None:
-                        edits = [*fix, *extra]
-                        title = f"Use `{dbos}.start_workflow({name}, ...)`"
-            yield ctx.finding(func, message, title, edits, safe=False)
+                make = functools.partial(_thread_start_fix, ctx, call, start_site)
+                title, edits = _start_workflow_fix(model, fn, workflow, make)
+            yield ctx.finding(func, _thread_message(workflow, "a plain thread", fn), title, edits, safe=False)
             continue
         index = _EXECUTOR_METHODS.get(tail or "")
         if index is None or not isinstance(func, ast.Attribute):
@@ -610,19 +612,7 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
         workflow = _workflow_target(model, call.args[index], fn)
         if workflow is None:
             continue
-        name = workflow.name
-        message = _thread_message(workflow, "an executor thread", fn)
-        edits = None
-        title = None
-        if (
-            tail == "submit"
-            and isinstance(site.parent, ast.Expr)
-            and _fix_context_ok(fn)
-            and not any(isinstance(a, ast.Starred) for a in call.args)
-            and all(k.arg is not None for k in call.keywords)
-        ):
-            dbos, extra = _dbos_name(model, fn)
-            if dbos is not None:
-                edits = [Edit(ctx.source.span(func), f"{dbos}.start_workflow"), *extra]
-                title = f"Use `{dbos}.start_workflow({name}, ...)`"
-        yield ctx.finding(func, message, title, edits, safe=False)
+        title, edits = None, None
+        if tail == "submit" and isinstance(site.parent, ast.Expr) and _fix_context_ok(fn) and not has_unpacking(call):
+            title, edits = _start_workflow_fix(model, fn, workflow, functools.partial(_submit_fix, ctx, func))
+        yield ctx.finding(func, _thread_message(workflow, "an executor thread", fn), title, edits, safe=False)

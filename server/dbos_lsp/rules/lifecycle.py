@@ -15,9 +15,17 @@ from collections.abc import Iterator
 
 from dbos_lsp.analysis.findings import Finding, Severity
 from dbos_lsp.analysis.module_model import CallSite, ModuleModel
-from dbos_lsp.analysis.names import tail_name as _tail
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
+from dbos_lsp.rules.toolkit import (
+    api_sites,
+    decorators_named,
+    dict_entries,
+    has_unpacking,
+    keyword,
+    mutated_names,
+    str_constant,
+)
 
 CONFIG_SKILL = "lifecycle-config"
 QUEUE_SKILL = "queue-basics"
@@ -27,21 +35,12 @@ _MISSING = object()  # an argument that is not there at all
 _UNKNOWN = object()  # an argument whose value is not a literal
 
 
-def _sites(model: ModuleModel, wanted: dict[str, frozenset[str]]) -> Iterator[tuple[CallSite, str, str]]:
-    """Calls of the given ``{class: methods}`` DBOS APIs, as ``(site, class, method)``."""
-    names = frozenset().union(*wanted.values())
-    for site in model.calls_named(names):
-        api = model.api_of(site.node, site.fn)
-        if api is not None and api[1] in wanted.get(api[0], ()):
-            yield site, api[0], api[1]
-
-
-def _argument(call: ast.Call, position: int | None, keyword: str) -> object:
+def _argument(call: ast.Call, position: int | None, name: str) -> object:
     """The expression passed for a parameter: ``_MISSING``, ``_UNKNOWN`` (hidden behind
     ``*args``/``**kwargs``), or the ``ast.expr``."""
-    for kw in call.keywords:
-        if kw.arg == keyword:
-            return kw.value
+    kw = keyword(call, name)
+    if kw is not None:
+        return kw.value
     if position is not None:
         for i, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
@@ -61,12 +60,6 @@ def _literal(expr: object) -> object:
         return ast.literal_eval(expr)  # type: ignore[arg-type]
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return _UNKNOWN
-
-
-def _str_constant(expr: object) -> str | None:
-    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-        return expr.value
-    return None
 
 
 # ----- launch ordering (DBOS501-DBOS503) ------------------------------------------------------
@@ -89,7 +82,7 @@ _BEFORE_LAUNCH_FORBIDDEN = {
 )
 def queue_register_before_launch(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site, _cls, method in _sites(model, _BEFORE_LAUNCH_FORBIDDEN):
+    for site, _cls, method in api_sites(model, _BEFORE_LAUNCH_FORBIDDEN):
         if model.relative_to_launch(site.node, site.fn) != "before":
             continue
         what = "queues" if "queue" in method else "schedules"
@@ -116,7 +109,7 @@ _DATASOURCE_CREATE = {
 )
 def datasource_after_launch(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site, cls, _method in _sites(model, _DATASOURCE_CREATE):
+    for site, cls, _method in api_sites(model, _DATASOURCE_CREATE):
         if model.relative_to_launch(site.node, site.fn) != "after":
             continue
         kind = cls.rsplit(".", 1)[-1]
@@ -139,19 +132,12 @@ _AFTER_LAUNCH_FORBIDDEN = {sdk.DBOS: frozenset({"listen_queues", "alert_handler"
 )
 def listen_queues_after_launch(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site, _cls, method in _sites(model, _AFTER_LAUNCH_FORBIDDEN):
+    for site, _cls, method in api_sites(model, _AFTER_LAUNCH_FORBIDDEN):
         if model.relative_to_launch(site.node, site.fn) == "after":
             yield ctx.finding(site.node.func, _after_launch_message(method))
-    for info in model.functions:
-        if info.is_lambda:
-            continue
-        for dec in info.node.decorator_list:
-            if isinstance(dec, ast.Call) or _tail(dec) != "alert_handler":
-                continue
-            if model.qualname(dec, info.parent) != "dbos.DBOS.alert_handler":
-                continue
-            if model.relative_to_launch(info.node, info.parent) == "after":
-                yield ctx.finding(dec, _after_launch_message("alert_handler"))
+    for info, dec in decorators_named(model, "dbos.DBOS.alert_handler"):
+        if not isinstance(dec, ast.Call) and model.relative_to_launch(info.node, info.parent) == "after":
+            yield ctx.finding(dec, _after_launch_message("alert_handler"))
 
 
 def _after_launch_message(method: str) -> str:
@@ -184,10 +170,10 @@ def config_invalid_app_name(ctx: RuleContext) -> Iterator[Finding]:
         return
     longest = 256 if ctx.version >= (3, 0) else 30
     for config in model.config_dicts():
-        for key, value in zip(config.keys, config.values):
-            if _str_constant(key) != "name":
+        for key, value in dict_entries(config):
+            if str_constant(key) != "name":
                 continue
-            name = _str_constant(value)
+            name = str_constant(value)
             if name is None:
                 continue
             problem = None
@@ -217,11 +203,12 @@ RESERVED_QUEUE_PREFIX = "_dbos_"
     Severity.ERROR,
     QUEUE_SKILL,
     "A queue name starting with `_dbos_`, which DBOS reserves for its internal queues",
+    scope="statement",
 )
 def queue_name_reserved(ctx: RuleContext) -> Iterator[Finding]:
-    for site, _cls, method in _sites(ctx.model, _REGISTER_QUEUE):
+    for site, _cls, method in api_sites(ctx.model, _REGISTER_QUEUE):
         expr = _argument(site.node, 0, "name")
-        name = _str_constant(expr)
+        name = str_constant(expr)
         if name is not None and name.startswith(RESERVED_QUEUE_PREFIX):
             yield ctx.finding(
                 expr,  # type: ignore[arg-type]
@@ -255,10 +242,10 @@ def _limiter_problem(expr: object) -> bool | None:
     if not isinstance(expr, ast.Dict):
         return None
     present: dict[str, ast.expr] = {}
-    for key, value in zip(expr.keys, expr.values):
+    for key, value in dict_entries(expr):
         if key is None:
             return None  # **spread
-        name = _str_constant(key)
+        name = str_constant(key)
         if name is None:
             return None
         present[name] = value
@@ -329,11 +316,12 @@ def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) 
     Severity.ERROR,
     QUEUE_SKILL,
     "Literal queue limits that DBOS rejects when the queue is registered",
+    scope="statement",
 )
 def queue_invalid_limits(ctx: RuleContext) -> Iterator[Finding]:
-    for site, _cls, method in _sites(ctx.model, _REGISTER_QUEUE):
+    for site, _cls, method in api_sites(ctx.model, _REGISTER_QUEUE):
         call = site.node
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords):
+        if has_unpacking(call):
             continue  # *args / **kwargs may hold any of the limits
         values = {name: _number(_literal(_argument(call, None, name))) for name in _LIMIT_PARAMS}
         limiters = {name: _argument(call, None, name) for name in ("limiter", "partition_limiter")}
@@ -356,12 +344,13 @@ _SCHEDULE_APIS = {
     Severity.ERROR,
     SCHEDULE_SKILL,
     "A literal cron schedule that DBOS's cron parser rejects",
+    scope="statement",
 )
 def schedule_invalid_cron(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site, _cls, method in _sites(model, _SCHEDULE_APIS):
+    for site, _cls, method in api_sites(model, _SCHEDULE_APIS):
         for expr in _cron_literals(model, site, method):
-            cron = _str_constant(expr)
+            cron = str_constant(expr)
             if cron is None or cron_is_valid(cron) is not False:
                 continue
             yield ctx.finding(
@@ -384,8 +373,8 @@ def _cron_literals(model: ModuleModel, site: CallSite, method: str) -> Iterator[
         return
     for entry in entries.elts:
         if isinstance(entry, ast.Dict):
-            for key, value in zip(entry.keys, entry.values):
-                if _str_constant(key) == "schedule":
+            for key, value in dict_entries(entry):
+                if str_constant(key) == "schedule":
                     yield value
 
 
@@ -555,7 +544,7 @@ def enqueue_options_invalid(ctx: RuleContext) -> Iterator[Finding]:
 def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, str | None]]:
     """Options dict literals, with the variable that holds them (None: passed inline)."""
     wanted = {cls: frozenset(methods) for cls, methods in _ENQUEUE_APIS.items()}
-    for site, cls, method in _sites(model, wanted):
+    for site, cls, method in api_sites(model, wanted):
         expr = _argument(site.node, _ENQUEUE_APIS[cls][method], "options")
         name = None
         if isinstance(expr, ast.Name):
@@ -571,36 +560,13 @@ def _enqueue_option_dicts(model: ModuleModel) -> Iterator[tuple[ast.Dict, str | 
                     yield node.value, target
 
 
-_DICT_MUTATORS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
-
-
-def _mutated(model: ModuleModel, name: str) -> bool:
-    """``name[k] = v``, ``name |= ...``, ``name.update(...)``... anywhere in the module."""
-    names = model.__dict__.get("_lifecycle_mutated_names")
-    if names is None:  # one walk per model, however many names are asked about
-        names = set()
-        for node in ast.walk(model.tree):
-            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-                if isinstance(node.value, ast.Name):
-                    names.add(node.value.id)
-            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                names.add(node.target.id)
-            elif (
-                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _DICT_MUTATORS
-            ):
-                if isinstance(node.func.value, ast.Name):
-                    names.add(node.func.value.id)
-        model.__dict__["_lifecycle_mutated_names"] = names
-    return name in names
-
-
 def _check_enqueue_options(
     ctx: RuleContext, options: ast.Dict, holder: str | None, check_keys: bool
 ) -> Iterator[Finding]:
     names: set[str] = set()
     complete = True
     for key in options.keys:
-        name = _str_constant(key)
+        name = str_constant(key)
         if name is None:
             complete = False  # ``**spread`` or a computed key: it may hold anything
             continue
@@ -614,7 +580,7 @@ def _check_enqueue_options(
     if not complete:
         return
     missing = [k for k in _REQUIRED_ENQUEUE_KEYS if k not in names]
-    if missing and (holder is None or not _mutated(ctx.model, holder)):
+    if missing and (holder is None or holder not in mutated_names(ctx.model)):
         listed = " and ".join(repr(k) for k in missing)
         yield ctx.finding(
             options,

@@ -11,10 +11,23 @@ from collections.abc import Iterator
 
 from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
-from dbos_lsp.analysis.names import tail_name as _tail
 from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
+from dbos_lsp.rules.toolkit import (
+    api_sites,
+    binding_counts,
+    called_name,
+    decorators_named,
+    dict_entries,
+    has_unpacking,
+    keyword,
+    loaders,
+    receiver_text,
+    runs_coroutine,
+    str_constant,
+    tail_name,
+)
 
 SKILL_BASICS = "step-basics"
 SKILL_RETRIES = "step-retries"
@@ -38,53 +51,19 @@ _STARTS_WORKFLOW = {
 }
 _STARTS_WORKFLOW_TAILS = frozenset().union(*_STARTS_WORKFLOW.values())
 
+_RECV_SLEEP_PATCH = frozenset({"recv", "recv_async", "sleep", "sleep_async", "patch", "patch_async"})
 # DBOS methods that only work in a workflow body (not in a step, not outside a workflow).
-_WORKFLOW_BODY_ONLY = frozenset(
-    {
-        "recv",
-        "recv_async",
-        "sleep",
-        "sleep_async",
-        "patch",
-        "patch_async",
-        "deprecate_patch",
-        "deprecate_patch_async",
-    }
-)
+_WORKFLOW_BODY_ONLY = _RECV_SLEEP_PATCH | {"deprecate_patch", "deprecate_patch_async"}
 # DBOS methods that raise outside any workflow (set_event also works inside a step).
-_NEEDS_WORKFLOW = frozenset(
-    {
-        "recv",
-        "recv_async",
-        "sleep",
-        "sleep_async",
-        "patch",
-        "patch_async",
-        "set_event",
-        "set_event_async",
-    }
-)
+_NEEDS_WORKFLOW = _RECV_SLEEP_PATCH | {"set_event", "set_event_async"}
 
 _RETRY_OPTIONS = ("max_attempts", "interval_seconds", "backoff_rate", "should_retry")
-_STEP_RUNNERS = frozenset({"run_step", "run_step_async"})
+# The step runners that take ``StepOptions`` (the datasources' take ``DatasourceOptions``).
+_DBOS_STEP_RUNNERS = {sdk.DBOS: sdk.STEP_RUNNERS[sdk.DBOS]}
 
 
 def _in_step(site: CallSite) -> bool:
     return site.fn is not None and site.fn.role in _IN_STEP
-
-
-# Calls that run a coroutine handed to them.
-_COROUTINE_RUNNERS = frozenset(
-    {
-        "asyncio.run",
-        "asyncio.gather",
-        "asyncio.create_task",
-        "asyncio.ensure_future",
-        "asyncio.wait_for",
-        "asyncio.shield",
-        "asyncio.run_coroutine_threadsafe",
-    }
-)
 
 
 def _executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
@@ -93,9 +72,15 @@ def _executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
     if not coroutine or site.awaited:
         return True
     parent = site.parent
-    if isinstance(parent, ast.Call) and parent.func is not site.node:
-        return model.qualname(parent.func, site.fn) in _COROUTINE_RUNNERS
-    return False
+    return isinstance(parent, ast.Call) and parent.func is not site.node and runs_coroutine(model, parent, site.fn)
+
+
+def _running_dbos_method(model: ModuleModel, site: CallSite, methods: frozenset[str]) -> str | None:
+    """The method of a ``DBOS.<method>(...)`` call among ``methods`` whose body runs here."""
+    api = _dbos_api(model, site, methods)
+    if api is None or api[0] != sdk.DBOS or api[1] not in methods:
+        return None
+    return api[1] if _executes(model, site, api[1].endswith("_async")) else None
 
 
 def _context_name(fn: FunctionInfo) -> str:
@@ -106,22 +91,9 @@ def _context_name(fn: FunctionInfo) -> str:
 
 
 def _dbos_api(model: ModuleModel, site: CallSite, tails: frozenset[str]) -> tuple[str, str] | None:
-    if _tail(site.node.func) not in tails:
+    if tail_name(site.node.func) not in tails:
         return None
     return model.api_of(site.node, site.fn)
-
-
-def _receiver_text(ctx: RuleContext, func: ast.expr) -> str:
-    if isinstance(func, ast.Attribute):
-        text = ctx.source.node_text(func.value)
-        if "\n" not in text and len(text) <= 40:
-            return text
-    return "..."
-
-
-def _called_name(ctx: RuleContext, func: ast.expr) -> str:
-    text = ctx.source.node_text(func)
-    return text if "\n" not in text and len(text) <= 60 else "..."
 
 
 # ----- DBOS301 ----------------------------------------------------------------------------
@@ -133,6 +105,7 @@ def _called_name(ctx: RuleContext, func: ast.expr) -> str:
     Severity.ERROR,
     SKILL_BASICS,
     "A step or transaction calls, starts or enqueues a workflow (an AssertionError at run time)",
+    scope="statement",
 )
 def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -145,7 +118,7 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
         if api is not None:
             cls, method = api
             if method in _STARTS_WORKFLOW.get(cls, ()) and _executes(model, site, method.endswith("_async")):
-                recv = _receiver_text(ctx, func)
+                recv = receiver_text(ctx.source, func)
                 yield ctx.finding(
                     func,
                     f"`{recv}.{method}()` inside {_context_name(fn)}: DBOS does not allow starting "
@@ -157,7 +130,7 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
         if callee is not None and callee.role is Role.WORKFLOW and _executes(model, site, callee.is_async):
             yield ctx.finding(
                 func,
-                f"`{_called_name(ctx, func)}` is a workflow, called inside {_context_name(fn)}: "
+                f"`{called_name(ctx.source, func)}` is a workflow, called inside {_context_name(fn)}: "
                 "DBOS fails with an AssertionError when a step runs a workflow; "
                 "call it from the workflow that calls this step",
             )
@@ -172,22 +145,21 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
     Severity.ERROR,
     SKILL_BASICS,
     "DBOS.recv, DBOS.sleep, DBOS.patch or DBOS.deprecate_patch inside a step or transaction",
+    scope="statement",
 )
 def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for site in model.calls:
         if not _in_step(site):
             continue
-        api = _dbos_api(model, site, _WORKFLOW_BODY_ONLY)
-        if api is None or api[0] != sdk.DBOS or api[1] not in _WORKFLOW_BODY_ONLY:
-            continue
-        if not _executes(model, site, api[1].endswith("_async")):
+        method = _running_dbos_method(model, site, _WORKFLOW_BODY_ONLY)
+        if method is None:
             continue
         func = site.node.func
-        recv = _receiver_text(ctx, func)
+        recv = receiver_text(ctx.source, func)
         yield ctx.finding(
             func,
-            f"`{recv}.{api[1]}()` only works in a workflow body, not inside {_context_name(site.fn)}: "
+            f"`{recv}.{method}()` only works in a workflow body, not inside {_context_name(site.fn)}: "
             "it raises at run time; call it from the workflow and pass the result to the step",
         )
 
@@ -197,14 +169,7 @@ def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
 
 def _referenced_elsewhere(model: ModuleModel, fn: FunctionInfo) -> bool:
     """``fn``'s name is read inside some other function (a call or a reference)."""
-    cache = model.__dict__.setdefault("_steps_loaded_names", None)
-    if cache is None:
-        cache = {}
-        for other in model.functions:
-            for name in other.loads:
-                cache.setdefault(name, []).append(other)
-        model.__dict__["_steps_loaded_names"] = cache
-    return any(other is not fn for other in cache.get(fn.name, ()))
+    return any(other is not fn for other in loaders(model).get(fn.name, ()))
 
 
 def _startup(model: ModuleModel, fn: FunctionInfo | None) -> bool:
@@ -227,10 +192,8 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
         fn = site.fn
         if fn is not None and fn.role is not Role.HTTP_HANDLER and fn.role is not Role.PLAIN:
             continue
-        api = _dbos_api(model, site, _NEEDS_WORKFLOW)
-        if api is None or api[0] != sdk.DBOS or api[1] not in _NEEDS_WORKFLOW:
-            continue
-        if not _executes(model, site, api[1].endswith("_async")):
+        method = _running_dbos_method(model, site, _NEEDS_WORKFLOW)
+        if method is None:
             continue
         if fn is not None and fn.role is Role.HTTP_HANDLER:
             where = f"HTTP handler `{fn.name}`"
@@ -238,8 +201,7 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
             where = "startup code" if fn is None else f"startup function `{fn.name}`"
         else:
             continue
-        method = api[1]
-        recv = _receiver_text(ctx, site.node.func)
+        recv = receiver_text(ctx.source, site.node.func)
         needs = "a workflow or step" if method.startswith("set_event") else "a workflow"
         yield ctx.finding(
             site.node.func,
@@ -252,21 +214,9 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _step_decorators(model: ModuleModel) -> Iterator[tuple[FunctionInfo, ast.Call]]:
-    for fn in model.functions:
-        if fn.is_lambda:
-            continue
-        for dec in fn.node.decorator_list:
-            if not isinstance(dec, ast.Call) or _tail(dec.func) != "step":
-                continue
-            if model.qualname(dec.func, None) == "dbos.DBOS.step":
-                yield fn, dec
-
-
-def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
-    for kw in call.keywords:
-        if kw.arg == name:
-            return kw
-    return None
+    for fn, dec in decorators_named(model, "dbos.DBOS.step"):
+        if isinstance(dec, ast.Call):
+            yield fn, dec
 
 
 _NUMBER_BUILTINS = frozenset({"float", "int"})
@@ -285,27 +235,10 @@ def _certainly_not_none(model: ModuleModel, expr: ast.expr, depth: int = 0) -> b
     if isinstance(expr, ast.Name) and depth == 0:
         # A module-level constant such as ``TIMEOUT = 30`` (the module body binds it once).
         value = model.module_values.get(expr.id)
-        if value is None or _rebound_at_module(model, expr.id):
+        if value is None or binding_counts(model).get(expr.id, 0) != 1:
             return False
         return _certainly_not_none(model, value, depth + 1)
     return False
-
-
-def _rebound_at_module(model: ModuleModel, name: str) -> bool:
-    """``name`` is bound more than once anywhere in the file (or declared ``global``)."""
-    counts = model.__dict__.get("_steps_binding_counts")
-    if counts is None:  # one walk per model, however many names are asked about
-        counts = {}
-        for node in ast.walk(model.tree):
-            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                counts[node.id] = counts.get(node.id, 0) + 1
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                counts[node.name] = counts.get(node.name, 0) + 1
-            elif isinstance(node, ast.Global):
-                for declared in node.names:
-                    counts[declared] = 2  # global: bound from elsewhere
-        model.__dict__["_steps_binding_counts"] = counts
-    return counts.get(name, 0) != 1
 
 
 # ----- DBOS304 ----------------------------------------------------------------------------
@@ -317,20 +250,21 @@ def _rebound_at_module(model: ModuleModel, name: str) -> bool:
     Severity.ERROR,
     SKILL_RETRIES,
     "@DBOS.step(timeout_seconds=...) or preemptible=True on a sync def (raises at decoration)",
+    scope="module",  # a constant is trusted only while no function anywhere rebinds its name
 )
 def step_option_needs_async(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for fn, dec in _step_decorators(model):
         if fn.is_async:
             continue
-        timeout = _keyword(dec, "timeout_seconds")
+        timeout = keyword(dec, "timeout_seconds")
         if timeout is not None and _certainly_not_none(model, timeout.value):
             yield ctx.finding(
                 timeout,
                 f"`timeout_seconds` is only supported on `async def` steps: DBOS raises when it "
                 f"decorates the sync step `{fn.name}`; make the step `async def` or drop the timeout",
             )
-        preemptible = _keyword(dec, "preemptible")
+        preemptible = keyword(dec, "preemptible")
         if preemptible is not None and isinstance(preemptible.value, ast.Constant) and preemptible.value.value is True:
             yield ctx.finding(
                 preemptible,
@@ -344,12 +278,12 @@ def step_option_needs_async(ctx: RuleContext) -> Iterator[Finding]:
 
 def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Finding | None:
     """``retries_allowed`` missing or False next to retry options in a keyword call."""
-    if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+    if has_unpacking(call):
         return None  # **options / *args: the flag may be in there
     options = [kw for kw in call.keywords if kw.arg in _RETRY_OPTIONS]
     if not options:
         return None
-    allowed = _keyword(call, "retries_allowed")
+    allowed = keyword(call, "retries_allowed")
     if allowed is None:
         first = call.keywords[0]
         edits = [insert(ctx.source.start(first), "retries_allowed=True, ")]
@@ -362,10 +296,11 @@ def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Finding | 
 
 def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Finding | None:
     keys: dict[str, tuple[ast.expr, ast.expr]] = {}
-    for key, value in zip(options.keys, options.values):
-        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+    for key, value in dict_entries(options):
+        name = str_constant(key)
+        if key is None or name is None:
             return None  # ``**base`` or a computed key: unsure
-        keys[key.value] = (key, value)
+        keys[name] = (key, value)
     present = [name for name in keys if name in _RETRY_OPTIONS]
     if not present:
         return None
@@ -397,7 +332,7 @@ def _retry_finding(ctx: RuleContext, where: ast.AST, names: list[str], what: str
 def _step_options_arg(call: ast.Call) -> ast.expr | None:
     if call.args:
         return call.args[0]
-    kw = _keyword(call, "dbos_step_options")
+    kw = keyword(call, "dbos_step_options")
     return kw.value if kw is not None else None
 
 
@@ -408,6 +343,7 @@ def _step_options_arg(call: ast.Call) -> ast.expr | None:
     SKILL_RETRIES,
     "Step retry options (max_attempts, interval_seconds, backoff_rate, should_retry) without retries_allowed=True",
     fix="unsafe",
+    scope="statement",
 )
 def step_retry_options_ignored(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -415,15 +351,10 @@ def step_retry_options_ignored(ctx: RuleContext) -> Iterator[Finding]:
         found = _keywords_finding(ctx, dec, f"step `{fn.name}`")
         if found is not None:
             yield found
-    for site in model.calls:
-        if _tail(site.node.func) not in _STEP_RUNNERS:
-            continue
-        api = model.api_of(site.node, site.fn)
-        if api is None or api[0] != sdk.DBOS or api[1] not in _STEP_RUNNERS:
-            continue
+    for site, _cls, method in api_sites(model, _DBOS_STEP_RUNNERS):
         options = _step_options_arg(site.node)
         found = None
-        what = f"this `DBOS.{api[1]}()` call"
+        what = f"this `DBOS.{method}()` call"
         if isinstance(options, ast.Dict):
             found = _dict_finding(ctx, options, what)
         elif (
@@ -445,6 +376,7 @@ def step_retry_options_ignored(ctx: RuleContext) -> Iterator[Finding]:
     Severity.INFORMATION,
     SKILL_BASICS,
     "A step calls another step, which then runs as a plain function (no checkpoint of its own)",
+    scope="statement",
 )
 def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -459,7 +391,7 @@ def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
             continue  # recursion
         yield ctx.finding(
             site.node.func,
-            f"`{_called_name(ctx, site.node.func)}` is a step called inside {_context_name(fn)}: "
+            f"`{called_name(ctx.source, site.node.func)}` is a step called inside {_context_name(fn)}: "
             "it runs as an ordinary function call, without its own checkpoint or retries; "
             "call both steps from the workflow if each should be recorded",
         )

@@ -18,9 +18,19 @@ from collections.abc import Iterator
 from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
 from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel
 from dbos_lsp.analysis.names import public_name
-from dbos_lsp.analysis.names import tail_name as _tail
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
+from dbos_lsp.rules.toolkit import (
+    api_sites,
+    decorators_named,
+    dict_entries,
+    keyword,
+    mutated_names,
+    queue_aliases,
+    rename_attribute,
+    str_constant,
+    tail_name,
+)
 
 SKILL = "advanced-upgrading-v3"
 PATCHING_SKILL = "advanced-patching"
@@ -66,20 +76,10 @@ def _may_name(func: ast.expr, name: str) -> bool:
     return isinstance(func, ast.Attribute) and func.attr == name
 
 
-def _queue_aliases(model: ModuleModel) -> frozenset[str]:
-    """Local names that may stand for ``dbos.Queue`` (computed once per model)."""
-    cached = model.__dict__.get("_v3_queue_aliases")
-    if cached is None:
-        names = {local for local, q in model.imports.known.items() if public_name(q) == sdk.QUEUE}
-        cached = frozenset(names | {"Queue"})
-        model.__dict__["_v3_queue_aliases"] = cached
-    return cached
-
-
 def _is_queue_constructor(model: ModuleModel, call: ast.Call, fn: FunctionInfo | None) -> bool:
     func = call.func
     if isinstance(func, ast.Name):
-        if func.id not in _queue_aliases(model):
+        if func.id not in queue_aliases(model):
             return False
     elif not (isinstance(func, ast.Attribute) and func.attr == "Queue"):
         return False
@@ -90,7 +90,7 @@ def _queue_call_kind(model: ModuleModel, call: ast.Call, fn: FunctionInfo | None
     """``Queue(...)`` or the ``register_queue`` method a call resolves to, else None."""
     if _is_queue_constructor(model, call, fn):
         return "Queue(...)"
-    tail = _tail(call.func)
+    tail = tail_name(call.func)
     if tail not in ("register_queue", "register_queue_async"):
         return None
     api = model.api_of(call, fn)
@@ -99,48 +99,18 @@ def _queue_call_kind(model: ModuleModel, call: ast.Call, fn: FunctionInfo | None
     return None
 
 
-def _decorator_target(dec: ast.expr) -> ast.expr:
-    return dec.func if isinstance(dec, ast.Call) else dec
-
-
-def _decorators(model: ModuleModel, wanted: str) -> Iterator[tuple[FunctionInfo, ast.expr]]:
-    """Decorators (called or bare) resolving to ``wanted``, e.g. ``dbos.DBOS.transaction``."""
-    attr = wanted.rsplit(".", 1)[-1]
-    for info in model.functions:
-        if info.is_lambda:
-            continue
-        for dec in info.node.decorator_list:
-            target = _decorator_target(dec)
-            if _tail(target) != attr:
-                continue
-            # Decorators are evaluated in the scope that encloses the function.
-            if _qualname(model, target, info.parent) == wanted:
-                yield info, dec
-
-
-def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
-    for kw in call.keywords:
-        if kw.arg == name:
-            return kw
-    return None
+def _queue_calls(model: ModuleModel, keywords: tuple[str, ...]) -> Iterator[tuple[ast.Call, str]]:
+    """``Queue(...)`` and ``register_queue`` calls passing one of ``keywords``, with their kind."""
+    for site in model.calls:
+        call = site.node
+        if call.keywords and any(kw.arg in keywords for kw in call.keywords):
+            kind = _queue_call_kind(model, call, site.fn)
+            if kind is not None:
+                yield call, kind
 
 
 def _rename_span(start: Position, old: str) -> Span:
     return Span(start, Position(start.line, start.character + len(old)))
-
-
-def _configs(model: ModuleModel) -> list[ast.Dict]:
-    """``model.config_dicts()``, which walks the whole tree, asked once per model."""
-    cached = model.__dict__.get("_v3_configs")
-    if cached is None:
-        cached = model.__dict__["_v3_configs"] = model.config_dicts()
-    return cached
-
-
-def _constant_key(key: ast.expr | None) -> str | None:
-    if isinstance(key, ast.Constant) and isinstance(key.value, str):
-        return key.value
-    return None
 
 
 # ----- deleting one element of a call or a dict -------------------------------------------
@@ -271,9 +241,10 @@ def _still_parses(ctx: RuleContext, container: ast.AST, text: str, origin: Posit
     SKILL,
     "`@DBOS.transaction` was removed in DBOS 3: use a datasource's `@ds.transaction()`",
     min_version=V3,
+    scope="statement",
 )
 def v3_transaction_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
-    for info, dec in _decorators(ctx.model, "dbos.DBOS.transaction"):
+    for info, dec in decorators_named(ctx.model, "dbos.DBOS.transaction", public=True):
         yield ctx.finding(
             dec,
             "`@DBOS.transaction` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
@@ -292,6 +263,7 @@ def v3_transaction_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
     SKILL,
     "`DBOS.sql_session` was removed in DBOS 3: use the datasource's `ds.sql_session()`",
     min_version=V3,
+    scope="statement",
 )
 def v3_sql_session_removed(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -318,6 +290,7 @@ def v3_sql_session_removed(ctx: RuleContext) -> Iterator[Finding]:
     SKILL,
     "`Queue(...)` cannot be constructed in DBOS 3: use `DBOS.register_queue(...)` after launch",
     min_version=V3,
+    scope="statement",
 )
 def v3_queue_constructor_removed(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -343,18 +316,10 @@ def v3_queue_constructor_removed(ctx: RuleContext) -> Iterator[Finding]:
     "`priority_enabled=` / `partition_queue=` are no longer queue parameters in DBOS 3",
     fix="mixed",
     min_version=V3,
+    scope="statement",
 )
 def v3_queue_legacy_params(ctx: RuleContext) -> Iterator[Finding]:
-    model = ctx.model
-    for site in model.calls:
-        call = site.node
-        if not call.keywords:
-            continue
-        if not any(kw.arg in ("priority_enabled", "partition_queue") for kw in call.keywords):
-            continue
-        kind = _queue_call_kind(model, call, site.fn)
-        if kind is None:
-            continue
+    for call, kind in _queue_calls(ctx.model, ("priority_enabled", "partition_queue")):
         for kw in call.keywords:
             if kw.arg == "priority_enabled":
                 edit = _delete_element(ctx, call, ctx.source.start(kw))
@@ -386,23 +351,18 @@ def v3_queue_legacy_params(ctx: RuleContext) -> Iterator[Finding]:
     "`concurrency` on queues is deprecated in DBOS 3: use `global_concurrency`",
     fix="safe",
     min_version=V3,
+    scope="statement",
 )
 def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    for site in model.calls:
-        call = site.node
-        tail = _tail(call.func)
-        if tail in ("set_concurrency", "set_concurrency_async", "get_concurrency_async"):
-            yield from _deprecated_queue_method(ctx, site.node, site.fn, tail)
-            continue
-        kw = _keyword(call, "concurrency") if call.keywords else None
-        if kw is None:
-            continue
-        kind = _queue_call_kind(model, call, site.fn)
-        if kind is None or _keyword(call, "partition_queue") is not None:
+    for site in model.calls_named(_DEPRECATED_QUEUE_METHODS):
+        yield from _deprecated_queue_method(ctx, site.node, site.fn, site.tail or "")
+    for call, kind in _queue_calls(model, ("concurrency",)):
+        kw = keyword(call, "concurrency")
+        if kw is None or keyword(call, "partition_queue") is not None:
             continue  # with partition_queue=, DBOS604 explains the partition_* mapping
         message = f"`concurrency=` on {kind} is deprecated in DBOS >= 3.0; use `global_concurrency=`"
-        if _keyword(call, "global_concurrency") is not None:
+        if keyword(call, "global_concurrency") is not None:
             yield ctx.finding(
                 kw,
                 message + " (passing both raises ValueError): remove `concurrency=`",
@@ -423,14 +383,15 @@ def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if model.instance_type(node.value.id, attr_site.fn) != sdk.QUEUE:
             continue
-        end = ctx.source.end(node)
-        start = Position(end.line, end.character - len("concurrency"))
         yield ctx.finding(
             node,
             f"`{node.value.id}.concurrency` is deprecated in DBOS >= 3.0; read `{node.value.id}.global_concurrency`",
             "Use `.global_concurrency`",
-            [Edit(Span(start, end), "global_concurrency")],
+            [rename_attribute(ctx.source, node, "global_concurrency")],
         )
+
+
+_DEPRECATED_QUEUE_METHODS = frozenset({"set_concurrency", "set_concurrency_async", "get_concurrency_async"})
 
 
 def _deprecated_queue_method(
@@ -443,13 +404,11 @@ def _deprecated_queue_method(
     if not isinstance(func, ast.Attribute):
         return
     new = method.replace("concurrency", "global_concurrency")
-    end = ctx.source.end(func)
-    start = Position(end.line, end.character - len(method))
     yield ctx.finding(
         func,
         f"`Queue.{method}()` is deprecated in DBOS >= 3.0; use `{new}()`",
         f"Use `.{new}()`",
-        [Edit(Span(start, end), new)],
+        [rename_attribute(ctx.source, func, new)],
     )
 
 
@@ -463,9 +422,10 @@ def _deprecated_queue_method(
     SKILL,
     "`@DBOS.scheduled(cron)` was removed in DBOS 3: use `DBOS.apply_schedules([...])` after launch",
     min_version=V3,
+    scope="statement",
 )
 def v3_scheduled_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
-    for info, dec in _decorators(ctx.model, "dbos.DBOS.scheduled"):
+    for info, dec in decorators_named(ctx.model, "dbos.DBOS.scheduled", public=True):
         yield ctx.finding(
             dec,
             "`@DBOS.scheduled` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
@@ -486,6 +446,7 @@ def v3_scheduled_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
     "`DBOS(fastapi=app)` / `DBOS(flask=app)` are no longer accepted in DBOS 3",
     fix="safe",
     min_version=V3,
+    scope="statement",
 )
 def v3_web_framework_param_removed(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -528,9 +489,9 @@ def v3_web_framework_param_removed(ctx: RuleContext) -> Iterator[Finding]:
     min_version=V3,
 )
 def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
-    for config in _configs(ctx.model):
-        for key, value in zip(config.keys, config.values):
-            name = _constant_key(key)
+    for config in ctx.model.config_dicts():
+        for key, value in dict_entries(config):
+            name = str_constant(key)
             if name is None or key is None:
                 continue
             falsy = isinstance(value, ast.Constant) and not value.value
@@ -561,14 +522,10 @@ def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
     SKILL,
     "`DBOS.register_instance(...)` was removed in DBOS 3: subclass `DBOSConfiguredInstance`",
     min_version=V3,
+    scope="statement",
 )
 def v3_register_instance_removed(ctx: RuleContext) -> Iterator[Finding]:
-    model = ctx.model
-    for site in model.calls:
-        if _tail(site.node.func) != "register_instance":
-            continue
-        if model.api_of(site.node, site.fn) != (sdk.DBOS, "register_instance"):
-            continue
+    for site, _cls, _method in api_sites(ctx.model, {sdk.DBOS: ("register_instance",)}):
         yield ctx.finding(
             site.node.func,
             "`DBOS.register_instance()` no longer exists in DBOS >= 3.0 (AttributeError); make the "
@@ -595,6 +552,7 @@ def _private_module(name: str) -> str | None:
     SKILL,
     "An import of a private DBOS 2.x module that DBOS 3 no longer ships",
     min_version=V3,
+    scope="module",  # walks every import of the file at once, not one statement's
 )
 def v3_private_module_import(ctx: RuleContext) -> Iterator[Finding]:
     text = ctx.source.text
@@ -653,10 +611,10 @@ def _private_import_finding(ctx: RuleContext, node: ast.AST, module: str) -> Fin
 def _enable_patching_value(config: ast.Dict) -> tuple[bool, ast.expr | None]:
     """(is the dict fully literal, value of its ``enable_patching`` key or None)."""
     value: ast.expr | None = None
-    for key, v in zip(config.keys, config.values):
+    for key, v in dict_entries(config):
         if key is None:
             return False, None  # ``**other``: its keys are unknown
-        name = _constant_key(key)
+        name = str_constant(key)
         if name is None:
             return False, None
         if name == "enable_patching":
@@ -673,18 +631,15 @@ def _config_mutated(ctx: RuleContext) -> bool:
             continue
         if model.qualname(site.node.func, site.fn) != sdk.DBOS:
             continue
-        for kw in site.node.keywords:
-            if kw.arg == "config" and isinstance(kw.value, ast.Name):
-                names.add(kw.value.id)
-    configs = {id(d) for d in _configs(model)}
+        kw = keyword(site.node, "config")
+        if kw is not None and isinstance(kw.value, ast.Name):
+            names.add(kw.value.id)
+    configs = {id(d) for d in model.config_dicts()}
     for name, value in model.module_values.items():
         if id(value) in configs:
             names.add(name)
-    for site in model.calls:
-        func = site.node.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in names:
-            if func.attr in ("update", "setdefault", "__setitem__", "__ior__"):
-                return True
+    if names & mutated_names(model):
+        return True
     text = ctx.source.text
     return any(re.search(r"\b" + re.escape(n) + r"\s*(\[|\|=)", text) for n in names)
 
@@ -695,47 +650,39 @@ def _config_mutated(ctx: RuleContext) -> bool:
     Severity.ERROR,
     PATCHING_SKILL,
     "`DBOS.patch` needs `enable_patching: True` before DBOS 3.4; from 3.4 that key is deprecated",
+    min_version=PATCHING_SINCE,
+    severity_since={PATCHING_NEEDS_NO_CONFIG: Severity.INFORMATION},
     version_sensitive=True,
 )
 def patching_config(ctx: RuleContext) -> Iterator[Finding]:
-    version = ctx.version
-    if version >= PATCHING_NEEDS_NO_CONFIG:
+    if ctx.version >= PATCHING_NEEDS_NO_CONFIG:
         yield from _enable_patching_deprecated(ctx)
-    elif version >= PATCHING_SINCE:
+    else:
         yield from _patch_without_enable_patching(ctx)
 
 
 def _enable_patching_deprecated(ctx: RuleContext) -> Iterator[Finding]:
     if "enable_patching" not in ctx.source.text:
         return
-    for config in _configs(ctx.model):
+    for config in ctx.model.config_dicts():
         for key in config.keys:
-            if _constant_key(key) != "enable_patching":
+            if str_constant(key) != "enable_patching":
                 continue
-            f = ctx.finding(
+            yield ctx.finding(
                 key,  # type: ignore[arg-type]
                 '`"enable_patching"` is deprecated since DBOS 3.4: `DBOS.patch()` works without it, and '
                 'setting it pins the application version to "PATCHING_ENABLED"; remove it once every '
                 "running process is on 3.4 or later (and set `application_version` if you relied on "
                 "that pin)",
             )
-            f.severity = Severity.INFORMATION
-            yield f
 
 
 def _patch_without_enable_patching(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    patch_sites = [
-        site
-        for site in model.calls
-        if _tail(site.node.func) in _PATCH_APIS
-        and (api := model.api_of(site.node, site.fn)) is not None
-        and api[0] == sdk.DBOS
-        and api[1] in _PATCH_APIS
-    ]
+    patch_sites = [site for site, _cls, _method in api_sites(model, {sdk.DBOS: _PATCH_APIS})]
     if not patch_sites:
         return
-    configs = _configs(model)
+    configs = model.config_dicts()
     if not configs:
         return  # the config is built elsewhere: unsure
     literal_keys = 0

@@ -1,0 +1,130 @@
+"""`dbos-lsp check` and the language server report the same findings on one project.
+
+The tree has findings of every rule family (DBOS1xx through DBOS9xx), one that needs
+jedi (a DBOS class re-exported from a user module), a workflow-name collision across
+files (DBOS404) and an excluded folder that would collide too.  The CLI's JSON output
+and the server's diagnostics, for every file, must give the same
+(path, line, column, code) set.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from conftest import CONFIG, server_env
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+from test_workspace import start
+
+pytest.importorskip("dbos")  # the jedi finding resolves through the SDK's sources
+
+ORDERS = """\
+import random
+import time
+
+from dbos import DBOS
+
+from .setup_dbos import DBOS as D
+
+
+@DBOS.workflow()
+async def checkout() -> None:
+    DBOS.sleep(3)
+
+
+@D.workflow()
+async def ship() -> None:
+    D.sleep(3)
+
+
+@DBOS.workflow()
+def process(order_id: str) -> float:
+    return time.time() + random.random()
+
+
+@DBOS.step()
+def charge() -> None:
+    DBOS.start_workflow(process, "x")
+
+
+DBOS.register_queue("q", concurrency=2, global_concurrency=3)
+x = 1  # noqa: DBOS101
+"""
+
+PAYMENTS = """\
+from dbos import DBOS
+
+
+@DBOS.workflow()
+def process(payment_id: str) -> str:
+    return payment_id
+
+
+@DBOS.transaction()
+def record() -> None:
+    pass
+"""
+
+FILES = {
+    "pyproject.toml": '[project]\nname = "shop"\n\n[tool.dbos-lsp]\nexclude = ["generated"]\n',
+    "shop/__init__.py": "",
+    "shop/setup_dbos.py": 'from dbos import DBOS\n\n__all__ = ["DBOS"]\n',
+    "shop/orders.py": ORDERS,
+    "shop/payments.py": PAYMENTS,
+    "generated/stub.py": PAYMENTS,  # excluded: neither checked nor a collision
+    "generated/orders_copy.py": ORDERS,
+}
+PYTHON_FILES = sorted(name for name in FILES if name.endswith(".py"))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    for name, text in FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def cli_findings(root: Path) -> set[tuple[str, int, int, str]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dbos_lsp.cli.main", "check", "--format", "json", "."],
+        cwd=root,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    return {(f["path"], f["line"] - 1, f["column"] - 1, f["code"]) for f in json.loads(proc.stdout)}
+
+
+@pytest_lsp.fixture(params=["visual-studio-code", "neovim@v0.11"], config=CONFIG)
+async def parity_client(request, tree: Path, lsp_client: LanguageClient):
+    lsp_client.session = await start(lsp_client, request.param, tree)
+    lsp_client.root = tree
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_cli_and_server_agree(parity_client: LanguageClient) -> None:
+    session, root = parity_client.session, parity_client.root
+    expected = cli_findings(root)
+    # Every family, jedi and the cross-file collision are in the set being compared.
+    assert {code[:5] for *_, code in expected} >= {"DBOS1", "DBOS2", "DBOS3", "DBOS4", "DBOS5", "DBOS6", "DBOS9"}
+    assert ("shop/orders.py", 15, 4, "DBOS101") in expected  # only jedi knows D is DBOS
+    assert {p for p, *_, c in expected if c == "DBOS404"} == {"shop/orders.py", "shop/payments.py"}
+    got: set[tuple[str, int, int, str]] = set()
+    for name in PYTHON_FILES:
+        uri = session.open_file(root / name)
+        for d in await session.diagnostics(uri, timeout=30.0):
+            got.add((name, d.range.start.line, d.range.start.character, str(d.code)))
+    assert got == expected
+    assert all(m.type != types.MessageType.Error for m in session.client.log_messages)
