@@ -45,7 +45,9 @@ def test_quick_fixes_for_the_range_only():
     assert [(x.title, x.is_preferred) for x in actions] == [
         ("Use `await DBOS.sleep_async(...)` (DBOS101)", True),
         ("Disable DBOS101 for this line", False),
+        ("Fix all safe DBOS problems", False),  # next to a safe fix, in the plain menu too
     ]
+    assert actions[2].kind == QUICKFIX
     fixed = apply_edits(MIXED, actions[0].edits)
     assert "    await DBOS.sleep_async(30)\n" in fixed
     assert "DBOS.sleep(" not in fixed.replace("sleep_async", "")
@@ -154,3 +156,14 @@ def test_non_ascii_columns_are_code_points():
     assert (f.span.start.character, f.span.end.character) == (19, 29)
     (fix,) = [x for x in code_actions(text, a, f.span, [QUICKFIX]) if x.is_preferred]
     assert '    s = "héllo 🚀"; await DBOS.sleep_async(1)\n' in apply_edits(text, fix.edits)
+
+
+def test_actions_from_anywhere_on_the_flagged_line_only():
+    a = analyze(MIXED)
+    line = MIXED.splitlines()[19]
+    for col in (0, len(line)):  # a zero-width cursor at column 0 and at the line end
+        titles = [x.title for x in code_actions(MIXED, a, Span(Position(19, col), Position(19, col)), [QUICKFIX])]
+        assert "Use `await DBOS.sleep_async(...)` (DBOS101)" in titles and "Disable DBOS101 for this line" in titles
+    assert code_actions(MIXED, a, Span(Position(18, 0), Position(18, 0))) == []  # `async def wf()`
+    whole_line = code_actions(MIXED, a, Span(Position(19, 0), Position(20, 0)), [QUICKFIX])
+    assert all(f.span.start.line == 19 for x in whole_line for f in x.findings)  # not line 20's

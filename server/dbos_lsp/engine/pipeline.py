@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from dbos_lsp.analysis.findings import Analysis, Finding, Position, Span, SyntaxProblem
 from dbos_lsp.analysis.module_model import ModuleModel
 from dbos_lsp.analysis.parsing import parse_tolerant
+from dbos_lsp.analysis.path_patterns import per_file_ignored
 from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings, parse_version
 from dbos_lsp.analysis.source_text import SourceText
 from dbos_lsp.analysis.suppression import comment_line, file_suppression, is_suppressed
 from dbos_lsp.knowledge import sdk_facts
-from dbos_lsp.project.config import per_file_ignored
 from dbos_lsp.rules import REGISTRY, Rule, RuleContext
 from dbos_lsp.rules.meta import unused_suppressions
 

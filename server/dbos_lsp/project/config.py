@@ -7,13 +7,13 @@ by key, so a team's pyproject sets the baseline and a user can still adjust.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dbos_lsp.analysis.path_patterns import is_excluded
 from dbos_lsp.analysis.settings import Settings, parse_settings, setting_name
 
 # Keys a repository's own pyproject may not set: choosing the Python environment means
@@ -93,36 +93,6 @@ def settings_for(file_path: str | None, editor: Mapping[str, Any] | None = None)
     if root is not None:
         settings = settings.with_overrides(config_root=root)
     return settings, [*errors, *parse_errors]
-
-
-def _relative(path: str, root: str | None) -> str:
-    if root:
-        try:
-            return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-        except ValueError:
-            pass
-    return Path(path).as_posix()
-
-
-def _match(rel: str, pattern: str) -> bool:
-    pattern = pattern.rstrip("/")
-    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*") or rel.startswith(pattern + "/")
-
-
-def is_excluded(path: str, settings: Settings) -> bool:
-    rel = _relative(path, settings.config_root)
-    return any(_match(rel, p) for p in settings.exclude)
-
-
-def per_file_ignored(path: str | None, settings: Settings) -> tuple[str, ...]:
-    if not path or not settings.per_file_ignores:
-        return ()
-    rel = _relative(path, settings.config_root)
-    out: list[str] = []
-    for pattern, rules in settings.per_file_ignores.items():
-        if _match(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern):
-            out.extend(rules)
-    return tuple(out)
 
 
 def exclusion_test(editor: Mapping[str, Any] | None = None) -> Callable[[str], bool]:
