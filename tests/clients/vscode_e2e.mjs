@@ -225,15 +225,7 @@ async function bundled(page) {
     // edit settings.json in the editor as a person would, save, and go back to app.py
     const settings = JSON.parse(fs.readFileSync(cfg.settingsFile, 'utf8'));
     settings['dbos.severity'] = { DBOS101: 'error' };
-    // Quick Open of the file's path, not "Preferences: Open User Settings (JSON)": from VS Code
-    // 1.10x that command opens a modal editor with no tab, and typing there differs.
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+KeyP');
-    const qi = page.locator('.quick-input-widget input');
-    await qi.waitFor({ state: 'visible', timeout: 10000 });
-    await qi.fill(cfg.settingsFile);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'settings.json' }).first().waitFor({ timeout: 15000 });
-    await page.keyboard.press('Enter');
+    await runCommand(page, 'Preferences: Open User Settings (JSON)');
     await page.locator('.tab[data-resource-name="settings.json"]').first().waitFor({ timeout: 15000 });
     await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
     await page.keyboard.press('Control+KeyA');
