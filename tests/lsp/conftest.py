@@ -195,6 +195,12 @@ class Session:
             )
         )
 
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        """The action with its edit, as an editor asks for it when the user picks it."""
+        if action.edit is not None:
+            return action
+        return await self.client.code_action_resolve_async(action)
+
     def apply(self, uri: str, action: types.CodeAction) -> str:
         """The document text after applying the action's edits, as an editor would."""
         edit = action.edit

@@ -161,7 +161,7 @@ async def test_fix_all_applies_only_safe_fixes(session: Session):
     whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     actions = await session.code_actions(uri, whole, only=["source.fixAll"])
     assert [a.kind for a in actions] == ["source.fixAll.dbos"]
-    fixed = session.apply(uri, actions[0])
+    fixed = session.apply(uri, await session.resolve(actions[0]))
     assert "await DBOS.sleep_async(30)" in fixed and "return_exceptions" not in fixed and "to_thread" not in fixed
     session.change(uri, fixed)
     after = {d.code for d in await session.diagnostics(uri)}

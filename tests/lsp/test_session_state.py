@@ -100,6 +100,22 @@ async def test_an_analysis_is_computed_once_per_version_and_text():
     assert other.analysis is not first.analysis and other.analysis.findings == []
 
 
+async def test_fix_all_is_computed_once_per_analysed_version(monkeypatch: pytest.MonkeyPatch):
+    import dbos_lsp.lsp.session as module
+
+    calls = []
+    real = module.fix_all
+    monkeypatch.setattr(module, "fix_all", lambda *a: calls.append(a) or real(*a))
+    session = new_session()
+    snap = await snapshot(session, "file:///a.py", 1, SLEEPY)
+    fixed = session.fix_all_for(snap)
+    assert fixed is not None and "sleep_async" in fixed[0].new_text
+    assert session.fix_all_for(await snapshot(session, "file:///a.py", 1, SLEEPY)) is fixed
+    assert len(calls) == 1  # cursor moves ask again; the file is not re-analysed
+    assert session.fix_all_for(await snapshot(session, "file:///a.py", 2, CLEAN)) is None
+    assert len(calls) == 2
+
+
 async def test_result_ids_follow_the_text_not_only_the_version():
     session = new_session()
     uri = "file:///a.py"

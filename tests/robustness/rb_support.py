@@ -552,6 +552,12 @@ class LiveSession:
             timeout,
         )
 
+    async def resolve(self, action: types.CodeAction, timeout: float = 30.0) -> types.CodeAction:
+        """The action with its edit: a deferred one (fix-all) is resolved, as when the user picks it."""
+        if action.edit is not None or action.data is None:
+            return action
+        return await asyncio.wait_for(self.client.code_action_resolve_async(action), timeout)
+
     def problems_logged(self) -> list[str]:
         """Log lines that reveal a server or engine bug."""
         bad = ("internal error", "failed on", "Traceback")

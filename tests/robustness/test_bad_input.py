@@ -62,6 +62,7 @@ async def exercise(live: LiveSession, doc: Doc, hover_offsets=(0, 5, 40), timeou
     was_valid = parses(text)
     for only in (None, ["source.fixAll"]):
         for action in await live.code_actions(doc, whole_range(text, enc), only=only, timeout=timeout):
+            action = await live.resolve(action, timeout)
             edits = action_edits(action, doc.uri, doc.version)
             fixed = apply_text_edits(text, edits, enc)
             if was_valid:

@@ -75,6 +75,7 @@ async def check_round(live: LiveSession, doc: Doc, hover_positions: list[types.P
     for action in actions:
         for d in action.diagnostics or ():
             check_range(text, d.range, enc, f"code action diagnostic {d.code}")
+        action = await live.resolve(action)
         edits = action_edits(action, doc.uri, doc.version)
         fixed = apply_text_edits(text, edits, enc)
         STATS["actions_applied"] += 1

@@ -33,6 +33,8 @@ class Action:
     is_preferred: bool = False
     codes: tuple[str, ...] = ()
     findings: list[Finding] = field(default_factory=list)
+    # Fix-all whose edits the client asks for when chosen (``codeAction/resolve``).
+    deferred: bool = False
 
 
 def wants(kind: str, only: Iterable[str] | None) -> bool:
@@ -81,35 +83,53 @@ def edited_blocks_parse(text: str, edits: list[Edit], lines: list[str] | None = 
     return True
 
 
+FixAllResult = tuple[Edit, tuple[str, ...]] | None
+
+
 def code_actions(
     text: str,
     analysis: Analysis,
     span: Span,
     only: Iterable[str] | None = None,
     reanalyze: Callable[[str], Analysis] | None = None,
+    fix_all_of: Callable[[], FixAllResult] | None = None,
+    defer_fix_all: bool = False,
 ) -> list[Action]:
     """Quick fixes and "disable" comments for the findings on the lines ``span`` touches
-    (the cursor may be anywhere on a flagged line, as with Ruff), and fix-all."""
+    (the cursor may be anywhere on a flagged line, as with Ruff), and fix-all.
+
+    Fix-all re-analyses the file up to :data:`FIX_ALL_ROUNDS` times (about a second at
+    12,000 lines), so it must not run on every cursor move: ``fix_all_of`` lets the caller
+    share one result per document version, and with ``defer_fix_all`` the fix-all actions
+    come back without edits (``Action.deferred``) for the client to resolve on choice."""
     only = list(only) if only is not None else None
+    if fix_all_of is None:
+
+        def fix_all_of() -> FixAllResult:
+            return fix_all(text, analysis, reanalyze)
+
+    def fix_all_action(kind: str) -> Action | None:
+        if analysis.syntax_error is not None:
+            return None  # fixing a file that does not parse is guesswork
+        if defer_fix_all:
+            return Action(FIX_ALL_TITLE, kind, [], False, (), deferred=True)
+        assert fix_all_of is not None
+        fixed = fix_all_of()
+        return None if fixed is None else Action(FIX_ALL_TITLE, kind, [fixed[0]], False, fixed[1])
+
     actions: list[Action] = []
-    fixed: tuple[Edit, tuple[str, ...]] | None = None
     if wants(QUICKFIX, only):
         quick = quick_fixes(text, analysis, span)
         actions.extend(quick)
         # Fix-all in the ordinary menu too (Neovim and Emacs show no source actions there),
         # next to a safe fix, whenever it changes anything (Ruff offers it whenever one
         # fix exists).  Never preferred: the flagged line's own fix is.
-        if any(a.is_preferred for a in quick):
-            fixed = fix_all(text, analysis, reanalyze)
-            if fixed is not None:
-                actions.append(Action(FIX_ALL_TITLE, QUICKFIX, [fixed[0]], False, fixed[1]))
-    # Fix-all re-analyses the file several times: compute it only when a client asks for
-    # source actions (VS Code's "Fix all", codeActionsOnSave) or next to a safe fix, not
-    # on every cursor move.
+        if any(a.is_preferred for a in quick) and (action := fix_all_action(QUICKFIX)) is not None:
+            actions.append(action)
+    # Source fix-all only when asked for (VS Code's "Fix all", codeActionsOnSave).
     if only is not None and wants(FIX_ALL, only) and any(f.fix and f.fix.safe for f in analysis.findings):
-        fixed = fixed or fix_all(text, analysis, reanalyze)
-        if fixed is not None:
-            actions.append(Action(FIX_ALL_TITLE, FIX_ALL, [fixed[0]], False, fixed[1]))
+        if (action := fix_all_action(FIX_ALL)) is not None:
+            actions.append(action)
     return actions
 
 

@@ -26,6 +26,7 @@ from dbos_lsp.analysis.settings import Settings, parse_settings
 from dbos_lsp.analysis.source_text import split_lines
 from dbos_lsp.engine.incremental import IncrementalAnalyzer
 from dbos_lsp.engine.pipeline import analyze, module_model
+from dbos_lsp.features.code_actions import FixAllResult, fix_all
 from dbos_lsp.lsp.workspace_state import WorkspaceState
 
 KEEP_PARSED = 8  # documents whose parsed module and incremental state stay in memory
@@ -77,6 +78,7 @@ class Session:
         self._nonce = os.urandom(6).hex()  # result ids of an earlier server process never match
         self._analyses: dict[str, tuple[tuple[int, Stamp, str], asyncio.Future]] = {}
         self._models: dict[str, tuple[tuple, Any]] = {}
+        self._fix_alls: dict[str, tuple[tuple, FixAllResult]] = {}
         self._incremental: OrderedDict[str, tuple[IncrementalAnalyzer, threading.Lock]] = OrderedDict()
         self._incremental_lock = threading.Lock()
         self._epochs: dict[str, int] = {}
@@ -269,6 +271,7 @@ class Session:
     def _drop_model(self, uri: str) -> None:
         """Forget the parsed module of a document nobody is editing (hover re-parses it)."""
         self._models.pop(uri, None)
+        self._fix_alls.pop(uri, None)
         cached = self._analyses.get(uri)
         future = cached[1] if cached is not None else None
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
@@ -283,6 +286,17 @@ class Session:
         model = snap.analysis.model or module_model(snap.text, self.index, snap.path)
         self._models[snap.uri] = (key, model)
         return model
+
+    def fix_all_for(self, snap: Snapshot) -> FixAllResult:
+        """Fix-all of one analysed version, computed once (worker thread): clients ask for
+        code actions on every cursor move, and fix-all re-analyses the file several times."""
+        key = (snap.uri, snap.version, snap.stamp, snap.text)
+        cached = self._fix_alls.get(snap.uri)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = fix_all(snap.text, snap.analysis, self.reanalyzer(snap.path))
+        self._fix_alls[snap.uri] = (key, result)
+        return result
 
     def reanalyzer(self, path: str | None):
         """A full analysis with this document's settings (fix-all re-analyses its edits)."""
@@ -308,6 +322,7 @@ class Session:
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
         self._models.pop(uri, None)
+        self._fix_alls.pop(uri, None)
         with self._incremental_lock:
             self._incremental.pop(uri, None)
 
