@@ -93,17 +93,22 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-def cli_findings(root: Path) -> set[tuple[str, int, int, str]]:
+def cli_json(root: Path) -> list[dict]:
+    """``dbos-lsp check --format json .`` in ``root``, which has findings (exit 1)."""
     proc = subprocess.run(
         [sys.executable, "-m", "dbos_lsp.cli.main", "check", "--format", "json", "."],
         cwd=root,
         env=server_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 1, proc.stderr
-    return {(f["path"], f["line"] - 1, f["column"] - 1, f["code"]) for f in json.loads(proc.stdout)}
+    return json.loads(proc.stdout)
+
+
+def cli_findings(root: Path) -> set[tuple[str, int, int, str]]:
+    return {(f["path"], f["line"] - 1, f["column"] - 1, f["code"]) for f in cli_json(root)}
 
 
 @pytest_lsp.fixture(params=["visual-studio-code", "neovim@v0.11"], config=CONFIG)
@@ -128,3 +133,50 @@ async def test_cli_and_server_agree(parity_client: LanguageClient) -> None:
             got.add((name, d.range.start.line, d.range.start.character, str(d.code)))
     assert got == expected
     assert all(m.type != types.MessageType.Error for m in session.client.log_messages)
+
+
+# ----- every rule code: the rule fixtures as one project --------------------------------------
+
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "rules").glob("*.py"))
+
+
+def cli_report(root: Path) -> set[tuple[str, int, int, int, int, str, str]]:
+    return {
+        (f["path"], f["line"] - 1, f["column"] - 1, f["end_line"] - 1, f["end_column"] - 1, f["code"], f["message"])
+        for f in cli_json(root)
+    }
+
+
+@pytest.fixture
+def fixture_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "fx"
+    (root / "app").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "fx"\n', encoding="utf-8")
+    for fixture in FIXTURES:
+        (root / "app" / fixture.name).write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def fixture_client(fixture_tree: Path, lsp_client: LanguageClient):
+    lsp_client.session = await start(lsp_client, "neovim@v0.11", fixture_tree)
+    lsp_client.root = fixture_tree
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_cli_and_server_agree_on_every_rule_code(fixture_client: LanguageClient) -> None:
+    """Range, code and message of every finding, for every rule code the fixtures show
+    (the fixtures are ASCII, so the client's position encoding does not shift columns)."""
+    session, root = fixture_client.session, fixture_client.root
+    expected = cli_report(root)
+    fixture_codes = {f.name[:7].upper() for f in FIXTURES}
+    assert {code for *_, code, _msg in expected} >= fixture_codes
+    got: set[tuple[str, int, int, int, int, str, str]] = set()
+    for fixture in FIXTURES:
+        name = f"app/{fixture.name}"
+        uri = session.open_file(root / name)
+        for d in await session.diagnostics(uri, timeout=30.0):
+            r = d.range
+            got.add((name, r.start.line, r.start.character, r.end.line, r.end.character, str(d.code), d.message))
+    assert sorted(got - expected) == [] and sorted(expected - got) == []

@@ -13,8 +13,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import itertools
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -334,6 +336,42 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 SERVER_COMMAND = [sys.executable, "-m", "dbos_lsp"]
+
+
+# ----- raw JSON-RPC over pipes, with no client library in between ------------------------------
+
+
+def frame(obj: dict) -> bytes:
+    body = json.dumps(obj).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def read_message(stream) -> dict:
+    """The next framed message on ``stream``; EOFError when the server closed it."""
+    length = None
+    while True:
+        line = stream.readline()
+        if not line:
+            raise EOFError("server closed stdout")
+        if line in (b"\r\n", b"\n"):
+            if length is not None:
+                return json.loads(stream.read(length))
+            continue
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value.strip())
+
+
+def spawn_server(cwd: Path | None = None) -> subprocess.Popen:
+    """The server as an editor starts it, with pipes for stdin and stdout."""
+    return subprocess.Popen(
+        SERVER_COMMAND,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(),
+        cwd=cwd,
+    )
 
 
 def make_recording_client() -> LanguageClient:

@@ -16,41 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rb_support import SERVER_COMMAND, SOURCES, LiveSession, LoopThread, server_env
+from rb_support import SERVER_COMMAND, SOURCES, LiveSession, LoopThread, frame, read_message, server_env, spawn_server
 
 EXIT_BOUND = 1.0  # seconds from "client gone" to "server gone"
 
 
-def frame(obj: dict) -> bytes:
-    body = json.dumps(obj).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(stream) -> dict:
-    length = None
-    while True:
-        line = stream.readline()
-        if not line:
-            raise EOFError("server closed stdout")
-        if line in (b"\r\n", b"\n"):
-            if length is not None:
-                return json.loads(stream.read(length))
-            continue
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value.strip())
-
-
 class RawServer:
     def __init__(self, cwd: Path | None = None) -> None:
-        self.proc = subprocess.Popen(
-            SERVER_COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=server_env(),
-            cwd=cwd,
-        )
+        self.proc = spawn_server(cwd)
         self.next_id = 0
 
     def send(self, method: str, params: Any = None, request: bool = False) -> int | None:

@@ -3,16 +3,14 @@ so), a misbehaving client never causes an error dialog, and the session survives
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rb_support import SERVER_COMMAND, server_env
+from rb_support import frame, read_message, spawn_server
 
 SLEEPY = "from dbos import DBOS\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    DBOS.sleep(30)\n"
 INVALID_REQUEST, INVALID_PARAMS = -32600, -32602
@@ -20,24 +18,12 @@ TIMEOUT = 30.0
 PULL = {"textDocument": {"diagnostic": {"dynamicRegistration": False}}}
 
 
-def frame(obj: dict) -> bytes:
-    body = json.dumps(obj).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
 class RawClient:
     """A client speaking JSON-RPC by hand.  ``answer(msg)`` decides the reply to each
     server->client request: a dict to send, or None to never answer."""
 
     def __init__(self, cwd: Path, answer=None) -> None:
-        self.proc = subprocess.Popen(
-            SERVER_COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=server_env(),
-            cwd=cwd,
-        )
+        self.proc = spawn_server(cwd)
         self.answer = answer or (lambda msg: {"result": None})
         self.inbox: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []  # every message from the server, in order
@@ -45,19 +31,11 @@ class RawClient:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        stream = self.proc.stdout
         while True:
-            length = None
-            while True:
-                line = stream.readline()
-                if not line:
-                    return
-                if line in (b"\r\n", b"\n") and length is not None:
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value.strip())
-            self.inbox.put(json.loads(stream.read(length)))
+            try:
+                self.inbox.put(read_message(self.proc.stdout))
+            except EOFError:
+                return
 
     def _write(self, msg: dict) -> None:
         self.proc.stdin.write(frame({"jsonrpc": "2.0", **msg}))

@@ -30,7 +30,7 @@ from typing import Any
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
 from dbos_lsp.analysis.module_model import ModuleModel
-from dbos_lsp.analysis.parsing import FLAGS
+from dbos_lsp.analysis.parsing import compile_module
 from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings
 from dbos_lsp.analysis.source_text import SourceText, split_lines
@@ -272,7 +272,7 @@ def _parse_statement(lines: list[str], start: int, end: int) -> ast.stmt | None:
     # Leading newlines make the parser number lines as in the whole file.
     text = "\n" * start + "\n".join(lines[start:end]) + "\n"
     try:
-        module = compile(text, "<dbos-lsp>", "exec", FLAGS, dont_inherit=True)
+        module = compile_module(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return module.body[0] if len(module.body) == 1 else None

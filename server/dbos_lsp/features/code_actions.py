@@ -9,12 +9,12 @@ warning into a syntax error.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
 from dbos_lsp.analysis.parsing import block_around as _block_around
+from dbos_lsp.analysis.parsing import compile_module
 from dbos_lsp.analysis.source_text import SourceText, apply_edits, non_overlapping, split_lines
 from dbos_lsp.analysis.suppression import comment_line, disable_comment_edit
 
@@ -22,7 +22,6 @@ QUICKFIX = "quickfix"
 FIX_ALL = "source.fixAll.dbos"
 FIX_ALL_TITLE = "Fix all safe DBOS problems"
 FIX_ALL_ROUNDS = 5
-_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 @dataclass
@@ -46,7 +45,7 @@ def wants(kind: str, only: Iterable[str] | None) -> bool:
 
 def parses(text: str) -> bool:
     try:
-        compile(text, "<dbos-lsp-fix>", "exec", _FLAGS, dont_inherit=True)
+        compile_module(text, "<dbos-lsp-fix>")
         return True
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False

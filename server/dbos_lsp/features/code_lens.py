@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.knowledge import sdk_facts as sdk
 
 _STEP_ROLES = (Role.STEP, Role.TRANSACTION)
-_RUNNERS = frozenset({"run_step", "run_step_async", "run_tx_step", "run_tx_step_async"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def workflow_steps(model: ModuleModel, workflow: FunctionInfo) -> list[str]:
             seen.setdefault(callee.name, None)
             continue
         api = model.api_of(site.node, site.fn)
-        if api is not None and api[1] in _RUNNERS and len(site.node.args) >= 2:
+        if api is not None and api[1] in sdk.STEP_RUNNERS.get(api[0], ()) and len(site.node.args) >= 2:
             target = site.node.args[1]
             if isinstance(target, ast.Lambda):
                 seen.setdefault(f"<lambda:{target.lineno}:{target.col_offset}>", None)

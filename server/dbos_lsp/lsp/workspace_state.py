@@ -23,19 +23,6 @@ from dbos_lsp.project.workspace import WorkspaceIndex, facts_from_model
 log = logging.getLogger(__name__)
 
 
-class ServerProjectIndex(JediProjectIndex):
-    """The jedi index, answering workflow registrations (DBOS404) from the server's
-    workspace index (one background scan kept current by file events and open
-    buffers) instead of re-listing the workspace on the keystroke path."""
-
-    def __init__(self, root: str | None, environment_path: str | None, workspace_index: WorkspaceIndex) -> None:
-        super().__init__(root, environment_path)
-        self.workspace_index = workspace_index
-
-    def workflow_registrations(self) -> dict[str, list[tuple[str, int]]]:
-        return self.workspace_index.workflow_registrations()
-
-
 class IndexWorker:
     """One daemon thread running index work in order (a scan never delays process exit).
     Jobs other than the scan are tracked, so a request can wait until they landed."""
@@ -100,7 +87,9 @@ class WorkspaceState:
         self.workspace_index.roots = list(self.folders)
 
     def make_index(self, root: str | None, environment_path: str | None) -> JediProjectIndex:
-        self.index = ServerProjectIndex(root, environment_path, self.workspace_index)
+        # The same index the CLI uses, over the server's own store: the background scan,
+        # file events and open buffers keep it current, so the index never re-lists files.
+        self.index = JediProjectIndex(root, environment_path, workspace=self.workspace_index)
         return self.index
 
     @staticmethod
@@ -152,4 +141,4 @@ class WorkspaceState:
         return self.workspace_index.scan(excluded=excluded, progress=progress, cancelled=cancelled, skip=skip)
 
 
-__all__ = ["IndexWorker", "ServerProjectIndex", "WorkspaceState"]
+__all__ = ["IndexWorker", "WorkspaceState"]

@@ -16,7 +16,6 @@ check``, tests) the index scans each application folder once, on first use.
 
 from __future__ import annotations
 
-import ast
 import logging
 import os
 import threading
@@ -24,6 +23,7 @@ from collections.abc import Callable, Mapping
 
 from dbos_lsp.analysis.module_model import ModuleModel
 from dbos_lsp.analysis.names import PendingImport, public_name
+from dbos_lsp.analysis.parsing import compile_module
 from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Resolution, Role
 from dbos_lsp.project.files import MAX_FILE_BYTES, ProjectRoots, read_text_or_none
 from dbos_lsp.project.workspace import WorkspaceIndex
@@ -178,7 +178,7 @@ class JediProjectIndex:
         text = read_text_or_none(file, self.max_file_bytes)
         try:
             if text is not None:
-                model = ModuleModel(ast.parse(text), text.splitlines(), file, self)
+                model = ModuleModel(compile_module(text, file), text.splitlines(), file, self)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             model = None
         self._models[file] = (mtime, model)

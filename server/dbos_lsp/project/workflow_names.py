@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 
 from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.parsing import compile_module
 from dbos_lsp.analysis.registrations import workflow_registrations_in
 from dbos_lsp.project.files import PROJECT_MARKERS, SKIPPED_DIRS, ProjectRoots, project_root, same_path
 
@@ -25,10 +26,8 @@ Registration = tuple[str, int]  # (path, 1-based line of the def or its decorato
 
 def file_registrations(path: str, text: str) -> list[tuple[str, int]]:
     """``(name, line)`` of every workflow registration in one file's text."""
-    import ast
-
     try:
-        tree = ast.parse(text)
+        tree = compile_module(text, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     model = ModuleModel(tree, text.splitlines(), path, None)
