@@ -10,12 +10,17 @@ themselves.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dbos_lsp.analysis.names import ImportTable, PendingImport, dotted
 from dbos_lsp.analysis.queries import QueryMemo, model_query
 from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Role
 from dbos_lsp.knowledge import sdk_facts as sdk
+
+if TYPE_CHECKING:
+    from dbos_lsp.analysis.source_text import Located
 
 __all__ = ["Callee", "Role"]  # re-exported: rules and features import them from here
 
@@ -214,28 +219,40 @@ class ModuleModel:
         while stack:
             node, parent, fn, cls = stack.pop()
             kind = type(node)
+            # ``kind is X`` keeps the hot loop cheap; each taken branch narrows ``node`` for
+            # the type checker with an isinstance that always holds (``kind`` is its type).
             if kind is ast.Call:
+                assert isinstance(node, ast.Call)
                 func = node.func
                 tail = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
                 self.calls.append(CallSite(node, parent, fn, type(parent) is ast.Await, tail))
             elif kind is ast.Name:
                 if fn is not None:
+                    assert isinstance(node, ast.Name)
                     if type(node.ctx) is ast.Load:
                         fn.loads[node.id] = fn.loads.get(node.id, 0) + 1
                     else:
                         fn.bound[node.id] = fn.bound.get(node.id, 0) + 1
                 continue
             elif kind is ast.Attribute:
+                assert isinstance(node, ast.Attribute)
                 if node.attr in _TRACKED_ATTRIBUTES:
                     self.attributes.append(AttributeSite(node, parent, fn))
             elif kind is ast.Await and fn is None:
+                assert isinstance(node, ast.Await)
                 self.module_awaits.append(node)
             elif kind is ast.AnnAssign:
+                assert isinstance(node, ast.AnnAssign)
                 self.annotated_assignments.append(node)
             elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+                assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
                 info = self._enter_function(node, fn, cls)
                 outer_parts: list[ast.AST] = []
-                if kind is not ast.Lambda:
+                body: Sequence[ast.AST]
+                if isinstance(node, ast.Lambda):
+                    body = [node.body]
+                else:
+                    body = node.body
                     outer_parts.extend(node.decorator_list)
                     if node.returns is not None:
                         outer_parts.append(node.returns)
@@ -251,13 +268,13 @@ class ModuleModel:
                         typ = self._annotation_type(a.annotation)
                         if typ:
                             info.local_types[a.arg] = typ
-                body = [node.body] if kind is ast.Lambda else node.body
                 for child in reversed(body):
                     stack.append((child, node, info, None))
                 for child in reversed(outer_parts):
                     stack.append((child, node, fn, cls))
                 continue
             elif kind is ast.ClassDef:
+                assert isinstance(node, ast.ClassDef)
                 if fn is None and cls is None:
                     self.classes[node.name] = self._class_info(node)
                 elif fn is not None:
@@ -268,6 +285,7 @@ class ModuleModel:
                     stack.append((child, node, fn, cls))
                 continue
             elif kind in (ast.Import, ast.ImportFrom) and fn is not None:
+                assert isinstance(node, (ast.Import, ast.ImportFrom))
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
                     fn.bound[local] = fn.bound.get(local, 0) + 1
@@ -315,8 +333,14 @@ class ModuleModel:
         self, node: FunctionNode, parent: FunctionInfo | None, cls: ast.ClassDef | None
     ) -> FunctionInfo:
         is_lambda = isinstance(node, ast.Lambda)
-        name = "<lambda>" if is_lambda else node.name
-        role, tx_kind = (Role.PLAIN, None) if is_lambda else self._role_of(node)
+        name: str
+        role: Role
+        tx_kind: str | None
+        if isinstance(node, ast.Lambda):
+            name, role, tx_kind = "<lambda>", Role.PLAIN, None
+        else:
+            name = node.name
+            role, tx_kind = self._role_of(node)
         info = FunctionInfo(
             node=node,
             name=name,
@@ -451,9 +475,10 @@ class ModuleModel:
         return None
 
     def _infer_local_types(self, info: FunctionInfo) -> None:
-        if info.is_lambda:
+        node = info.node
+        if isinstance(node, ast.Lambda):
             return
-        for stmt in own_statements(info.node.body):
+        for stmt in own_statements(node.body):
             assigned = single_assignment(stmt)
             if assigned is None:
                 continue
@@ -618,7 +643,7 @@ class ModuleModel:
         """1-based line of the first ``DBOS.launch()`` in the body of ``fn`` (None: module)."""
         return self.launch_lines().get(id(fn))
 
-    def relative_to_launch(self, node: ast.AST, fn: FunctionInfo | None) -> str | None:
+    def relative_to_launch(self, node: Located, fn: FunctionInfo | None) -> str | None:
         """ "before" / "after" the first launch of the same body, or None without one.
 
         Same-body only (nested defs run later, at an unknown time), as the catalog's P6 says.
@@ -674,7 +699,7 @@ class ModuleModel:
                 continue
             for kw in site.node.keywords:
                 if kw.arg == "config":
-                    value = kw.value
+                    value: ast.expr | None = kw.value
                     if isinstance(value, ast.Name):
                         value = self.single_value(value.id, site.fn)
                     add(value)
@@ -685,7 +710,7 @@ class ModuleModel:
 
     def single_value(self, name: str, fn: FunctionInfo | None) -> ast.expr | None:
         """The value of ``name`` when it is assigned exactly once in ``fn`` (or the module)."""
-        if fn is not None and not fn.is_lambda and name in fn.bound:
+        if fn is not None and not isinstance(fn.node, ast.Lambda) and name in fn.bound:
             if fn.bound[name] != 1:
                 return None
             for stmt in own_statements(fn.node.body):
@@ -742,10 +767,10 @@ _INSTANCE_TYPES = frozenset(
 
 # Fields that never hold code worth visiting: expression contexts, operators, names.
 _SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "names", "type_ignores", "kind"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
+def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
     # Reversed so that the stack pops children in source order.
     return tuple(reversed([f for f in kind._fields if f not in _SKIPPED_FIELDS]))
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from dbos_lsp import __version__
+from dbos_lsp.analysis.findings import Finding
 from dbos_lsp.cli import rule_doc
 from dbos_lsp.cli.report_formats import Notice, finding_to_json, text_line
 
@@ -178,7 +179,7 @@ def _common_dir(files: Sequence[str]) -> str:
 @dataclass
 class Problem:
     path: str
-    finding: object  # model.Finding
+    finding: Finding
 
 
 @dataclass

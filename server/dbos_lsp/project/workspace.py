@@ -239,7 +239,7 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
     for site in model.calls:
         call = site.node
         api = model.api_of(call, site.fn)
-        method = api[1] if api else (call.func.attr if isinstance(call.func, ast.Attribute) else None)
+        method_name = api[1] if api else (call.func.attr if isinstance(call.func, ast.Attribute) else None)
         if api is not None and api[0] == sdk.DBOS and api[1] in _DBOS_ENQUEUE:
             queue = _literal_str(call.args[0]) if call.args else None
             target = _target_name(call.args[1]) if len(call.args) > 1 else None
@@ -258,7 +258,7 @@ def _scan_queues(model: ModuleModel, facts: FileFacts) -> None:
                 target = _target_name(positional[0])
             if target:
                 facts.enqueues.append(Enqueue(target.rsplit(".", 1)[-1], call.lineno - 1, queue))
-        elif method in _ENQUEUE_METHODS and call.args and (api is None or api[0] == sdk.QUEUE):
+        elif method_name in _ENQUEUE_METHODS and call.args and (api is None or api[0] == sdk.QUEUE):
             # q.enqueue(wf): q registered here, typed as a queue, or (resolved at query
             # time) bound to a registered queue in another file and imported.
             receiver = _receiver_name(call.func)

@@ -111,13 +111,15 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         if sdk.is_async_generator(cls, twin):
             yield _read_stream_finding(ctx, site, recv, method, twin)
             continue
-        edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
+        edits = None  # no rename for a call that is not ``obj.method`` (an alias of the API)
+        if isinstance(func, ast.Attribute) and not _inside_generator_expression(site):
+            edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(
             func,
             f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
             f"use `await {recv}.{twin}()` in async code",
             f"Use `await {recv}.{twin}(...)`",
-            edits if not _inside_generator_expression(site) else None,
+            edits,
         )
 
 
@@ -138,7 +140,7 @@ def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: st
         keyword_pos = ctx.source.start(parent)
     elif isinstance(parent, ast.comprehension) and parent.iter is site.node and not parent.is_async:
         keyword_pos = _comprehension_for_keyword(ctx, parent)
-    if keyword_pos is None:
+    if keyword_pos is None or not isinstance(func, ast.Attribute):  # the latter never: ``obj.method``
         return ctx.finding(func, message)
     edits = [insert(keyword_pos, "async "), rename_attribute(ctx.source, func, twin)]
     return ctx.finding(func, message, f"Use `async for ... in {recv}.{twin}(...)`", edits)
@@ -187,6 +189,9 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         message = f"`{recv}.{method}()` blocks the event loop; use `await {recv}.{twin}()` in async code"
         if not _async_fix_is_safe(ctx, site, cls, method):
             yield ctx.finding(func, message + " (with an `async def` workflow)")
+            continue
+        if twin is None or not isinstance(func, ast.Attribute):
+            yield ctx.finding(func, message)  # no rename to offer (not ``obj.method``)
             continue
         edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(func, message, f"Use `await {recv}.{twin}(...)`", edits)
@@ -250,10 +255,12 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
                 func,
                 message + f"; use `await {recv}.{twin}()`",
                 f"Use `{recv}.{twin}(...)`",
-                [rename_attribute(ctx.source, func, twin)],
+                [rename_attribute(ctx.source, func, twin)] if isinstance(func, ast.Attribute) else None,
             )
         elif method in sdk.SYNC_ONLY.get(cls, ()):
             await_node = site.parent
+            if not isinstance(await_node, ast.Await):
+                continue  # never taken: an awaited call's parent is its ``await``
             removal = Edit(Span(ctx.source.start(await_node), ctx.source.start(site.node)), "")
             yield ctx.finding(func, message + "; drop the `await`", "Remove `await`", [removal])
         elif method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) or (cls == sdk.HANDLE and method == "get_status"):
@@ -349,6 +356,9 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
         message = f"`{recv}.{method}()` returns {what} that sync code cannot await"
         if twin is None:
             yield ctx.finding(func, message + "; call it from `async def` code")
+            continue
+        if not isinstance(func, ast.Attribute):
+            yield ctx.finding(func, message + f"; use `{recv}.{twin}()` here")  # no rename to offer
             continue
         yield ctx.finding(
             func,

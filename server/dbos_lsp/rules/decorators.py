@@ -60,9 +60,10 @@ _MUST_CALL = frozenset({"workflow", "step", "dbos_class"})
 def decorator_not_called(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for info in model.functions:
-        if info.is_lambda:
+        node = info.node
+        if isinstance(node, ast.Lambda):
             continue
-        for dec in info.node.decorator_list:
+        for dec in node.decorator_list:
             yield from _check_bare(ctx, dec, info.parent)
     for cls, scope in _classes(model):
         for dec in cls.decorator_list:
@@ -110,9 +111,10 @@ def _is_route(model: ModuleModel, dec: ast.expr) -> bool:
 def fastapi_decorator_order(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for info in model.functions:
-        if info.is_lambda or info.role is not Role.WORKFLOW:
+        node = info.node
+        if isinstance(node, ast.Lambda) or info.role is not Role.WORKFLOW:
             continue
-        decorators = info.node.decorator_list
+        decorators = node.decorator_list
         dbos_index = next(
             (i for i, d in enumerate(decorators) if _dbos_decorator(model, d, info.parent) == "workflow"),
             None,
@@ -197,7 +199,10 @@ def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
 
 def _dbos_prefix(ctx: RuleContext, info: FunctionInfo) -> str | None:
     """How this file spells the DBOS class in the method's decorator (``DBOS``, ``dbos.DBOS``)."""
-    for dec in info.node.decorator_list:
+    node = info.node
+    if isinstance(node, ast.Lambda):
+        return None  # never: the callers pass methods
+    for dec in node.decorator_list:
         target = decorator_target(dec)
         if _dbos_decorator(ctx.model, dec, info.parent) == "workflow" and isinstance(target, ast.Attribute):
             text = one_line(ctx.source, target.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Callable, Iterator
+from typing import TypeGuard
 
 from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, is_local, own_statements
@@ -31,11 +32,11 @@ DETERMINISM = "workflow-determinism"
 SLEEP = "pattern-sleep"
 
 
-def _in_workflow(fn: FunctionInfo | None) -> bool:
+def _in_workflow(fn: FunctionInfo | None) -> TypeGuard[FunctionInfo]:
     return fn is not None and fn.role is Role.WORKFLOW and not fn.is_lambda
 
 
-def _short(ctx: RuleContext, node: ast.AST) -> str:
+def _short(ctx: RuleContext, node: ast.expr) -> str:
     text = one_line(ctx.source, node, 40)
     if text is None:
         return "this call" if isinstance(node, ast.Call) else "this expression"
@@ -112,7 +113,7 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
         sites = grouped.get(fn, [])
         logged = _logging_argument_ids(model, sites)
         reported: set[tuple[int, int]] = set()
-        hits: list[tuple[ast.AST, str]] = []
+        hits: list[tuple[ast.expr, str]] = []
         for attr in environ_sites.get(fn, ()):
             node = attr.node
             if id(node) in logged or not isinstance(node.ctx, ast.Load):
@@ -233,7 +234,7 @@ def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | N
     receiver = func.value
     # Path("data.json").read_text(), or a name bound once to Path(...)
     if func.attr in _PATH_IO_METHODS:
-        value = receiver
+        value: ast.expr | None = receiver
         if isinstance(receiver, ast.Name):
             value = model.single_value(receiver.id, fn)
         if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
@@ -409,10 +410,10 @@ def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
         if site.fn is not None and site.fn.role in _STATEFUL_ROLES:
             calls.setdefault(site.fn, []).append(site)
     for fn in model.functions:
-        if fn.role not in _STATEFUL_ROLES or fn.is_lambda:
+        if fn.role not in _STATEFUL_ROLES or isinstance(fn.node, ast.Lambda):
             continue
         declared: set[str] = set()
-        hits: list[tuple[ast.AST, str]] = []
+        hits: list[tuple[ast.expr, str]] = []
         statements = list(own_statements(fn.node.body))
         for stmt in statements:
             if isinstance(stmt, ast.Global):

@@ -250,8 +250,8 @@ def _limiter_problem(expr: object) -> bool | None:
             return None
         present[name] = value
     for wanted in ("limit", "period"):
-        value = present.get(wanted)
-        if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        given = present.get(wanted)
+        if given is None or (isinstance(given, ast.Constant) and given.value is None):
             return True
     return False
 
@@ -303,7 +303,7 @@ def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) 
             if known(small) and val(small) is not None and val(small) > queue_limit:
                 return f"`{small}` ({val(small)}) is larger than `{limit_name}` ({queue_limit})"
     polling = values["polling_interval_sec"]
-    if polling is not _UNKNOWN and polling is not _MISSING and polling is not None and polling <= 0:
+    if isinstance(polling, (int, float)) and polling <= 0:  # not _UNKNOWN, _MISSING or None
         return "`polling_interval_sec` must be positive"
     if limiters.get("limiter") is not _MISSING and _limiter_problem(limiters.get("limiter")):
         return "`limiter` must set both 'limit' and 'period'"
@@ -382,7 +382,7 @@ def _cron_literals(model: ModuleModel, site: CallSite, method: str) -> Iterator[
 # week, second, year.  With six or seven fields DBOS puts the seconds first.
 _CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6), (0, 59), (1970, 2099))
 _DOM, _MONTH, _DOW = 2, 3, 4
-_CRON_NAMES = (
+_CRON_NAMES: tuple[dict[str, int | str], ...] = (
     {},
     {},
     {"l": "l"},

@@ -78,10 +78,14 @@ def _used(code: str, findings: list[Finding]) -> bool:
 def _finding(rule_901: Rule, line: str, index: int, start: int, end: int, unused: list[str]) -> Finding:
     keep = [c for c in _codes_in_order(line[start:end]) if c.upper() not in unused]
     comment = line[start:end]
+    message = f"unused suppression: no {', '.join(unused)} finding on this line"
+    where = Span(Position(index, start), Position(index, end))
     if keep:
-        head = re.match(r"#\s*(noqa\s*:\s*|dbos:\s*ignore\s*\[)", comment, re.IGNORECASE).group(0)
+        head = re.match(r"#\s*(noqa\s*:\s*|dbos:\s*ignore\s*\[)", comment, re.IGNORECASE)
+        if head is None:  # never: ``line_suppressions`` found a list of codes in this comment
+            return Finding(rule_901.code, rule_901.name, message, where, rule_901.severity)
         tail = "]" if comment.rstrip().endswith("]") else ""
-        new_text, span = head + ", ".join(keep) + tail, Span(Position(index, start), Position(index, end))
+        new_text, span = head.group(0) + ", ".join(keep) + tail, Span(Position(index, start), Position(index, end))
         title = f"Remove unused {', '.join(unused)} from the suppression"
     elif line[end:].strip():
         # More comment text follows: drop only the suppression, keep the rest a comment.
@@ -93,13 +97,12 @@ def _finding(rule_901: Rule, line: str, index: int, start: int, end: int, unused
             cut = start  # a comment on its own line: keep the indentation, drop the text
         new_text, span = "", Span(Position(index, cut), Position(index, end))
         title = "Remove unused suppression comment"
-    message = f"unused suppression: no {', '.join(unused)} finding on this line"
     fix = Fix(title, True, (Edit(span, new_text),))
     return Finding(
         rule_901.code,
         rule_901.name,
         message,
-        Span(Position(index, start), Position(index, end)),
+        where,
         rule_901.severity,
         fix,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
@@ -62,8 +63,8 @@ _RETRY_OPTIONS = ("max_attempts", "interval_seconds", "backoff_rate", "should_re
 _DBOS_STEP_RUNNERS = {sdk.DBOS: sdk.STEP_RUNNERS[sdk.DBOS]}
 
 
-def _in_step(site: CallSite) -> bool:
-    return site.fn is not None and site.fn.role in _IN_STEP
+def _in_step(fn: FunctionInfo | None) -> TypeGuard[FunctionInfo]:
+    return fn is not None and fn.role in _IN_STEP
 
 
 def _executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
@@ -110,9 +111,9 @@ def _dbos_api(model: ModuleModel, site: CallSite, tails: frozenset[str]) -> tupl
 def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for site in model.calls:
-        if not _in_step(site):
-            continue
         fn = site.fn
+        if not _in_step(fn):
+            continue
         func = site.node.func
         api = _dbos_api(model, site, _STARTS_WORKFLOW_TAILS)
         if api is not None:
@@ -150,7 +151,8 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
 def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for site in model.calls:
-        if not _in_step(site):
+        fn = site.fn
+        if not _in_step(fn):
             continue
         method = _running_dbos_method(model, site, _WORKFLOW_BODY_ONLY)
         if method is None:
@@ -159,7 +161,7 @@ def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
         recv = receiver_text(ctx.source, func)
         yield ctx.finding(
             func,
-            f"`{recv}.{method}()` only works in a workflow body, not inside {_context_name(site.fn)}: "
+            f"`{recv}.{method}()` only works in a workflow body, not inside {_context_name(fn)}: "
             "it raises at run time; call it from the workflow and pass the result to the step",
         )
 
@@ -291,7 +293,7 @@ def _keywords_finding(ctx: RuleContext, call: ast.Call, what: str) -> Finding | 
         edits = [Edit(ctx.source.span(allowed.value), "True")]
     else:
         return None
-    return _retry_finding(ctx, options[0], [kw.arg for kw in options], what, edits)
+    return _retry_finding(ctx, options[0], [kw.arg for kw in options if kw.arg is not None], what, edits)
 
 
 def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Finding | None:
@@ -307,6 +309,8 @@ def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Finding | N
     allowed = keys.get("retries_allowed")
     if allowed is None:
         first_key = options.keys[0]
+        if first_key is None:
+            return None  # never: a ``**spread`` entry returned above
         text = ctx.source.node_text(first_key)
         quote = text[0] if text[:1] in ("'", '"') else '"'
         edits = [insert(ctx.source.start(first_key), f"{quote}retries_allowed{quote}: True, ")]
@@ -317,7 +321,9 @@ def _dict_finding(ctx: RuleContext, options: ast.Dict, what: str) -> Finding | N
     return _retry_finding(ctx, keys[present[0]][0], present, what, edits)
 
 
-def _retry_finding(ctx: RuleContext, where: ast.AST, names: list[str], what: str, edits: list[Edit]) -> Finding:
+def _retry_finding(
+    ctx: RuleContext, where: ast.expr | ast.keyword, names: list[str], what: str, edits: list[Edit]
+) -> Finding:
     listed = ", ".join(f"`{n}`" for n in names)
     return ctx.finding(
         where,

@@ -118,7 +118,7 @@ def _rename_span(start: Position, old: str) -> Span:
 _SKIP_TOKENS = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
 
 
-def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Position) -> Edit | None:
+def _delete_element(ctx: RuleContext, container: ast.Call | ast.Dict, element_start: Position) -> Edit | None:
     """An edit removing the argument or dict entry that starts at ``element_start`` from
     ``container`` (an ``ast.Call`` or ``ast.Dict``), with its comma, so the rest still parses.
 
@@ -131,7 +131,7 @@ def _delete_element(ctx: RuleContext, container: ast.AST, element_start: Positio
         return None
 
 
-def _delete_element_unchecked(ctx: RuleContext, container: ast.AST, element_start: Position) -> Edit | None:
+def _delete_element_unchecked(ctx: RuleContext, container: ast.Call | ast.Dict, element_start: Position) -> Edit | None:
     src = ctx.source
     origin = src.start(container)
     text = src.node_text(container)
@@ -597,7 +597,7 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             stack.extend(reversed([b for b in block if isinstance(b, ast.stmt)]))
 
 
-def _private_import_finding(ctx: RuleContext, node: ast.AST, module: str) -> Finding:
+def _private_import_finding(ctx: RuleContext, node: ast.stmt | ast.alias, module: str) -> Finding:
     return ctx.finding(
         node,
         f"`{module}` does not exist in DBOS >= 3.0 (ImportError); it was a private module of DBOS 2.x: "
