@@ -120,7 +120,10 @@ local function run()
   end
   result.diagnostics = diag_list(buf)
   local d = dbos101(buf)[1]
-  -- Which LSP model delivered it: Neovim 0.11 advertises textDocument/diagnostic (pull).
+  -- Which LSP model delivered it.  Neovim 0.11 advertises textDocument/diagnostic (pull) but
+  -- not workspace/diagnostic/refresh, so the server should push; a Neovim with refresh pulls.
+  result.refresh_support =
+    vim.tbl_get(vim.lsp.protocol.make_client_capabilities(), 'workspace', 'diagnostics', 'refreshSupport') == true
   if d then
     if d.namespace == vim.lsp.diagnostic.get_namespace(c.id, true) then
       result.diagnostic_mode = 'pull'

@@ -261,7 +261,8 @@ def test_validator_models_both_failures():
     old, new = _with_entry(README_ENTRIES["25.07"]), _with_entry(README_ENTRIES["master"])
     # the master entry is rejected by 25.07 ...
     assert any("unknown feature 'pull-diagnostics'" in e for e in validate(new, features=FEATURES_25_07))
-    # ... and the 25.07 entry loads on master but gives no diagnostics there (no pull).
+    # ... and the 25.07 entry loads on master but does not enable pull there (the server then
+    # falls back to pushing, tests/lsp/test_delivery.py).
     assert validate(old, features=FEATURES) == []
     assert "pull-diagnostics" not in enabled_features(_entry(_python(old), "dbos-lsp"))
 

@@ -22,6 +22,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 from test_workspace import start
 
+from client_profiles import PULL_REFRESH
+
 pytest.importorskip("dbos")  # the jedi finding resolves through the SDK's sources
 
 ORDERS = """\
@@ -111,7 +113,7 @@ def cli_findings(root: Path) -> set[tuple[str, int, int, str]]:
     return {(f["path"], f["line"] - 1, f["column"] - 1, f["code"]) for f in cli_json(root)}
 
 
-@pytest_lsp.fixture(params=["visual-studio-code", "neovim@v0.11"], config=CONFIG)
+@pytest_lsp.fixture(params=["visual-studio-code", PULL_REFRESH], config=CONFIG)
 async def parity_client(request, tree: Path, lsp_client: LanguageClient):
     lsp_client.session = await start(lsp_client, request.param, tree)
     lsp_client.root = tree
@@ -159,7 +161,7 @@ def fixture_tree(tmp_path: Path) -> Path:
 
 @pytest_lsp.fixture(config=CONFIG)
 async def fixture_client(fixture_tree: Path, lsp_client: LanguageClient):
-    lsp_client.session = await start(lsp_client, "neovim@v0.11", fixture_tree)
+    lsp_client.session = await start(lsp_client, PULL_REFRESH, fixture_tree)
     lsp_client.root = fixture_tree
     yield
     await lsp_client.shutdown_session()

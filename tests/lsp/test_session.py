@@ -1,4 +1,5 @@
-"""End-to-end: the server over stdio, driven as VS Code (push, UTF-16) and Neovim 0.11 (pull, UTF-8)."""
+"""End-to-end: the server over stdio, driven as VS Code (push, UTF-16) and a pull client with
+refresh support and UTF-8 positions (Neovim 0.11's capabilities plus refresh)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import pytest
 import pytest_lsp
 from conftest import CONFIG, Session
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
-CLIENTS = ["visual-studio-code", "neovim@v0.11"]
+from client_profiles import PULL_REFRESH, capabilities
+
+CLIENTS = ["visual-studio-code", PULL_REFRESH]
 # One server per client kind for the whole module (each test opens its own documents).
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -83,7 +86,7 @@ def broken(:
 async def start(client: LanguageClient, name: str, options=None) -> Session:
     result = await client.initialize_session(
         types.InitializeParams(
-            capabilities=client_capabilities(name),
+            capabilities=capabilities(name),
             workspace_folders=[types.WorkspaceFolder(uri=CONFIG_ROOT, name="lsp-tests")],
             initialization_options=options if options is not None else {"settings": {}},
         )

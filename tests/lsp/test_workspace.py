@@ -1,8 +1,9 @@
 """Workspace features end to end: pyproject + editor settings, live changes, the index.
 
 Each test gets its own server and a temporary workspace folder on disk, driven as
-VS Code 1.65 (push, dynamic file watchers, code-lens refresh) and Neovim 0.11 (pull),
-plus a pull client that supports ``workspace/diagnostic/refresh``.
+VS Code 1.65 (push, dynamic file watchers, code-lens refresh) and Neovim 0.11 (it pulls
+but cannot be asked to pull again, so the server pushes), plus a pull client that
+supports ``workspace/diagnostic/refresh`` (see ``client_profiles``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,12 @@ import pytest
 import pytest_lsp
 from conftest import CONFIG, Session, until
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 from test_session import SLEEPY
 
-PULL_REFRESH = "neovim@v0.11+refresh"
+from client_profiles import PULL_REFRESH, capabilities
+
 CLIENTS = ["visual-studio-code", "neovim@v0.11"]
-
-
-def capabilities(name: str) -> types.ClientCapabilities:
-    if name == PULL_REFRESH:
-        caps = client_capabilities("neovim@v0.11")
-        caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
-        return caps
-    return client_capabilities(name)
 
 
 def write(root: Path, name: str, text: str) -> Path:

@@ -29,8 +29,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.protocol import default_converter
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+from client_profiles import capabilities
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_DIR = str(REPO / "server")
@@ -467,7 +469,7 @@ class LiveSession:
         root = root or Path(tempfile.mkdtemp(prefix="dbos-lsp-robustness-"))
         result = await client.initialize_session(
             types.InitializeParams(
-                capabilities=client_capabilities(kind),
+                capabilities=capabilities(kind),
                 workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="robustness")],
                 initialization_options=options if options is not None else {"dbos": {"pushDebounceMs": 0}},
             )

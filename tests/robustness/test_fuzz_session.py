@@ -1,8 +1,8 @@
 """Random edit sequences through one real LSP session per client kind.
 
 A push client with UTF-16 positions (pytest-lsp's ``visual-studio-code``) and a pull
-client with UTF-8 positions (``neovim@v0.11``) each open documents built from DBOS
-fragments, then send incremental ``didChange`` events (insertions, deletions, pasted
+client with UTF-8 positions (Neovim 0.11's capabilities plus refresh, ``PULL_REFRESH``)
+each open documents built from DBOS fragments, then send incremental ``didChange`` events (insertions, deletions, pasted
 fragments, brackets, tabs, CRLF, emoji, astral-plane characters).  After every edit the
 server must answer diagnostics, hover and code actions without error; every range must lie
 inside the client's text (checked in the client's units by an independent implementation);
@@ -36,7 +36,9 @@ from rb_support import (
     whole_range,
 )
 
-CLIENT_KINDS = ["visual-studio-code", "neovim@v0.11"]
+from client_profiles import PULL_REFRESH
+
+CLIENT_KINDS = ["visual-studio-code", PULL_REFRESH]
 STATS = {"examples": 0, "edits": 0, "actions_applied": 0}
 
 
@@ -55,7 +57,7 @@ def live(request, loop_thread: LoopThread):
 
 
 def test_negotiated_kinds(live: LiveSession):
-    if live.kind.startswith("neovim"):
+    if live.kind == PULL_REFRESH:
         assert live.pull and live.encoding == "utf-8"
     else:
         assert not live.pull and live.encoding == "utf-16"

@@ -15,7 +15,11 @@ from rb_support import frame, read_message, spawn_server
 SLEEPY = "from dbos import DBOS\n\n\n@DBOS.workflow()\nasync def wf() -> None:\n    DBOS.sleep(30)\n"
 INVALID_REQUEST, INVALID_PARAMS = -32600, -32602
 TIMEOUT = 30.0
-PULL = {"textDocument": {"diagnostic": {"dynamicRegistration": False}}}
+# Pull, and refresh (without it the server pushes instead).
+PULL = {
+    "textDocument": {"diagnostic": {"dynamicRegistration": False}},
+    "workspace": {"diagnostics": {"refreshSupport": True}},
+}
 
 
 class RawClient:
@@ -175,7 +179,7 @@ def _configuration(reply):
 def test_a_bad_configuration_answer_keeps_the_settings_quietly(workspace, clients, reply):
     client = RawClient(workspace, answer=_configuration(reply))
     clients.append(client)
-    capabilities = {**PULL, "workspace": {"configuration": True, "didChangeConfiguration": {}}}
+    capabilities = {**PULL, "workspace": {**PULL["workspace"], "configuration": True, "didChangeConfiguration": {}}}
     client.initialize(workspace, capabilities, {"dbos": {"ignore": ["DBOS101"]}})
     uri = (workspace / "a.py").as_uri()
     client.open(uri, SLEEPY + "\n\n@DBOS.workflow()\nasync def wf2() -> None:\n    DBOS.sleep_async(1)\n")

@@ -98,5 +98,7 @@ class Analysis:
     # The DBOS version the rules assumed, and where it came from.
     dbos_version: str | None = None
     dbos_version_source: str = "newest release (no version configured)"
+    # Why the text was not analysed at all (a buffer over ``maxFileBytes``), else None.
+    skipped: str | None = None
     # The parsed module the findings came from, so hover need not parse again.
     model: Any = field(default=None, repr=False, compare=False)

@@ -56,6 +56,8 @@ def hover_markdown(
     """The hover at ``(line, character)``: Markdown and the span it describes, or None.
     ``detail`` "full" shows every rule section; anything else is compact, at most
     ``budget`` characters."""
+    if analysis.skipped is not None:
+        return None  # a file too large to analyse is too large to parse for hover
     if detail != "full":
         return _compact_hover(text, line, character, analysis, library, model, budget)
     source = SourceText(text)

@@ -25,6 +25,7 @@ from pygls.workspace import TextDocument
 
 from dbos_lsp import __version__
 from dbos_lsp.lsp.convert import client_has, diagnostics
+from dbos_lsp.lsp.delivery import PullWatch
 from dbos_lsp.lsp.protocol import DbosProtocol
 from dbos_lsp.lsp.session import Session, Snapshot
 
@@ -59,6 +60,7 @@ class DbosLanguageServer(LanguageServer):
         self._publishes: dict[str, asyncio.Task] = {}
         self._warms: dict[str, asyncio.Task] = {}
         self._refresh_task: asyncio.Task | None = None
+        self.pull_watch = PullWatch(self._fall_back_to_push)
 
     # ----- messages ------------------------------------------------------------------------
 
@@ -124,6 +126,8 @@ class DbosLanguageServer(LanguageServer):
         path = to_fs_path(doc.uri) if doc.uri.startswith("file:") else None
         snap, problems = await self.session.snapshot(doc.uri, version, doc.source, path)
         self.report_settings_errors(problems)
+        if snap.analysis.skipped is not None and self.session.first_of_kind(f"skipped:{doc.uri}"):
+            self.log(f"dbos-lsp: {doc.uri} {snap.analysis.skipped}", types.MessageType.Warning)
         for code, error in self.session.new_rule_errors(doc.uri, version, snap.analysis):
             self.log(f"dbos-lsp: rule {code} failed on {doc.uri} (version {version}): {error}", types.MessageType.Error)
         return snap
@@ -214,6 +218,16 @@ class DbosLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=items)
         )
+
+    def _fall_back_to_push(self, unpulled_uri: str) -> None:
+        """The client advertised pull but did not pull a document it opened: push from now on."""
+        self.session.pull_mode = False
+        self.log(
+            f"dbos-lsp: the client did not pull diagnostics for {unpulled_uri}; pushing them from now on",
+            types.MessageType.Warning,
+        )
+        for uri in self.open_uris():
+            self.schedule_publish(uri, 0)
 
     def publish_empty(self, uri: str) -> None:
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

@@ -28,6 +28,7 @@ from dbos_lsp.engine.incremental import IncrementalAnalyzer
 from dbos_lsp.engine.pipeline import analyze, module_model
 from dbos_lsp.features.code_actions import FixAllResult, fix_all
 from dbos_lsp.lsp.workspace_state import WorkspaceState
+from dbos_lsp.project.files import text_too_large
 
 KEEP_PARSED = 8  # documents whose parsed module and incremental state stay in memory
 MAX_REMEMBERED = 2000  # bound on remembered (rule, uri, version) and problem keys
@@ -234,6 +235,10 @@ class Session:
             settings, problems = self.settings_for(path)
             if self.excluded(path, settings):
                 return Analysis(), problems, True
+            too_large = text_too_large(text, settings.max_file_bytes)
+            if too_large is not None:
+                # Parsing 20 MB costs minutes and gigabytes, on every keystroke.
+                return Analysis(skipped=too_large), problems, False
             try:
                 return self._run(text, settings, path, uri), problems, False
             except SystemError as exc:  # CPython's AST race (gh-106905): the same input parses again
@@ -283,7 +288,10 @@ class Session:
         cached = self._models.get(snap.uri)
         if cached is not None and cached[0] == key:
             return cached[1]
-        model = snap.analysis.model or module_model(snap.text, self.index, snap.path)
+        if snap.analysis.skipped is not None:
+            model = None  # too large to parse for hover either
+        else:
+            model = snap.analysis.model or module_model(snap.text, self.index, snap.path)
         self._models[snap.uri] = (key, model)
         return model
 
@@ -294,7 +302,7 @@ class Session:
         cached = self._fix_alls.get(snap.uri)
         if cached is not None and cached[0] == key:
             return cached[1]
-        result = fix_all(snap.text, snap.analysis, self.reanalyzer(snap.path))
+        result = fix_all(snap.text, snap.analysis, self.reanalyzer(snap.path))  # no findings: no work
         self._fix_alls[snap.uri] = (key, result)
         return result
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.parsing import compile_module
 from dbos_lsp.analysis.registrations import workflow_registrations_in
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.project.files import MAX_FILE_BYTES, ProjectRoots, norm_path, read_text_or_none, walk_python_files
@@ -99,7 +100,7 @@ def module_name(path: str, root: str | None = None) -> str:
 def scan_text(path: str, text: str, module: str | None = None) -> FileFacts:
     """Facts of one file's text (an unparsable file has none)."""
     try:
-        tree = ast.parse(text)
+        tree = compile_module(text, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return FileFacts(path, module or module_name(path))
     return facts_from_model(ModuleModel(tree, text.splitlines(), path, None), path, module)

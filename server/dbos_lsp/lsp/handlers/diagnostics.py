@@ -12,6 +12,11 @@ from dbos_lsp.lsp.server import DbosLanguageServer
 
 async def pull_diagnostics(ls: DbosLanguageServer, params: types.DocumentDiagnosticParams):
     uri = params.text_document.uri
+    ls.pull_watch.pulled(uri)
+    if ls.pull_watch.fell_back:
+        # Pushed since this client left a document unpulled; a pull now would show each
+        # finding twice.
+        return types.FullDocumentDiagnosticReport(items=[])
     await ls.settled(uri)
     doc = ls.open_document(uri)
     if doc is None:

@@ -20,6 +20,8 @@ def did_open(ls: DbosLanguageServer, params: types.DidOpenTextDocumentParams) ->
     ls.session.opened(uri)
     if not ls.session.pull_mode:
         ls.schedule_publish(uri, 0)
+    else:
+        ls.pull_watch.opened(uri)  # no pull soon: the client gets pushes instead
 
 
 def did_change(ls: DbosLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -49,6 +51,7 @@ def did_save(ls: DbosLanguageServer, params: types.DidSaveTextDocumentParams) ->
 def did_close(ls: DbosLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.session.closed(uri)
+    ls.pull_watch.closed(uri)
     ls.cancel_scheduled(uri)
     if not ls.session.pull_mode:
         ls.publish_empty(uri)

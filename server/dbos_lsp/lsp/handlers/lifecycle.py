@@ -9,6 +9,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from dbos_lsp import __version__
+from dbos_lsp.lsp.delivery import chooses_pull
 from dbos_lsp.lsp.documents import adopt as adopt_workspace
 from dbos_lsp.lsp.handlers import diagnostics, settings, workspace
 from dbos_lsp.lsp.server import DbosLanguageServer
@@ -29,8 +30,7 @@ def initialize(ls: DbosLanguageServer, params: types.InitializeParams) -> None:
     session = ls.session
     session.workspace.set_folders(paths)
     ls.pending_settings_errors = session.apply_settings(params.initialization_options, root, initial=True)
-    td = params.capabilities.text_document
-    session.pull_mode = bool(td is not None and td.diagnostic is not None)
+    session.pull_mode = chooses_pull(params.capabilities)
     if session.pull_mode:
         diagnostics.register_pull(ls)
 
