@@ -4,7 +4,7 @@
 
 Each finding becomes ``CODE@START-END "PATTERN"`` on its start line (the syntax is described
 in ``tests/test_rule_fixtures.py``): its code-point column range and a short, stable fragment
-of its message (the first clause, without the "DBOS x.y assumed" note that changes with the
+of its message (the first clause, without the " (DBOS x.y)" version note that changes with the
 newest release).  Only the text of ``# expect:`` comments changes; a finding on a line that
 has no such comment, or a comment on a line without findings, is reported and left alone,
 since the fixture (or the engine) needs a person's look.  Review the diff before keeping it:
@@ -15,6 +15,7 @@ a fixture is not pinned to the current output.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -27,15 +28,13 @@ from test_rule_fixtures import EXPECT, FIXTURES, mismatches, parse_expectations,
 
 FRAGMENT_MAX = 64  # characters of message text, before escaping
 _REGEX_SPECIAL = set(".^$*+?{}[]()|\\")
-_VERSION_NOTE = " (DBOS "  # finish() appends " (DBOS 3.4 assumed from ...)" to version-sensitive messages
+_VERSION_NOTE = re.compile(r" \(DBOS [0-9][0-9.]*\)$")  # finish() appends " (DBOS 3.4)" to version-sensitive messages
 
 
 def fragment(message: str) -> str:
     """The message's first clause (up to `;` or `. ` outside `code` and 'quotes'), cut to
     FRAGMENT_MAX characters at a space outside quotes."""
-    note = message.rfind(_VERSION_NOTE)
-    if note != -1 and " assumed from " in message[note:]:
-        message = message[:note]
+    message = _VERSION_NOTE.sub("", message)
     spaces: list[int] = []
     quote, end = None, len(message)
     for i, ch in enumerate(message):

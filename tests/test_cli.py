@@ -132,10 +132,7 @@ def test_text_format_exact(tmp_path):
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert lines == [
-        (
-            f"{f}:7:5: DBOS101 [async-sync-dbos-call] `DBOS.sleep()` raises RuntimeError inside a running "
-            "event loop; use `await DBOS.sleep_async()` in async code"
-        )
+        (f"{f}:7:5: DBOS101 [async-sync-dbos-call] `DBOS.sleep()` raises RuntimeError in a running event loop")
     ]
     assert proc.stderr.strip() == "Found 1 problem in 1 file (1 file checked)"
 

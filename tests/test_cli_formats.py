@@ -276,8 +276,7 @@ def test_github_format(in_tmp):
     lines = out.splitlines()
     assert lines[0] == (
         "::error file=src/levels.py,line=18,col=5,endLine=18,endColumn=15,"
-        "title=DBOS101 async-sync-dbos-call::`DBOS.sleep()` raises RuntimeError inside a running "
-        "event loop; use `await DBOS.sleep_async()` in async code"
+        "title=DBOS101 async-sync-dbos-call::`DBOS.sleep()` raises RuntimeError in a running event loop"
     )
     kinds = [line.split(" ", 1)[0] for line in lines]
     assert kinds == ["::error", "::error", "::warning", "::notice"]

@@ -81,7 +81,7 @@ def test_upgrade_messages_name_the_assumed_version():
     analysis = analyze(LEGACY_APP, Settings(dbos_version="3.1"))
     upgrade = [f for f in analysis.findings if f.code in UPGRADE_CODES]
     assert upgrade
-    assert all("DBOS >= 3.0" in f.message and "3.1" in f.message for f in upgrade)
+    assert all("DBOS 3.0" in f.message and f.message.endswith(" (DBOS 3.1)") for f in upgrade)
 
 
 # ----- DBOS611 ---------------------------------------------------------------------------

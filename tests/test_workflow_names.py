@@ -106,7 +106,7 @@ def test_collision_reported_on_the_current_files_decorator(workspace: Path) -> N
     index = StubIndex(workspace)
     got = findings(workspace / "shop/orders.py", index)
     assert [(f.span.start.line + 1, f.code) for f in got] == [(5, "DBOS404"), (11, "DBOS404")]
-    assert "payments.py:5" in got[0].message and "'process'" in got[0].message
+    assert "payments.py:5" in got[0].message and "`process`" in got[0].message
     assert "payments.py:10" in got[1].message
 
 

@@ -114,7 +114,7 @@ def test_neovim_end_to_end(nvim_run, dbos_project):
     hits = [d for d in r["diagnostics"] if d["code"] == "DBOS101"]
     assert [d["lnum"] + 1 for d in hits] == [SLEEP_LINE], dump
     assert hits[0]["source"] == "dbos", dump
-    assert "sleep_async" in hits[0]["message"], dump
+    assert hits[0]["message"] == "`DBOS.sleep()` raises RuntimeError in a running event loop", dump
     # Pull only when Neovim can also be asked to pull again (0.11 cannot: the server pushes, so
     # other files' and settings' changes reach the buffer without an edit).
     expected_mode = "pull" if r["refresh_support"] else "push"

@@ -204,6 +204,9 @@ class CheckResult:
     changes: list[FileChange] = field(default_factory=list)
     lines: dict[str, list[str]] = field(default_factory=dict)  # path -> lines of the analysed text
     unsuppressible: int = 0  # --add-noqa: findings no comment could be added for
+    # "DBOS 3.4 assumed from ..." for each version a version-sensitive finding assumed (the
+    # findings' messages say only "(DBOS 3.4)"), in first-seen order; shown in the text summary.
+    versions_assumed: dict[str, None] = field(default_factory=dict)
 
     def note(self, notice: Notice) -> None:
         self.notices.append(notice)
@@ -229,12 +232,15 @@ def check_files(
     ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
     that parses (recorded in ``changes``, never written here); the problems reported are
     then those of the new text."""
+    from dbos_lsp.analysis.settings import parse_version
     from dbos_lsp.engine.pipeline import analyze
     from dbos_lsp.features.code_actions import parses
     from dbos_lsp.project.config import exclusion_test, is_excluded, settings_for
     from dbos_lsp.project.files import ProjectRoots, SkippedFile, read_source
     from dbos_lsp.project.index import JediProjectIndex
     from dbos_lsp.project.workspace import WorkspaceIndex
+    from dbos_lsp.rules import REGISTRY
+    from dbos_lsp.rules.registry import version_text
 
     entries = [(f, True) if isinstance(f, str) else f for f in files]
     result = CheckResult()
@@ -331,6 +337,10 @@ def check_files(
             result.lines[path] = split_lines(text)
         for f in analysis.findings:
             result.problems.append(Problem(path, f))
+        if any(REGISTRY[f.code].version_sensitive for f in analysis.findings):
+            assumed = parse_version(analysis.dbos_version or "")
+            shown = version_text(assumed) if assumed else analysis.dbos_version
+            result.versions_assumed.setdefault(f"DBOS {shown} assumed from {analysis.dbos_version_source}")
     result.problems.sort(key=lambda p: (p.path, p.finding.span.start, p.finding.span.end, p.finding.code))
     return result
 
@@ -554,6 +564,8 @@ def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stder
         summary += f" ({_plural(result.files_checked, 'file')} checked"
         if result.files_failed:
             summary += f", {result.files_failed} with errors"
+        if args.format == "text" and result.versions_assumed:
+            summary += "; " + "; ".join(result.versions_assumed)
         summary += ")"
         stderr.write(summary + "\n")
     stderr.flush()

@@ -21,6 +21,7 @@ from dbos_lsp.analysis.suppression import comment_line, file_suppression, is_sup
 from dbos_lsp.knowledge import sdk_facts
 from dbos_lsp.rules import REGISTRY, Rule, RuleContext
 from dbos_lsp.rules.meta import unused_suppressions
+from dbos_lsp.rules.registry import version_text
 
 
 def selected_rules(settings: Settings, version: tuple[int, ...]) -> list[Rule]:
@@ -95,9 +96,11 @@ def finish(result: Analysis, raw: list[Finding], source: SourceText, run: RunSet
     """Version notes, DBOS901, severity overrides and suppressions, on copies of ``raw``
     (an incremental run keeps the raw findings of unchanged code for the next edit)."""
     findings = [replace(f) for f in raw]
+    # Only the version: where it came from is in ``Analysis.dbos_version_source`` (hover, CLI summary).
+    note = f" (DBOS {version_text(run.version)})"
     for f in findings:
         if REGISTRY[f.code].version_sensitive:
-            f.message += f" (DBOS {run.version_text} assumed from {run.version_source})"
+            f.message += note
     rule_901 = REGISTRY.get("DBOS901")
     if rule_901 is not None and rule_901 in run.rules:
         findings.extend(unused_suppressions(source, findings, run.rules, rule_901))

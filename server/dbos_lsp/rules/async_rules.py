@@ -102,11 +102,7 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
         if twin is None:
-            yield ctx.finding(
-                func,
-                f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
-                "in async code get an async handle (the `_async` API that returned it) and await its methods",
-            )
+            yield ctx.finding(func, f"`{recv}.{method}()` raises RuntimeError in a running event loop")
             continue
         if sdk.is_async_generator(cls, twin):
             yield _read_stream_finding(ctx, site, recv, method, twin)
@@ -116,8 +112,7 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(
             func,
-            f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
-            f"use `await {recv}.{twin}()` in async code",
+            f"`{recv}.{method}()` raises RuntimeError in a running event loop",
             f"Use `await {recv}.{twin}(...)`",
             edits,
         )
@@ -129,10 +124,7 @@ def _inside_generator_expression(site: CallSite) -> bool:
 
 
 def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: str, twin: str) -> Finding:
-    message = (
-        f"`{recv}.{method}()` raises RuntimeError inside a running event loop; "
-        f"iterate `{recv}.{twin}()` with `async for` instead"
-    )
+    message = f"`{recv}.{method}()` raises RuntimeError in a running event loop"
     func = site.node.func
     parent = site.parent
     keyword_pos: Position | None = None
@@ -176,19 +168,15 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         func = site.node.func
         if method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()):
             recv = receiver_text(ctx.source, func)
-            yield ctx.finding(
-                func,
-                f"`{recv}.{method}()` on a sync workflow handle blocks the event loop; "
-                "start or retrieve the workflow with the `_async` API and `await` the handle's methods",
-            )
+            yield ctx.finding(func, f"`{recv}.{method}()` on a sync workflow handle blocks the event loop")
             continue
         if not sdk.blocks_in_loop(cls, method):
             continue
         recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
-        message = f"`{recv}.{method}()` blocks the event loop; use `await {recv}.{twin}()` in async code"
+        message = f"`{recv}.{method}()` blocks the event loop"
         if not _async_fix_is_safe(ctx, site, cls, method):
-            yield ctx.finding(func, message + " (with an `async def` workflow)")
+            yield ctx.finding(func, message)
             continue
         if twin is None or not isinstance(func, ast.Attribute):
             yield ctx.finding(func, message)  # no rename to offer (not ``obj.method``)
@@ -209,8 +197,7 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         replacement = awaited_text(f"{recv}.{getter}()", node, attr_site.parent)
         yield ctx.finding(
             node,
-            f"reading `{recv}.{node.attr}` queries the database and blocks the event loop; "
-            f"use `await {recv}.{getter}()`",
+            f"reading `{recv}.{node.attr}` blocks the event loop (a database query)",
             f"Use `await {recv}.{getter}()`",
             [Edit(ctx.source.span(node), replacement)],
         )
@@ -249,11 +236,11 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
         func = site.node.func
         recv = receiver_text(ctx.source, func)
         twin = sdk.async_twin(cls, method)
-        message = f"`{recv}.{method}()` is not a coroutine; awaiting its result raises TypeError"
+        message = f"`{recv}.{method}()` is not a coroutine, so `await` raises TypeError"
         if twin is not None and not sdk.is_async_generator(cls, twin):
             yield ctx.finding(
                 func,
-                message + f"; use `await {recv}.{twin}()`",
+                message,
                 f"Use `{recv}.{twin}(...)`",
                 [rename_attribute(ctx.source, func, twin)] if isinstance(func, ast.Attribute) else None,
             )
@@ -262,11 +249,10 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
             if not isinstance(await_node, ast.Await):
                 continue  # never taken: an awaited call's parent is its ``await``
             removal = Edit(Span(ctx.source.start(await_node), ctx.source.start(site.node)), "")
-            yield ctx.finding(func, message + "; drop the `await`", "Remove `await`", [removal])
+            yield ctx.finding(func, message, "Remove `await`", [removal])
         elif method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) or (cls == sdk.HANDLE and method == "get_status"):
             yield ctx.finding(
-                func,
-                message + "; this is a sync workflow handle: obtain it with the `_async` API to await it",
+                func, f"`{recv}.{method}()` of a sync workflow handle is not a coroutine, so `await` raises TypeError"
             )
 
 
@@ -294,7 +280,7 @@ def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
         if _in_async(site):
             yield ctx.finding(
                 site.node.func,
-                f"{text} returns a coroutine that is never awaited, so it never runs; add `await`",
+                f"{text} is never awaited, so it never runs",
                 "Add `await`",
                 await_edits(ctx.source, site.node, site.parent),
             )
@@ -302,8 +288,7 @@ def async_missing_await(ctx: RuleContext) -> Iterator[Finding]:
             # DBOS ``_async`` APIs in sync code belong to DBOS105, which can fix them.
             yield ctx.finding(
                 site.node.func,
-                f"{text} returns a coroutine that is never awaited, so it never runs; "
-                "call it from `async def` code with `await`, or run it with `asyncio.run(...)`",
+                f"{text} is never awaited in sync code, so it never runs",
             )
 
 
@@ -319,7 +304,7 @@ def _coroutine_label(ctx: RuleContext, site: CallSite) -> tuple[bool, str] | Non
         return None
     callee = model.callee(site.node, site.fn)
     if callee is not None and callee.is_async and callee.role in _DURABLE_ROLES:
-        return False, f"the async {callee.role.value} `{callee.name}()`"
+        return False, f"async {callee.role.value} `{callee.name}()`"
     return None
 
 
@@ -352,17 +337,18 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
         func = site.node.func
         recv = receiver_text(ctx.source, func)
         twin = sdk.sync_twin(cls, method)
-        what = "an async generator" if is_generator else "a coroutine"
-        message = f"`{recv}.{method}()` returns {what} that sync code cannot await"
+        message = f"sync code cannot await `{recv}.{method}()`"
+        if is_generator:
+            message = f"sync code cannot iterate the async generator `{recv}.{method}()`"
         if twin is None:
-            yield ctx.finding(func, message + "; call it from `async def` code")
+            yield ctx.finding(func, message)
             continue
         if not isinstance(func, ast.Attribute):
-            yield ctx.finding(func, message + f"; use `{recv}.{twin}()` here")  # no rename to offer
+            yield ctx.finding(func, message)  # no rename to offer
             continue
         yield ctx.finding(
             func,
-            message + f"; use `{recv}.{twin}()` here",
+            message,
             f"Use `{recv}.{twin}(...)`",
             [rename_attribute(ctx.source, func, twin)],
         )
@@ -392,7 +378,7 @@ def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
             continue
         func = site.node.func
         recv = receiver_text(ctx.source, func)
-        message = f"`{recv}` is an async workflow handle: `{recv}.{api[1]}()` returns a coroutine; add `await`"
+        message = f"`{recv}.{api[1]}()` of an async handle is never awaited"
         if _in_async(site):
             yield ctx.finding(func, message, "Add `await`", await_edits(ctx.source, site.node, site.parent))
         else:
@@ -469,11 +455,7 @@ def _in_loop(node: ast.AST, fn: FunctionInfo) -> bool:
 def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     calls_by_fn = model.calls_by_function()
-    message = (
-        "these concurrent helpers each run two or more steps, so the order in which steps start "
-        "depends on timing and recovery cannot replay it; start each sequence as a child workflow "
-        "(`await DBOS.start_workflow_async(...)`) or run the steps in a fixed order"
-    )
+    message = "these concurrent multi-step helpers make the step order depend on timing"
     for fn, sites in calls_by_fn.items():
         if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async:
             continue
@@ -539,9 +521,8 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
         edits = [insert(ctx.source.end(last), ", return_exceptions=True")]
         yield ctx.finding(
             site.node.func,
-            "without `return_exceptions=True`, the first failing step raises here while the other "
-            "steps keep running unobserved; pass `return_exceptions=True` and check each result",
-            "Add `return_exceptions=True` (results may then contain exceptions)",
+            f"`{ctx.source.node_text(site.node.func)}()` abandons the other steps when one fails",
+            "Add `return_exceptions=True` (then check each result for exceptions)",
             edits,
             safe=False,
         )
@@ -561,7 +542,6 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
 )
 def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    v3 = ctx.version >= (3, 0)
     for site in model.calls:
         fn = site.fn
         if fn is None or fn.role is not Role.WORKFLOW or not fn.is_async or site.awaited:
@@ -569,12 +549,7 @@ def async_sync_transaction_in_async_workflow(ctx: RuleContext) -> Iterator[Findi
         callee = model.callee(site.node, fn)
         if callee is None or callee.role is not Role.TRANSACTION or callee.is_async:
             continue
-        message = (
-            f"the sync transaction `{callee.name}()` blocks this async workflow's event loop; "
-            f"run it with `await asyncio.to_thread({callee.name}, ...)`"
-        )
-        if v3:
-            message += " or make it an `async def` transaction of an `AsyncSQLAlchemyDatasource`"
+        message = f"sync transaction `{callee.name}()` blocks the event loop"
         call = site.node
         if has_unpacking(call):
             yield ctx.finding(call.func, message)
@@ -621,8 +596,7 @@ def async_datasource_module_await(ctx: RuleContext) -> Iterator[Finding]:
         ]
         yield ctx.finding(
             node,
-            "`await` outside a function is a SyntaxError when this module is imported; "
-            f"create the datasource with `{aio}.run(AsyncSQLAlchemyDatasource.create(...))`",
+            "module-level `await` is a SyntaxError on import",
             f"Use `{aio}.run(...)`",
             edits,
         )

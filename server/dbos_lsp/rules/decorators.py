@@ -78,12 +78,12 @@ def _check_bare(ctx: RuleContext, dec: ast.expr, scope: FunctionInfo | None) -> 
         return
     text = ctx.source.node_text(dec)
     if kind == "dbos_class":
-        why = "without the call, the class is replaced by DBOS's internal registration function"
+        message = f"`@{text}` without `()` replaces the class with a DBOS function"
     else:
-        why = "it takes only keyword options, so the bare form raises TypeError at import"
+        message = f"`@{text}` without `()` raises TypeError at import"
     yield ctx.finding(
         dec,
-        f"`@{text}` must be called: write `@{text}()`; {why}",
+        message,
         f"Add `()`: `@{text}()`",
         [insert(ctx.source.end(dec), "()")],
     )
@@ -128,9 +128,7 @@ def fastapi_decorator_order(ctx: RuleContext) -> Iterator[Finding]:
         dbos_text, route_text = ctx.source.node_text(dbos_dec), ctx.source.node_text(route_dec)
         yield ctx.finding(
             dbos_dec,
-            f"`@{dbos_text}` is above the route decorator `@{route_text}`: decorators apply bottom-up, so "
-            f"the route registers the plain function and requests bypass the workflow; "
-            "put the route decorator first (outermost)",
+            f"`@{dbos_text}` is above the route decorator, so requests bypass it",
             "Move the route decorator above the DBOS decorator",
             [Edit(ctx.source.span(dbos_dec), route_text), Edit(ctx.source.span(route_dec), dbos_text)],
         )
@@ -190,8 +188,7 @@ def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
             edits = [insert(Position(line, 0), f"{indent}@{prefix}.dbos_class()\n")]
         yield ctx.finding(
             _class_name_span(ctx, cls),
-            f"class `{cls.name}` has workflow methods ({names}) but no `@{prefix}.dbos_class()`; "
-            "calling them raises because DBOS cannot tell which class or instance they belong to",
+            f"class `{cls.name}` has workflow methods ({names}) but no `@{prefix}.dbos_class()`",
             f"Add `@{prefix}.dbos_class()` to `{cls.name}`",
             edits,
         )
@@ -256,8 +253,7 @@ def workflow_name_collision(ctx: RuleContext) -> Iterator[Finding]:
         more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
         yield ctx.finding(
             decorator,
-            f"workflow name {name!r} is also registered in {where}:{line}{more}; DBOS raises "
-            "when both modules are imported. Give one of them a distinct `name=`",
+            f"workflow name `{name}` is also registered in `{where}:{line}`{more}",
         )
 
 
@@ -276,9 +272,7 @@ def _same_module_duplicates(ctx: RuleContext, mine: list) -> Iterator[Finding]:
             continue
         yield ctx.finding(
             decorator,
-            f"workflow name {name!r} is already registered on line {earlier.lineno} of this module; "
-            "the later function replaces the earlier one in DBOS's registry, so workflows started "
-            "by the earlier one would recover into this one. Give one of them a distinct `name=`",
+            f"workflow name `{name}` is already registered on line {earlier.lineno}",
             case="same-module",
         )
 
@@ -342,8 +336,7 @@ def context_manager_async_with(ctx: RuleContext) -> Iterator[Finding]:
                 edits = [Edit(Span(start, Position(start.line, m.end())), "with")]
         yield ctx.finding(
             site.node,
-            f"`{name}` is a plain context manager: `async with {name}(...)` raises "
-            "(it has no `__aenter__`); use `with` (it works inside `async def` too)",
+            f"`{name}` supports only `with`, not `async with`",
             "Use `with` instead of `async with`",
             edits,
         )

@@ -144,12 +144,7 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
             if key in reported:
                 continue  # os.environ.get(...) is one read, not two
             reported.add(key)
-            yield ctx.finding(
-                node,
-                f"{_short(ctx, node)} {category} in {_workflow_label(fn)}; a recovered workflow re-runs "
-                "this code and gets a different value. Move it into a `@DBOS.step()` so the value "
-                "is recorded once and replayed",
-            )
+            yield ctx.finding(node, f"{_short(ctx, node)} {category} in {_workflow_label(fn)}")
 
 
 # ----- DBOS202 ----------------------------------------------------------------------------
@@ -263,20 +258,7 @@ def workflow_io_outside_step(ctx: RuleContext) -> Iterator[Finding]:
             if kind is None:
                 continue
             what = _short(ctx, site.node.func)
-            if kind == catalog.DATABASE:
-                advice = (
-                    "do database work in a transaction (`@ds.transaction()` on a datasource) or a "
-                    "`@DBOS.step()`, so a recovered workflow does not run it twice"
-                )
-            else:
-                advice = (
-                    "move it into a `@DBOS.step()` so its result is recorded and a recovered "
-                    "workflow does not repeat it"
-                )
-            yield ctx.finding(
-                site.node.func,
-                f"{what} {_IO_MESSAGES[kind]} in {_workflow_label(fn)}; {advice}",
-            )
+            yield ctx.finding(site.node.func, f"{what} {_IO_MESSAGES[kind]} in {_workflow_label(fn)}")
 
 
 # ----- DBOS203 ----------------------------------------------------------------------------
@@ -310,14 +292,7 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
         if simple and _zero(call.args[0]):
             continue  # sleep(0) yields to other threads or tasks; it is not a wait
         name = f"`{ctx.source.node_text(call.func)}`"
-        if fn.is_async:
-            advice = "use `await DBOS.sleep_async(...)`"
-        else:
-            advice = "use `DBOS.sleep(...)`"
-        message = (
-            f"{name} in {_workflow_label(fn)} is not durable: after a crash the workflow sleeps "
-            f"the whole interval again; {advice}, which records the wake-up time"
-        )
+        message = f"{name} in {_workflow_label(fn)} is not durable"
         edits: list[Edit] | None = None
         title: str | None = None
         if simple:
@@ -377,20 +352,7 @@ def _role_label(fn: FunctionInfo) -> str:
 
 
 def _global_message(fn: FunctionInfo, name: str) -> str:
-    if fn.role is Role.WORKFLOW:
-        why = (
-            "a recovered workflow replays its steps from the database but not this change, "
-            "and other processes never see it"
-        )
-    else:
-        why = (
-            "a recorded step is not re-executed during recovery, so the change is lost, "
-            "and other processes never see it"
-        )
-    return (
-        f"{_role_label(fn)} changes module-level `{name}`: {why}; return the value and keep state "
-        "in workflow variables, step results, events or the database"
-    )
+    return f"{_role_label(fn)} changes module-level `{name}`"
 
 
 @rule(
@@ -540,19 +502,8 @@ def _start_workflow_fix(
     return f"Use `{dbos}.start_workflow({workflow.name}, ...)`", [*edits, *extra]
 
 
-def _thread_message(workflow: Callee, where: str, fn: FunctionInfo | None) -> str:
-    name = workflow.name
-    if fn is None or not fn.is_async:
-        start = f"DBOS.start_workflow({name}, ...)"
-    elif workflow.is_async:
-        start = f"await DBOS.start_workflow_async({name}, ...)"
-    else:  # start_workflow_async takes coroutine functions; to_thread copies the context
-        start = f"await asyncio.to_thread(DBOS.start_workflow, {name}, ...)"
-    return (
-        f"workflow `{name}` is run on {where}, which does not carry the DBOS context: started from "
-        "a workflow it loses its parent and its deterministic ID, a surrounding `SetWorkflowID` is "
-        f"ignored, and no handle comes back; use `{start}` (or a DBOS queue)"
-    )
+def _thread_message(workflow: Callee, where: str) -> str:
+    return f"workflow `{workflow.name}` runs on {where} without the DBOS context"
 
 
 @rule(
@@ -601,7 +552,7 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
             if start_site is not None and _fix_context_ok(fn):
                 make = functools.partial(_thread_start_fix, ctx, call, start_site)
                 title, edits = _start_workflow_fix(model, fn, workflow, make)
-            yield ctx.finding(func, _thread_message(workflow, "a plain thread", fn), title, edits, safe=False)
+            yield ctx.finding(func, _thread_message(workflow, "a plain thread"), title, edits, safe=False)
             continue
         index = _EXECUTOR_METHODS.get(tail or "")
         if index is None or not isinstance(func, ast.Attribute):
@@ -616,4 +567,4 @@ def workflow_started_in_thread(ctx: RuleContext) -> Iterator[Finding]:
         title, edits = None, None
         if tail == "submit" and isinstance(site.parent, ast.Expr) and _fix_context_ok(fn) and not has_unpacking(call):
             title, edits = _start_workflow_fix(model, fn, workflow, functools.partial(_submit_fix, ctx, func))
-        yield ctx.finding(func, _thread_message(workflow, "an executor thread", fn), title, edits, safe=False)
+        yield ctx.finding(func, _thread_message(workflow, "an executor thread"), title, edits, safe=False)

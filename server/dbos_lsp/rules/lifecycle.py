@@ -85,12 +85,7 @@ def queue_register_before_launch(ctx: RuleContext) -> Iterator[Finding]:
     for site, _cls, method in api_sites(model, _BEFORE_LAUNCH_FORBIDDEN):
         if model.relative_to_launch(site.node, site.fn) != "before":
             continue
-        what = "queues" if "queue" in method else "schedules"
-        yield ctx.finding(
-            site.node.func,
-            f"`DBOS.{method}()` runs before `DBOS.launch()`: {what} live in the system database, "
-            "which exists only after launch, so this call fails; move it after `DBOS.launch()`",
-        )
+        yield ctx.finding(site.node.func, f"`DBOS.{method}()` before `DBOS.launch()` fails")
 
 
 _DATASOURCE_CREATE = {
@@ -113,11 +108,7 @@ def datasource_after_launch(ctx: RuleContext) -> Iterator[Finding]:
         if model.relative_to_launch(site.node, site.fn) != "after":
             continue
         kind = cls.rsplit(".", 1)[-1]
-        yield ctx.finding(
-            site.node.func,
-            f"`{kind}.create()` runs after `DBOS.launch()`; DBOS raises because datasources "
-            "must exist before launch (recovery needs them); create it before `DBOS.launch()`",
-        )
+        yield ctx.finding(site.node.func, f"`{kind}.create()` after `DBOS.launch()` raises")
 
 
 _AFTER_LAUNCH_FORBIDDEN = {sdk.DBOS: frozenset({"listen_queues", "alert_handler"})}
@@ -142,14 +133,8 @@ def listen_queues_after_launch(ctx: RuleContext) -> Iterator[Finding]:
 
 def _after_launch_message(method: str) -> str:
     if method == "listen_queues":
-        return (
-            "`DBOS.listen_queues()` after `DBOS.launch()` raises: the queues a process listens to "
-            "are fixed at launch; call it before `DBOS.launch()`"
-        )
-    return (
-        "`@DBOS.alert_handler` after `DBOS.launch()` raises: alert handlers must be declared "
-        "before launch; define the handler before `DBOS.launch()`"
-    )
+        return "`DBOS.listen_queues()` after `DBOS.launch()` raises"
+    return "`@DBOS.alert_handler` after `DBOS.launch()` raises"
 
 
 # ----- DBOS504 ----------------------------------------------------------------------------------
@@ -178,14 +163,11 @@ def config_invalid_app_name(ctx: RuleContext) -> Iterator[Finding]:
                 continue
             problem = None
             if not 3 <= len(name) <= longest:
-                problem = f"is {len(name)} characters long; it must have 3 to {longest}"
+                problem = f"has {len(name)} characters, not 3 to {longest}"
             elif _APP_NAME_RE.match(name) is None:
-                problem = "may contain only lowercase letters, digits, `-` and `_`"
+                problem = "may contain only a-z, 0-9, `-` and `_`"
             if problem:
-                yield ctx.finding(
-                    value,
-                    f"application name {name!r} {problem}; DBOS raises DBOSInitializationError at startup",
-                )
+                yield ctx.finding(value, f"application name `{name}` {problem}")
 
 
 # ----- DBOS505, DBOS506 -------------------------------------------------------------------------
@@ -212,8 +194,7 @@ def queue_name_reserved(ctx: RuleContext) -> Iterator[Finding]:
         if name is not None and name.startswith(RESERVED_QUEUE_PREFIX):
             yield ctx.finding(
                 expr,  # type: ignore[arg-type]
-                f"queue name {name!r} starts with `{RESERVED_QUEUE_PREFIX}`, which is reserved for "
-                f"DBOS's internal queues; `{method}()` raises ValueError. Choose another name",
+                f"`{method}()` rejects the reserved queue name `{name}`",
             )
 
 
@@ -275,20 +256,20 @@ def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) 
         and val("concurrency") is not None
         and val("global_concurrency") is not None
     ):
-        return "`concurrency` (deprecated) and `global_concurrency` are both set; set only `global_concurrency`"
+        return "both `concurrency` and `global_concurrency` are set"
     for name in ("partition_concurrency", "partition_worker_concurrency"):
         if known(name) and val(name) is not None and val(name) < 1:
-            return f"`{name}` must be at least 1"
+            return f"`{name}` < 1"
     if limiters.get("partition_limiter") is not _MISSING and _limiter_problem(limiters.get("partition_limiter")):
-        return "`partition_limiter` must set both 'limit' and 'period'"
+        return "`partition_limiter` lacks `limit` or `period`"
 
     def bigger(small: str, large: str) -> bool:
         return known(small, large) and val(small) is not None and val(large) is not None and val(small) > val(large)
 
     if bigger("partition_worker_concurrency", "partition_concurrency"):
-        return "`partition_worker_concurrency` is larger than `partition_concurrency`"
+        return "`partition_worker_concurrency` > `partition_concurrency`"
     if bigger("partition_worker_concurrency", "worker_concurrency"):
-        return "`partition_worker_concurrency` is larger than `worker_concurrency`"
+        return "`partition_worker_concurrency` > `worker_concurrency`"
     # The queue-wide limit: global_concurrency, else the deprecated concurrency.
     if values["global_concurrency"] is _UNKNOWN:
         queue_limit: object = _UNKNOWN
@@ -301,12 +282,12 @@ def queue_limit_problem(values: dict[str, object], limiters: dict[str, object]) 
     if queue_limit is not _UNKNOWN and queue_limit is not None:
         for small in ("worker_concurrency", "partition_concurrency", "partition_worker_concurrency"):
             if known(small) and val(small) is not None and val(small) > queue_limit:
-                return f"`{small}` ({val(small)}) is larger than `{limit_name}` ({queue_limit})"
+                return f"`{small}` ({val(small)}) > `{limit_name}` ({queue_limit})"
     polling = values["polling_interval_sec"]
     if isinstance(polling, (int, float)) and polling <= 0:  # not _UNKNOWN, _MISSING or None
-        return "`polling_interval_sec` must be positive"
+        return "`polling_interval_sec` <= 0"
     if limiters.get("limiter") is not _MISSING and _limiter_problem(limiters.get("limiter")):
-        return "`limiter` must set both 'limit' and 'period'"
+        return "`limiter` lacks `limit` or `period`"
     return None
 
 
@@ -353,11 +334,7 @@ def schedule_invalid_cron(ctx: RuleContext) -> Iterator[Finding]:
             cron = str_constant(expr)
             if cron is None or cron_is_valid(cron) is not False:
                 continue
-            yield ctx.finding(
-                expr,
-                f"cron schedule {cron!r} is not valid: `{method}()` raises DBOSException. Use 5 fields "
-                "(minute hour day month weekday) or 6 with seconds first, e.g. '*/30 * * * * *'",
-            )
+            yield ctx.finding(expr, f"`{method}()` rejects the cron schedule `{cron}`")
 
 
 def _cron_literals(model: ModuleModel, site: CallSite, method: str) -> Iterator[ast.expr]:
@@ -573,17 +550,15 @@ def _check_enqueue_options(
         names.add(name)
         if check_keys and name not in ENQUEUE_OPTION_KEYS:
             hint = difflib.get_close_matches(name, sorted(ENQUEUE_OPTION_KEYS), n=1, cutoff=0.75)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            message = f"`{name}` is not an EnqueueOptions key"
+            if hint:
+                message += f" (did you mean `{hint[0]}`?)"
             if name == "max_recovery_attempts":
-                extra = "; it was removed in DBOS 3.0: set `max_recovery_attempts` on `@DBOS.workflow()` instead"
-            yield ctx.finding(key, f"{name!r} is not an EnqueueOptions key{extra}")  # type: ignore[arg-type]
+                message = "`max_recovery_attempts` was removed from EnqueueOptions in DBOS 3.0"
+            yield ctx.finding(key, message)  # type: ignore[arg-type]
     if not complete:
         return
     missing = [k for k in _REQUIRED_ENQUEUE_KEYS if k not in names]
     if missing and (holder is None or holder not in mutated_names(ctx.model)):
-        listed = " and ".join(repr(k) for k in missing)
-        yield ctx.finding(
-            options,
-            f"EnqueueOptions without {listed}: both 'workflow_name' and 'queue_name' are required, "
-            "and enqueueing fails without them",
-        )
+        listed = " and ".join(f"`{k}`" for k in missing)
+        yield ctx.finding(options, f"EnqueueOptions lacks the required {listed}")

@@ -120,20 +120,13 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
             cls, method = api
             if method in _STARTS_WORKFLOW.get(cls, ()) and _executes(model, site, method.endswith("_async")):
                 recv = receiver_text(ctx.source, func)
-                yield ctx.finding(
-                    func,
-                    f"`{recv}.{method}()` inside {_context_name(fn)}: DBOS does not allow starting "
-                    "or enqueueing workflows from a step and fails with an AssertionError; "
-                    "start it from the calling workflow instead",
-                )
+                yield ctx.finding(func, f"`{recv}.{method}()` in {_context_name(fn)} raises AssertionError")
             continue
         callee = model.callee(site.node, fn)
         if callee is not None and callee.role is Role.WORKFLOW and _executes(model, site, callee.is_async):
             yield ctx.finding(
                 func,
-                f"`{called_name(ctx.source, func)}` is a workflow, called inside {_context_name(fn)}: "
-                "DBOS fails with an AssertionError when a step runs a workflow; "
-                "call it from the workflow that calls this step",
+                f"workflow `{called_name(ctx.source, func)}` called in {_context_name(fn)} raises AssertionError",
             )
 
 
@@ -159,11 +152,7 @@ def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
             continue
         func = site.node.func
         recv = receiver_text(ctx.source, func)
-        yield ctx.finding(
-            func,
-            f"`{recv}.{method}()` only works in a workflow body, not inside {_context_name(fn)}: "
-            "it raises at run time; call it from the workflow and pass the result to the step",
-        )
+        yield ctx.finding(func, f"`{recv}.{method}()` raises in {_context_name(fn)}")
 
 
 # ----- DBOS303 ----------------------------------------------------------------------------
@@ -204,12 +193,7 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
         else:
             continue
         recv = receiver_text(ctx.source, site.node.func)
-        needs = "a workflow or step" if method.startswith("set_event") else "a workflow"
-        yield ctx.finding(
-            site.node.func,
-            f"`{recv}.{method}()` in {where}: it only works inside {needs} and raises here; "
-            "move it into a `@DBOS.workflow()` and start that workflow",
-        )
+        yield ctx.finding(site.node.func, f"`{recv}.{method}()` raises in {where}")
 
 
 # ----- shared: @DBOS.step(...) decorators -------------------------------------------------
@@ -261,18 +245,10 @@ def step_option_needs_async(ctx: RuleContext) -> Iterator[Finding]:
             continue
         timeout = keyword(dec, "timeout_seconds")
         if timeout is not None and _certainly_not_none(model, timeout.value):
-            yield ctx.finding(
-                timeout,
-                f"`timeout_seconds` is only supported on `async def` steps: DBOS raises when it "
-                f"decorates the sync step `{fn.name}`; make the step `async def` or drop the timeout",
-            )
+            yield ctx.finding(timeout, f"`timeout_seconds` raises on the sync step `{fn.name}`")
         preemptible = keyword(dec, "preemptible")
         if preemptible is not None and isinstance(preemptible.value, ast.Constant) and preemptible.value.value is True:
-            yield ctx.finding(
-                preemptible,
-                f"`preemptible=True` is only supported on `async def` steps: DBOS raises when it "
-                f"decorates the sync step `{fn.name}`; make the step `async def` or drop the option",
-            )
+            yield ctx.finding(preemptible, f"`preemptible=True` raises on the sync step `{fn.name}`")
 
 
 # ----- DBOS305 ----------------------------------------------------------------------------
@@ -327,8 +303,7 @@ def _retry_finding(
     listed = ", ".join(f"`{n}`" for n in names)
     return ctx.finding(
         where,
-        f"{listed} {'has' if len(names) == 1 else 'have'} no effect on {what}: DBOS runs a step once "
-        "unless `retries_allowed=True` is set",
+        f"{listed} {'is' if len(names) == 1 else 'are'} ignored without `retries_allowed=True`",
         "Enable retries (`retries_allowed=True`)",
         edits,
         safe=False,
@@ -397,7 +372,5 @@ def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
             continue  # recursion
         yield ctx.finding(
             site.node.func,
-            f"`{called_name(ctx.source, site.node.func)}` is a step called inside {_context_name(fn)}: "
-            "it runs as an ordinary function call, without its own checkpoint or retries; "
-            "call both steps from the workflow if each should be recorded",
+            f"nested step `{called_name(ctx.source, site.node.func)}` runs without its own checkpoint",
         )

@@ -46,18 +46,10 @@ _QUEUE_REGISTRARS = {
 }
 _PATCH_APIS = frozenset({"patch", "patch_async", "deprecate_patch", "deprecate_patch_async"})
 _PRIVATE_MODULES = ("_fastapi", "_flask", "_admin_server", "_scheduler_decorator")
-# DBOSConfig keys removed in 3.0: the first raise at DBOS(...), the rest are silently ignored.
-_RAISING_KEYS = {
-    "database_url": "use `system_database_url` for DBOS's own tables and a datasource "
-    "(`SQLAlchemyDatasource.create(url)`) for application tables",
-    "application_database_url": "create a datasource (`SQLAlchemyDatasource.create(url)`) "
-    "for application tables instead",
-}
-_IGNORED_KEYS = {
-    "admin_port": "the admin server was removed in DBOS 3.0",
-    "run_admin_server": "the admin server was removed in DBOS 3.0",
-    "sys_db_name": "name the system database in `system_database_url` instead",
-}
+# DBOSConfig keys removed in 3.0: the first raise at DBOS(...) when set (to a non-empty
+# value), the rest are silently ignored.
+_RAISING_KEYS = frozenset({"database_url", "application_database_url"})
+_IGNORED_KEYS = frozenset({"admin_port", "run_admin_server", "sys_db_name"})
 
 
 # ----- shared helpers ---------------------------------------------------------------------
@@ -244,13 +236,8 @@ def _still_parses(ctx: RuleContext, container: ast.AST, text: str, origin: Posit
     scope="statement",
 )
 def v3_transaction_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
-    for info, dec in decorators_named(ctx.model, "dbos.DBOS.transaction", public=True):
-        yield ctx.finding(
-            dec,
-            "`@DBOS.transaction` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
-            "imported); create a datasource with `ds = SQLAlchemyDatasource.create(url)` and decorate "
-            f"`{info.name}` with `@ds.transaction()`",
-        )
+    for _info, dec in decorators_named(ctx.model, "dbos.DBOS.transaction", public=True):
+        yield ctx.finding(dec, "`@DBOS.transaction` was removed in DBOS 3.0")
 
 
 # ----- DBOS602 ----------------------------------------------------------------------------
@@ -273,11 +260,7 @@ def v3_sql_session_removed(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if _qualname(model, node, site.fn) != "dbos.DBOS.sql_session":
             continue
-        yield ctx.finding(
-            node,
-            "`DBOS.sql_session` no longer exists in DBOS >= 3.0 (AttributeError); inside a "
-            "datasource transaction (`@ds.transaction()`) call `ds.sql_session()` instead",
-        )
+        yield ctx.finding(node, "`DBOS.sql_session` was removed in DBOS 3.0")
 
 
 # ----- DBOS603 ----------------------------------------------------------------------------
@@ -297,12 +280,7 @@ def v3_queue_constructor_removed(ctx: RuleContext) -> Iterator[Finding]:
     for site in model.calls:
         if not _is_queue_constructor(model, site.node, site.fn):
             continue
-        yield ctx.finding(
-            site.node.func,
-            "`Queue(...)` raises DBOSException in DBOS >= 3.0: queues live in the database now; "
-            "declare it with `DBOS.register_queue(name, ...)` after `DBOS.launch()` and enqueue "
-            "with `DBOS.enqueue_workflow(name, workflow, ...)` or the returned queue",
-        )
+        yield ctx.finding(site.node.func, "`Queue(...)` raises DBOSException since DBOS 3.0")
 
 
 # ----- DBOS604 ----------------------------------------------------------------------------
@@ -319,25 +297,18 @@ def v3_queue_constructor_removed(ctx: RuleContext) -> Iterator[Finding]:
     scope="statement",
 )
 def v3_queue_legacy_params(ctx: RuleContext) -> Iterator[Finding]:
-    for call, kind in _queue_calls(ctx.model, ("priority_enabled", "partition_queue")):
+    for call, _kind in _queue_calls(ctx.model, ("priority_enabled", "partition_queue")):
         for kw in call.keywords:
             if kw.arg == "priority_enabled":
                 edit = _delete_element(ctx, call, ctx.source.start(kw))
                 yield ctx.finding(
                     kw,
-                    f"`priority_enabled=` is not accepted by {kind} in DBOS >= 3.0 (TypeError); "
-                    "priority is always enabled, so remove the argument",
+                    "`priority_enabled=` raises TypeError since DBOS 3.0",
                     "Remove `priority_enabled=...`",
                     [edit] if edit else None,
                 )
             elif kw.arg == "partition_queue":
-                yield ctx.finding(
-                    kw,
-                    f"`partition_queue=` is not accepted by {kind} in DBOS >= 3.0 (TypeError); "
-                    "remove it and express the limits per partition: `concurrency`/`global_concurrency` "
-                    "-> `partition_concurrency`, `worker_concurrency` -> `partition_worker_concurrency`, "
-                    "`limiter` -> `partition_limiter`",
-                )
+                yield ctx.finding(kw, "`partition_queue=` raises TypeError since DBOS 3.0")
 
 
 # ----- DBOS605 ----------------------------------------------------------------------------
@@ -357,16 +328,13 @@ def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for site in model.calls_named(_DEPRECATED_QUEUE_METHODS):
         yield from _deprecated_queue_method(ctx, site.node, site.fn, site.tail or "")
-    for call, kind in _queue_calls(model, ("concurrency",)):
+    for call, _kind in _queue_calls(model, ("concurrency",)):
         kw = keyword(call, "concurrency")
         if kw is None or keyword(call, "partition_queue") is not None:
             continue  # with partition_queue=, DBOS604 explains the partition_* mapping
-        message = f"`concurrency=` on {kind} is deprecated in DBOS >= 3.0; use `global_concurrency=`"
+        message = "`concurrency=` is deprecated since DBOS 3.0"
         if keyword(call, "global_concurrency") is not None:
-            yield ctx.finding(
-                kw,
-                message + " (passing both raises ValueError): remove `concurrency=`",
-            )
+            yield ctx.finding(kw, "`concurrency=` and `global_concurrency=` together raise ValueError")
             continue
         start = ctx.source.start(kw)
         yield ctx.finding(
@@ -385,7 +353,7 @@ def v3_concurrency_deprecated(ctx: RuleContext) -> Iterator[Finding]:
             continue
         yield ctx.finding(
             node,
-            f"`{node.value.id}.concurrency` is deprecated in DBOS >= 3.0; read `{node.value.id}.global_concurrency`",
+            f"`{node.value.id}.concurrency` is deprecated since DBOS 3.0",
             "Use `.global_concurrency`",
             [rename_attribute(ctx.source, node, "global_concurrency")],
         )
@@ -406,7 +374,7 @@ def _deprecated_queue_method(
     new = method.replace("concurrency", "global_concurrency")
     yield ctx.finding(
         func,
-        f"`Queue.{method}()` is deprecated in DBOS >= 3.0; use `{new}()`",
+        f"`Queue.{method}()` is deprecated since DBOS 3.0",
         f"Use `.{new}()`",
         [rename_attribute(ctx.source, func, new)],
     )
@@ -425,14 +393,8 @@ def _deprecated_queue_method(
     scope="statement",
 )
 def v3_scheduled_decorator_removed(ctx: RuleContext) -> Iterator[Finding]:
-    for info, dec in decorators_named(ctx.model, "dbos.DBOS.scheduled", public=True):
-        yield ctx.finding(
-            dec,
-            "`@DBOS.scheduled` no longer exists in DBOS >= 3.0 (AttributeError when this module is "
-            "imported); keep the workflow and, after `DBOS.launch()`, register it with "
-            f'`DBOS.apply_schedules([{{"schedule_name": ..., "workflow_fn": {info.name}, "schedule": ...}}])`; '
-            "its second parameter becomes the schedule's `context`",
-        )
+    for _info, dec in decorators_named(ctx.model, "dbos.DBOS.scheduled", public=True):
+        yield ctx.finding(dec, "`@DBOS.scheduled` was removed in DBOS 3.0")
 
 
 # ----- DBOS607 ----------------------------------------------------------------------------
@@ -461,17 +423,11 @@ def v3_web_framework_param_removed(ctx: RuleContext) -> Iterator[Finding]:
         for kw in call.keywords:
             if kw.arg not in ("fastapi", "flask"):
                 continue
-            hint = (
-                "launch DBOS yourself, e.g. `DBOS.launch()` in a FastAPI lifespan"
-                if kw.arg == "fastapi"
-                else "call `DBOS.launch()` yourself before serving requests"
-            )
             edit = _delete_element(ctx, call, ctx.source.start(kw))
             yield ctx.finding(
                 kw,
-                f"`DBOS(..., {kw.arg}=...)` raises TypeError in DBOS >= 3.0, which no longer hooks "
-                f"into web frameworks; remove the argument and {hint}",
-                f"Remove `{kw.arg}=...`",
+                f"`DBOS({kw.arg}=...)` raises TypeError since DBOS 3.0",
+                f"Remove `{kw.arg}=...` (then call `DBOS.launch()` yourself)",
                 [edit] if edit else None,
             )
 
@@ -496,17 +452,12 @@ def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
                 continue
             falsy = isinstance(value, ast.Constant) and not value.value
             if name in _RAISING_KEYS and not falsy:
-                yield ctx.finding(
-                    key,
-                    f'`"{name}"` was removed in DBOS >= 3.0, and `DBOS(config=...)` raises '
-                    f"DBOSInitializationError when it is set; {_RAISING_KEYS[name]}",
-                )
+                yield ctx.finding(key, f'`"{name}"` makes `DBOS()` raise since DBOS 3.0')
             elif name in _IGNORED_KEYS or name in _RAISING_KEYS:
-                reason = _IGNORED_KEYS.get(name, "DBOS 3 rejects it only when it holds a non-empty value")
                 edit = _delete_element(ctx, config, ctx.source.start(key))
                 yield ctx.finding(
                     key,
-                    f'`"{name}"` is not a DBOSConfig key in DBOS >= 3.0 and is silently ignored ({reason}); remove it',
+                    f'`"{name}"` is ignored since DBOS 3.0',
                     f'Remove `"{name}"`',
                     [edit] if edit else None,
                 )
@@ -526,12 +477,7 @@ def v3_config_key_removed(ctx: RuleContext) -> Iterator[Finding]:
 )
 def v3_register_instance_removed(ctx: RuleContext) -> Iterator[Finding]:
     for site, _cls, _method in api_sites(ctx.model, {sdk.DBOS: ("register_instance",)}):
-        yield ctx.finding(
-            site.node.func,
-            "`DBOS.register_instance()` no longer exists in DBOS >= 3.0 (AttributeError); make the "
-            "class subclass `DBOSConfiguredInstance` and pass a unique `config_name` to its "
-            "`__init__`, which registers the instance",
-        )
+        yield ctx.finding(site.node.func, "`DBOS.register_instance()` was removed in DBOS 3.0")
 
 
 # ----- DBOS610 ----------------------------------------------------------------------------
@@ -598,11 +544,7 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 def _private_import_finding(ctx: RuleContext, node: ast.stmt | ast.alias, module: str) -> Finding:
-    return ctx.finding(
-        node,
-        f"`{module}` does not exist in DBOS >= 3.0 (ImportError); it was a private module of DBOS 2.x: "
-        "remove the import and use the public `dbos` API",
-    )
+    return ctx.finding(node, f"private module `{module}` was removed in DBOS 3.0")
 
 
 # ----- DBOS611 ----------------------------------------------------------------------------
@@ -668,13 +610,7 @@ def _enable_patching_deprecated(ctx: RuleContext) -> Iterator[Finding]:
         for key in config.keys:
             if str_constant(key) != "enable_patching":
                 continue
-            yield ctx.finding(
-                key,  # type: ignore[arg-type]
-                '`"enable_patching"` is deprecated since DBOS 3.4: `DBOS.patch()` works without it, and '
-                'setting it pins the application version to "PATCHING_ENABLED"; remove it once every '
-                "running process is on 3.4 or later (and set `application_version` if you relied on "
-                "that pin)",
-            )
+            yield ctx.finding(key, '`"enable_patching"` is deprecated since DBOS 3.4')  # type: ignore[arg-type]
 
 
 def _patch_without_enable_patching(ctx: RuleContext) -> Iterator[Finding]:
@@ -702,6 +638,5 @@ def _patch_without_enable_patching(ctx: RuleContext) -> Iterator[Finding]:
         method = func.attr if isinstance(func, ast.Attribute) else "patch"
         yield ctx.finding(
             func,
-            f"`DBOS.{method}()` raises DBOSException on DBOS < 3.4 unless the DBOS config sets "
-            f'`"enable_patching": True`; add it to the config on line {line}',
+            f'`DBOS.{method}()` raises DBOSException: the config on line {line} lacks `"enable_patching": True`',
         )
