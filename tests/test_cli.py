@@ -447,3 +447,17 @@ async def test_no_arguments_starts_language_server(tmp_path):
         client.exit(None)
     finally:
         await asyncio.wait_for(client.stop(), 30)
+
+
+def test_text_summary_says_where_the_dbos_version_came_from(tmp_path):
+    # Messages carry only "(DBOS 3.1)"; the summary line names the source, once.
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\ndependencies = ["dbos==3.1.0"]\n')
+    write(tmp_path / "a.py", 'from dbos import Queue\nq = Queue("q")\nr = Queue("r")\n')
+    proc = run_cli("check", "a.py", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert all(line.endswith(" (DBOS 3.1)") for line in proc.stdout.splitlines()), proc.stdout
+    assert proc.stderr.strip() == (
+        "Found 2 problems in 1 file (1 file checked; DBOS 3.1 assumed from the dbos requirement in pyproject.toml)"
+    )
+    clean = run_cli("check", "--format", "json", "a.py", cwd=tmp_path)
+    assert "assumed from" not in clean.stderr
