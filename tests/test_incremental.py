@@ -168,3 +168,69 @@ def test_line_insertions_inside_a_function_are_incremental_and_exact() -> None:
     # and remove it again
     assert fingerprint(analyzer.analyze(text)) == fingerprint(analyze(text))
     assert analyzer.last_was_incremental
+
+
+BROKEN_FUNCTION = """\
+import random
+import time
+
+from dbos import DBOS
+
+
+@DBOS.workflow()
+async def pipeline() -> None:
+    DBOS.sleep(5)
+    started = time.time()
+    DBOS.set_event("k", 1)
+    n = random.random()
+    DBOS.send("x", 1)
+
+
+@DBOS.workflow()
+def other() -> None:
+    time.time()
+"""
+# (code, line) of every finding in BROKEN_FUNCTION: 4 in ``pipeline``, 1 in ``other``
+BROKEN_FUNCTION_FINDINGS = [("DBOS101", 8), ("DBOS201", 9), ("DBOS101", 10), ("DBOS201", 11), ("DBOS101", 12)]
+
+
+def _with_line(text: str, after: int, line: str) -> str:
+    lines = text.split("\n")
+    lines.insert(after + 1, line)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "    DBOS.",  # an attribute not typed yet
+        "    if n:",  # a header with no body yet
+        "      x = 1",  # one level too deep
+        "    DBOS.recv(",  # an unclosed call
+        "    y = 'unfinished",
+    ],
+)
+def test_findings_in_a_broken_function_survive(typed: str) -> None:
+    """While one line of a function does not parse, the function's other findings stay
+    (the line is repaired alone), in the full analysis and in the incremental one, which
+    repairs only the edited statement."""
+    text = _with_line(BROKEN_FUNCTION, 10, typed)  # after `DBOS.set_event(...)`
+    full = analyze(text)
+    assert full.syntax_error is not None and full.syntax_error.span.start.line in (11, 12)
+    moved = [(code, line + (line > 10)) for code, line in BROKEN_FUNCTION_FINDINGS]
+    assert [(f.code, f.span.start.line) for f in full.findings] == [*moved, ("DBOS201", 18)]
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(BROKEN_FUNCTION)
+    for n in range(len(typed) + 1):  # typed one character at a time, on a new line
+        partial = _with_line(BROKEN_FUNCTION, 10, typed[:n])
+        assert fingerprint(analyzer.analyze(partial)) == fingerprint(analyze(partial))
+        assert analyzer.last_was_incremental, repr(typed[:n])
+
+
+def test_an_edit_elsewhere_while_a_function_is_broken_is_exact() -> None:
+    text = _with_line(BROKEN_FUNCTION, 10, "    DBOS.")
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(text)
+    other = text.replace("    time.time()", "    time.time_ns()")
+    assert fingerprint(analyzer.analyze(other)) == fingerprint(analyze(other))
+    assert not analyzer.last_was_incremental  # two statements would be involved: the full path

@@ -257,3 +257,62 @@ def test_incremental_equals_full_after_every_edit(source: Path) -> None:
         elif last != text:
             check(f"edit {n} undone", text)
     assert not mismatches, f"{rel}: the incremental analysis differs from the full one after\n" + "\n".join(mismatches)
+
+
+# ----- typing a statement one character at a time (most intermediate texts do not parse) ----
+
+TYPED_STATEMENTS = [
+    "x = DBOS.sleep(1)",
+    "if x:",
+    "DBOS.set_event('k', [1, 2])",
+    "for i in range(3):",
+    "y = f'{x}'",
+    "  z = 1",  # one indentation level too deep until deleted
+    "DBOS.",
+    "else:",
+]
+TYPED_PER_FILE = 5
+
+
+def typing_steps(text: str, tree: ast.Module, rnd: random.Random) -> list[str] | None:
+    """Enter on a new line in a function body, then a statement typed character by
+    character: the texts an editor sends in turn."""
+    functions = _functions(tree)
+    if not functions:
+        return None
+    fn = rnd.choice(functions)
+    stmt = rnd.choice(fn.body)
+    lines = _lines(text)
+    at = stmt.end_lineno or stmt.lineno
+    indent = _indent(lines, stmt)
+    typed = rnd.choice(TYPED_STATEMENTS)
+    texts = []
+    for n in range(len(typed) + 1):
+        lines[at:at] = [indent + typed[:n]]
+        texts.append("\n".join(lines))
+        del lines[at]
+    return texts
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_incremental_equals_full_while_typing(source: Path) -> None:
+    rel = str(source.relative_to(ROOT))
+    rnd = random.Random(zlib.crc32(b"typing " + rel.encode()))
+    text = source.read_text(encoding="utf-8")
+    tree = _parses(text)
+    assert tree is not None
+    path = str(source)
+    mismatches: list[str] = []
+    for n in range(TYPED_PER_FILE):
+        analyzer = IncrementalAnalyzer()
+        analyzer.analyze(text, path=path)
+        for k, current in enumerate(typing_steps(text, tree, rnd) or []):
+            got, want = analyzer.analyze(current, path=path), analyze(current, path=path)
+            if fingerprint(got) != fingerprint(want):
+                how = "incremental" if analyzer.last_was_incremental else "full"
+                line = current.split("\n")[got.syntax_error.span.start.line] if got.syntax_error else ""
+                mismatches.append(
+                    f"statement {n} step {k} ({how} path, {line!r}): {', '.join(differing_codes(got, want))}"
+                )
+                break
+    assert not mismatches, f"{rel}: the incremental analysis differs from the full one\n" + "\n".join(mismatches)

@@ -15,9 +15,17 @@ rules, and after an edit:
    only, and every other rule (module and project scope: ordering, cross-function
    checks, other files) on the whole model.
 
+While the edited statement does not parse (the user is typing), it is repaired
+alone, exactly as the full analysis repairs a broken block
+(``analysis.parsing.parse_block``): one compile of that statement per keystroke.
+That is the same result as the full analysis only while no other statement is
+broken, every statement is one indentation block, and the broken one closes every
+bracket and string it opens; otherwise the full path runs.
+
 Anything unusual falls back to the full analysis, and the result must always
 equal :func:`engine.analyze` on the same text: ``tests/test_incremental.py``
-checks that on random edits.
+and ``tests/test_incremental_differential.py`` check that on random edits and on
+statements typed one character at a time.
 """
 
 from __future__ import annotations
@@ -25,16 +33,24 @@ from __future__ import annotations
 import ast
 import bisect
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
 from dbos_lsp.analysis.module_model import ModuleModel
-from dbos_lsp.analysis.parsing import compile_module
+from dbos_lsp.analysis.parsing import (
+    Parsed,
+    SyntaxErrorAt,
+    block_around,
+    blocks_match_statements,
+    compile_module,
+    parse_block,
+    tokens_balanced,
+)
 from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings
 from dbos_lsp.analysis.source_text import SourceText, split_lines
-from dbos_lsp.engine.pipeline import RunSetup, analyze_full, finish, run_rules, setup
+from dbos_lsp.engine.pipeline import RunSetup, analyze_full, finish, run_rules, setup, syntax_problem
 from dbos_lsp.rules import Rule
 
 
@@ -57,6 +73,11 @@ class _State:
     ends: list[int]  # 0-based line after each statement's last line
     local: list[list[Finding]]  # raw findings of statement-local rules, per statement
     analysis: Analysis
+    broken: int | None = None  # the statement that did not parse and was repaired
+    error: SyntaxErrorAt | None = None  # its syntax error
+    # Per statement, whether it is exactly one indentation block (None: not known yet);
+    # needed only once an edit breaks a statement, so computed then.
+    aligned: list[bool | None] | None = field(default=None)
 
 
 class IncrementalAnalyzer:
@@ -88,17 +109,24 @@ class IncrementalAnalyzer:
         self, text: str, lines: list[str], settings: Settings, index: ProjectIndex | None, path: str | None
     ) -> Analysis:
         run = setup(settings, index, path)
-        analysis, raw = analyze_full(text, run, index, path)
+        analysis, raw, parsed = analyze_full(text, run, index, path)
         self._state = None
         model = analysis.model
-        if model is None or analysis.syntax_error is not None or analysis.rule_errors:
-            return analysis  # tolerant parses and failing rules: always start afresh
+        if model is None or analysis.rule_errors:
+            return analysis  # failing rules: always start afresh
         starts, ends = _statement_lines(model.tree)
+        broken = None
+        if analysis.syntax_error is not None:
+            broken = _one_repaired_statement(parsed, starts, lines)
+            if broken is None:
+                return analysis  # repaired some other way: start afresh next time
         statement_codes = {r.code for r in run.rules if _statement_scope(r)}
         local = _bucket([f for f in raw if f.code in statement_codes], starts, ends)
         if local is None:
             return analysis  # a local finding outside every statement: do not guess
-        self._state = _State(lines, settings, index, path, run, model, starts, ends, local, analysis)
+        self._state = _State(
+            lines, settings, index, path, run, model, starts, ends, local, analysis, broken, parsed.error
+        )
         return analysis
 
     # ----- the incremental path ------------------------------------------------------------
@@ -125,23 +153,40 @@ class IncrementalAnalyzer:
         while same_tail < min(n_old, n_new) - first and old[n_old - 1 - same_tail] == lines[n_new - 1 - same_tail]:
             same_tail += 1
         # Lines [first, n_old - same_tail) of the old text became [first, n_new - same_tail).
-        k = _statement_at(state.starts, state.ends, first)
-        if k is None or n_old - same_tail > state.ends[k]:
-            return None  # the edit reaches outside one top-level statement
+        # The statement's block: its lines and the blank and comment lines up to the next
+        # one (where Enter after a function's last line lands).
+        k = bisect.bisect_right(state.starts, first) - 1
+        following = state.starts[k + 1] if k + 1 < len(state.starts) else n_old
+        if k < 0 or n_old - same_tail > following:
+            return None  # the edit reaches outside one top-level statement's block
+        if state.broken is not None and state.broken != k:
+            return None  # another statement is broken: the full path repairs both
         delta = n_new - n_old
-        start, end = state.starts[k], state.ends[k] + delta
+        start = state.starts[k]
         old_stmt = state.model.tree.body[k]
-        new_stmt = _parse_statement(lines, start, end)
-        if new_stmt is None or _interface(new_stmt) is None or _interface(new_stmt) != _interface(old_stmt):
+        error: SyntaxErrorAt | None = None
+        new_stmt = _parse_statement(lines, start, following + delta)
+        if new_stmt is not None:
+            end = new_stmt.end_lineno or new_stmt.lineno
+        else:
+            repaired = _repair_statement(state, text, lines, k, delta)
+            if repaired is None:
+                return None
+            new_stmt, error = repaired
+            end = new_stmt.end_lineno or new_stmt.lineno
+        if _interface(new_stmt) is None or _interface(new_stmt) != _interface(old_stmt):
             return None
-        if _first_line(new_stmt) != start or new_stmt.end_lineno != end:
+        if _first_line(new_stmt) != start:
             return None
+        if state.aligned is not None:
+            state.aligned[k] = None  # its text changed
+        state.ends[k] = end - delta  # in the old numbering, shifted with the rest below
         if delta:
             # Later statements moved: renumber their nodes in place (cheaper than parsing
             # them again) and move the findings kept from them.
             for stmt in state.model.tree.body[k + 1 :]:
                 _shift_lines(stmt, delta)
-            moved_from = state.ends[k]  # old numbering: everything from here on moved
+            moved_from = n_old - same_tail  # old numbering: everything from here on moved
             state.local = [
                 bucket if i <= k else [_shifted(f, delta, moved_from) for f in bucket]
                 for i, bucket in enumerate(state.local)
@@ -160,6 +205,7 @@ class IncrementalAnalyzer:
             model = ModuleModel(tree, lines, path, index, reuse=(state.model, k))
             if not model.reused or model.run_step_targets != state.model.run_step_targets:
                 return None
+        state.broken, state.error = (k, error) if error is not None else (None, None)
         return self._rerun(text, lines, state, model, k)
 
     def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: int | None) -> Analysis | None:
@@ -170,6 +216,8 @@ class IncrementalAnalyzer:
         source = SourceText(text, lines)
         result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
         result.model = model
+        if state.error is not None:
+            result.syntax_error = syntax_problem(state.error)
         local_rules = [r for r in run.rules if _statement_scope(r)]
         other_rules = [r for r in run.rules if not _statement_scope(r)]
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
@@ -186,10 +234,80 @@ class IncrementalAnalyzer:
             return None  # let the full path report them, once
         raw = [f for bucket in local for f in bucket] + module_level
         finish(result, raw, source, run)
-        self._state = _State(
-            lines, state.settings, state.index, state.path, run, model, state.starts, state.ends, local, result
-        )
+        self._state = replace(state, lines=lines, model=model, local=local, analysis=result)
         return result
+
+
+def _one_repaired_statement(parsed: Parsed, starts: list[int], lines: list[str]) -> int | None:
+    """The statement whose block ``parse_tolerant`` repaired, when it repaired exactly one
+    block into exactly one statement, and that block is one the incremental path can
+    repair the same way (``_repair_statement``'s conditions); else None."""
+    if not parsed.by_blocks or len(parsed.broken) != 1 or parsed.broken[0].statements != 1:
+        return None
+    block = parsed.broken[0]
+    k = bisect.bisect_left(starts, block.start)
+    if k == len(starts) or starts[k] != block.start:
+        return None
+    following = starts[k + 1] if k + 1 < len(starts) else _parsed_line_count(lines)
+    return k if block.end == following else None
+
+
+def _repair_statement(
+    state: _State, text: str, lines: list[str], k: int, delta: int
+) -> tuple[ast.stmt, SyntaxErrorAt] | None:
+    """Statement ``k``, which does not parse, repaired alone as ``parse_tolerant`` repairs
+    its block, with the block's own syntax error; None when that might not be what the
+    full analysis does or the repair is not one statement.
+
+    ``parse_tolerant`` repairs the block where the file's first syntax error is, and parses
+    the code before and after it as it is.  When the block closes every bracket and string
+    it opens, that error is in it (or on the next statement's first line, for a header
+    with no body yet, which leads back to it) and every other statement is left as it is,
+    provided each is one indentation block.  Otherwise (an unclosed ``(`` while typing) the
+    code after it might close it, so one compile of the file says where the error is."""
+    start = state.starts[k]
+    n = _parsed_line_count(lines)
+    end = state.starts[k + 1] + delta if k + 1 < len(state.starts) else n
+    if _block_at(lines, start, n) != (start, end):
+        return None  # a line at column 0 inside it, or it reaches into the next statement
+    block = [line + "\n" for line in lines[start:end]]  # as ``normalized_lines`` has them
+    if not (tokens_balanced(block) and _others_aligned(state, k)):
+        try:
+            compile_module(text)
+            return None  # the file parses after all: not a repair
+        except SyntaxError as exc:
+            error_line = (exc.lineno or 1) - 1
+        except (ValueError, RecursionError, MemoryError):
+            return None
+        if _block_at(lines, min(max(error_line, 0), n - 1), n) != (start, end):
+            return None
+    body, broken = parse_block([""] * start + block, start, end)  # reads lines [start, end) only
+    if broken is None or len(body) != 1:
+        return None
+    return body[0], broken.error
+
+
+def _block_at(lines: list[str], index: int, n: int) -> tuple[int, int]:
+    start, end = block_around(lines, index)
+    return start, min(end, n)
+
+
+def _others_aligned(state: _State, k: int) -> bool:
+    if state.aligned is None:
+        state.aligned = list(blocks_match_statements(state.lines, state.starts))
+    for j, known in enumerate(state.aligned):
+        if known is None and j != k:
+            following = state.starts[j + 1] if j + 1 < len(state.starts) else len(state.lines)
+            state.aligned[j] = known = block_around(state.lines, state.starts[j]) == (state.starts[j], following)
+        if j != k and not known:
+            return False
+    return True
+
+
+def _parsed_line_count(lines: list[str]) -> int:
+    """How many lines ``parse_tolerant`` numbers: ``split_lines`` gives one more when the
+    text ends with a line break."""
+    return len(lines) - 1 if lines and lines[-1] == "" else len(lines)
 
 
 def _bucket(findings: list[Finding], starts: list[int], ends: list[int]) -> list[list[Finding]] | None:

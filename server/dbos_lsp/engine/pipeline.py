@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from dbos_lsp.analysis.findings import Analysis, Finding, Position, Span, SyntaxProblem
 from dbos_lsp.analysis.module_model import ModuleModel
-from dbos_lsp.analysis.parsing import parse_tolerant
+from dbos_lsp.analysis.parsing import Parsed, SyntaxErrorAt, parse_tolerant
 from dbos_lsp.analysis.path_patterns import per_file_ignored
 from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings, parse_version
@@ -129,23 +129,28 @@ def analyze(
     return analyze_full(text, setup(settings, index, path), index, path)[0]
 
 
+def syntax_problem(error: SyntaxErrorAt) -> SyntaxProblem:
+    line, col, message = error
+    pos = Position(max(line - 1, 0), max(col, 0))
+    return SyntaxProblem(message, Span(pos, pos))
+
+
 def analyze_full(
     text: str, run: RunSetup, index: ProjectIndex | None, path: str | None
-) -> tuple[Analysis, list[Finding]]:
-    """The whole pipeline on the whole text; also returns the raw findings."""
+) -> tuple[Analysis, list[Finding], Parsed]:
+    """The whole pipeline on the whole text; also returns the raw findings and the parse
+    (how a broken text was repaired)."""
     result = Analysis(dbos_version=run.version_text, dbos_version_source=run.version_source)
     source = SourceText(text)
     parsed = parse_tolerant(text)
     if parsed.error is not None:
-        line, col, message = parsed.error
-        pos = Position(max(line - 1, 0), max(col, 0))
-        result.syntax_error = SyntaxProblem(message, Span(pos, pos))
+        result.syntax_error = syntax_problem(parsed.error)
     if parsed.tree is None:
-        return result, []
+        return result, [], parsed
     model = ModuleModel(parsed.tree, source.lines, path, index)
     result.model = model
     raw = run_rules(run.rules, model, source, run, result.rule_errors)
-    return finish(result, raw, source, run), raw
+    return finish(result, raw, source, run), raw, parsed
 
 
 def module_model(text: str, index: ProjectIndex | None = None, path: str | None = None) -> ModuleModel | None:
@@ -166,4 +171,5 @@ __all__ = [
     "run_rules",
     "selected_rules",
     "setup",
+    "syntax_problem",
 ]
