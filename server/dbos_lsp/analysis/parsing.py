@@ -239,18 +239,6 @@ def _blank_blocks(text: str, first: SyntaxErrorAt) -> Parsed:
     return Parsed(None, first, by_blocks=False)
 
 
-def blocks_match_statements(lines: list[str], starts: list[int]) -> list[bool]:
-    """Per top-level statement (first lines ``starts``): whether ``block_around`` sees it
-    as exactly one block, from its first line to the next statement's.  Where it does not
-    (a string with lines at column 0, say), repairing the file block by block could cut a
-    statement in two, so an edit there is not repaired incrementally."""
-    out = []
-    for j, first in enumerate(starts):
-        following = starts[j + 1] if j + 1 < len(starts) else len(lines)
-        out.append(block_around(lines, first) == (first, following))
-    return out
-
-
 def tokens_balanced(lines: list[str]) -> bool:
     """Whether ``lines`` (each ending in a newline) end outside any bracket, multi-line
     string or backslash continuation.  A broken block that does is broken on its own:

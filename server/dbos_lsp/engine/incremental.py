@@ -18,9 +18,10 @@ rules, and after an edit:
 While the edited statement does not parse (the user is typing), it is repaired
 alone, exactly as the full analysis repairs a broken block
 (``analysis.parsing.parse_block``): one compile of that statement per keystroke.
-That is the same result as the full analysis only while no other statement is
-broken, every statement is one indentation block, and the broken one closes every
-bracket and string it opens; otherwise the full path runs.
+That is the same result as the full analysis while no other statement is broken
+and the broken one is one indentation block that closes every bracket and string it
+opens; when it leaves one open, one compile of the file checks that the file's first
+error is in it.  Otherwise the full path runs.
 
 Anything unusual falls back to the full analysis, and the result must always
 equal :func:`engine.analyze` on the same text: ``tests/test_incremental.py``
@@ -33,7 +34,7 @@ from __future__ import annotations
 import ast
 import bisect
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
@@ -42,7 +43,6 @@ from dbos_lsp.analysis.parsing import (
     Parsed,
     SyntaxErrorAt,
     block_around,
-    blocks_match_statements,
     compile_module,
     parse_block,
     tokens_balanced,
@@ -75,9 +75,6 @@ class _State:
     analysis: Analysis
     broken: int | None = None  # the statement that did not parse and was repaired
     error: SyntaxErrorAt | None = None  # its syntax error
-    # Per statement, whether it is exactly one indentation block (None: not known yet);
-    # needed only once an edit breaks a statement, so computed then.
-    aligned: list[bool | None] | None = field(default=None)
 
 
 class IncrementalAnalyzer:
@@ -178,8 +175,6 @@ class IncrementalAnalyzer:
             return None
         if _first_line(new_stmt) != start:
             return None
-        if state.aligned is not None:
-            state.aligned[k] = None  # its text changed
         state.ends[k] = end - delta  # in the old numbering, shifted with the rest below
         if delta:
             # Later statements moved: renumber their nodes in place (cheaper than parsing
@@ -263,7 +258,7 @@ def _repair_statement(
     the code before and after it as it is.  When the block closes every bracket and string
     it opens, that error is in it (or on the next statement's first line, for a header
     with no body yet, which leads back to it) and every other statement is left as it is,
-    provided each is one indentation block.  Otherwise (an unclosed ``(`` while typing) the
+    provided that next statement is one indentation block.  Otherwise (an unclosed ``(`` while typing) the
     code after it might close it, so one compile of the file says where the error is."""
     start = state.starts[k]
     n = _parsed_line_count(lines)
@@ -271,7 +266,7 @@ def _repair_statement(
     if _block_at(lines, start, n) != (start, end):
         return None  # a line at column 0 inside it, or it reaches into the next statement
     block = [line + "\n" for line in lines[start:end]]  # as ``normalized_lines`` has them
-    if not (tokens_balanced(block) and _others_aligned(state, k)):
+    if not (tokens_balanced(block) and _next_aligned(state, lines, k, delta, n)):
         try:
             compile_module(text)
             return None  # the file parses after all: not a repair
@@ -292,16 +287,14 @@ def _block_at(lines: list[str], index: int, n: int) -> tuple[int, int]:
     return start, min(end, n)
 
 
-def _others_aligned(state: _State, k: int) -> bool:
-    if state.aligned is None:
-        state.aligned = list(blocks_match_statements(state.lines, state.starts))
-    for j, known in enumerate(state.aligned):
-        if known is None and j != k:
-            following = state.starts[j + 1] if j + 1 < len(state.starts) else len(state.lines)
-            state.aligned[j] = known = block_around(state.lines, state.starts[j]) == (state.starts[j], following)
-        if j != k and not known:
-            return False
-    return True
+def _next_aligned(state: _State, lines: list[str], k: int, delta: int, n: int) -> bool:
+    """Whether the statement after ``k`` is one indentation block in the new text (the
+    full analysis looks at its first line when the error is reported there)."""
+    if k + 1 >= len(state.starts):
+        return True
+    first = state.starts[k + 1] + delta
+    following = state.starts[k + 2] + delta if k + 2 < len(state.starts) else n
+    return _block_at(lines, first, n) == (first, following)
 
 
 def _parsed_line_count(lines: list[str]) -> int:
