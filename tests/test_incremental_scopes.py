@@ -166,7 +166,7 @@ def test_project_rules_rerun_when_the_index_changes(tmp_path: Path) -> None:
         def workflow_registrations_for(self, current):
             return self.names
 
-        def dbos_version(self):
+        def dbos_version(self, path=None):
             return None
 
     text = "from dbos import DBOS\n\n\n@DBOS.workflow()\ndef process():\n    return 1\n"

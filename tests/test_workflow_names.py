@@ -33,7 +33,7 @@ class StubIndex:
     def resolve_import(self, path, imp):
         return None
 
-    def dbos_version(self):
+    def dbos_version(self, path=None):
         return None
 
     def workflow_registrations(self):
@@ -140,7 +140,7 @@ def test_silent_without_index_path_or_before_3(workspace: Path) -> None:
         def resolve_import(self, path, imp):
             return None
 
-        def dbos_version(self):
+        def dbos_version(self, path=None):
             return None
 
     assert findings(path, NoNames()) == []

@@ -102,7 +102,7 @@ def test_emacs_eglot_end_to_end(emacs, dbos_project, editor_env, tmp_path, serve
     hits = [d for d in r["diagnostics"] if d["code"] == "DBOS101"]
     assert [d["line"] for d in hits] == [SLEEP_LINE], dump
     assert hits[0]["source"] == "dbos", dump
-    assert "sleep_async" in hits[0]["text"], dump
+    assert hits[0]["text"].endswith("`DBOS.sleep()` raises RuntimeError in a running event loop"), dump
 
     # 3. hover on `sleep` in DBOS.sleep: the LSP answer and eglot's eldoc text.
     assert r["hover_line"] == SLEEP_LINE, dump

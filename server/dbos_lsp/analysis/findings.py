@@ -68,6 +68,16 @@ class Fix:
     edits: tuple[Edit, ...]
 
 
+@dataclass(frozen=True)
+class Related:
+    """Another place that explains a finding (LSP relatedInformation), e.g. the clock
+    read inside the helper a workflow calls."""
+
+    span: Span
+    message: str
+    path: str | None = None  # None: the finding's own file
+
+
 @dataclass
 class Finding:
     code: str  # "DBOS101"
@@ -78,6 +88,7 @@ class Finding:
     fix: Fix | None = None
     # Extra lines of explanation, e.g. which DBOS version was assumed.
     notes: tuple[str, ...] = ()
+    related: tuple[Related, ...] = ()
 
 
 @dataclass

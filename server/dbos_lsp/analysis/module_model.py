@@ -10,13 +10,14 @@ themselves.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dbos_lsp.analysis.names import ImportTable, PendingImport, dotted
+from dbos_lsp.analysis.names import ImportTable, PendingImport, annotation_target, dotted, is_syntactic_module
 from dbos_lsp.analysis.queries import QueryMemo, model_query
-from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Role
+from dbos_lsp.analysis.resolution import Callee, ProjectIndex, Resolution, Role
 from dbos_lsp.knowledge import sdk_facts as sdk
 
 if TYPE_CHECKING:
@@ -50,13 +51,15 @@ class FunctionInfo:
     loads: dict[str, int] = field(default_factory=dict)
     # The role its own decorators give it; ``role`` may add STEP for run_step targets.
     declared_role: Role | None = None
+    # DBOS type its return annotation names (``-> Queue``): of the awaited value when async.
+    returns: str | None = None
 
     @property
     def is_lambda(self) -> bool:
         return isinstance(self.node, ast.Lambda)
 
     def as_callee(self) -> Callee:
-        return Callee(self.name, self.role, self.is_async, self.tx_kind, self)
+        return Callee(self.name, self.role, self.is_async, self.tx_kind, self, self.returns)
 
 
 @dataclass(eq=False)
@@ -111,6 +114,18 @@ class ModuleModel:
         # ``x: T = value`` statements anywhere (DBOSConfig / EnqueueOptions literals).
         self.annotated_assignments: list[ast.AnnAssign] = []
         self._resolved_pending: dict[str, object] = {}
+        self._members: dict[tuple[str, str], Resolution | None] = {}
+        # Local names of ``import x`` / ``import x as y`` statements (modules, not members).
+        self._imported_modules: set[str] = set()
+        # Module-level names bound exactly once to a dotted name: ``sleep = DBOS.sleep``,
+        # ``D = DBOS``.  ``qualname`` reads them as what they name.
+        self.module_aliases: dict[str, ast.expr] = {}
+        self._alias_qualnames: dict[str, str | None] = {}
+        # Last name of what a plain callee name stands for (``WorkflowKey`` -> ``SetWorkflowID``,
+        # ``sleep`` -> ``sleep``): the ``tail`` of its call sites, so ``calls_named`` finds them.
+        self._canonical_tails: dict[str, str] = {}
+        # Module-level function name -> (DBOS type of its return annotation, is async).
+        self.top_returns: dict[str, tuple[str, bool]] = {}
         # Whether any answer came from the project index (jedi): such answers can change
         # when other files do, so incremental analysis must not keep findings built on them.
         self.used_index = False
@@ -138,6 +153,8 @@ class ModuleModel:
             tuple(sorted(self.datasources.items())),
             tuple(sorted(self.http_apps)),
             tuple(sorted(self.module_names)),
+            tuple(sorted((k, ast.dump(v)) for k, v in self.module_aliases.items())),
+            tuple(sorted(self.top_returns.items())),
         )
 
     # ----- phase 1: module-level bindings -------------------------------------------------
@@ -147,9 +164,23 @@ class ModuleModel:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self.imports.add(stmt)
                 for alias in stmt.names:
-                    self.module_names.add(alias.asname or alias.name.split(".")[0])
+                    local = alias.asname or alias.name.split(".")[0]
+                    self.module_names.add(local)
+                    if isinstance(stmt, ast.Import):
+                        self._imported_modules.add(local)
+                    else:
+                        self._imported_modules.discard(local)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.module_names.add(stmt.name)
+        self._scan_aliases()
+        for stmt in _flatten_module(self.tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.returns is not None:
+                typ = self._annotation_type(stmt.returns)
+                if typ is not None:
+                    self.top_returns[stmt.name] = (typ, isinstance(stmt, ast.AsyncFunctionDef))
+                else:
+                    self.top_returns.pop(stmt.name, None)
+        branches: dict[str, list[tuple[str | None, ast.stmt | None]]] = {}
         for stmt in _flatten_module(self.tree.body):
             assigned = single_assignment(stmt)
             if assigned is not None:
@@ -157,6 +188,9 @@ class ModuleModel:
                 self.module_names.add(name)
                 self.module_values.setdefault(name, value)
                 typ = self.type_of_value(value, None)
+                if isinstance(stmt, ast.AnnAssign) and typ is None:
+                    typ = self._annotation_type(stmt.annotation)
+                branches.setdefault(name, []).append((typ, stmt))
                 self.module_types[name] = typ if name not in self.module_types else None
                 if typ == sdk.SQL_DATASOURCE:
                     self.datasources[name] = "sync"
@@ -166,6 +200,52 @@ class ModuleModel:
                     factory = self.qualname(value.func, None)
                     if factory in _HTTP_APP_FACTORIES:
                         self.http_apps.add(name)
+        # ``if ...: q = Queue("a") else: q = Queue("b")``: one type from every branch.
+        several = [name for name, found in branches.items() if len(found) > 1]
+        if several:
+            paths = _branch_paths(self.tree.body, into=(ast.If, ast.Try, ast.With))
+            counts = _module_binding_counts(self.tree.body, set(several))
+            for name in several:
+                typ = _same_type_in_exclusive_branches(branches[name], counts.get(name, 0), paths)
+                if typ is not None:
+                    self.module_types[name] = typ
+
+    def _scan_aliases(self) -> None:
+        """``name = a.b`` bound once at module level (and never declared ``global`` in a
+        function) is an alias of ``a.b``: ``sleep = DBOS.sleep`` makes ``sleep(1)`` a
+        ``DBOS.sleep`` call."""
+        for local, qual in self.imports.known.items():
+            last = qual.rsplit(".", 1)[-1]
+            if last != local:
+                self._canonical_tails[local] = last
+        for local, pending in self.imports.pending.items():
+            if pending.name != local:
+                self._canonical_tails[local] = pending.name
+        candidates: dict[str, ast.expr] = {}
+        for stmt in _flatten_module(self.tree.body):
+            assigned = single_assignment(stmt)
+            if assigned is not None and dotted(assigned[1]) is not None:
+                candidates.setdefault(assigned[0], assigned[1])
+        if not candidates:
+            return
+        counts = _module_binding_counts(self.tree.body, set(candidates))
+        # ``global name`` in a function, ``(name := ...)`` or ``del name`` anywhere: not an alias.
+        if any("global" in line or ":=" in line or "del " in line for line in self.lines):
+            for node in ast.walk(self.tree):
+                rebound: list[str] = []
+                if isinstance(node, ast.Global):
+                    rebound = list(node.names)
+                elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                    rebound = [node.target.id]
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Del):
+                    rebound = [node.id]
+                for name in rebound:
+                    counts[name] = counts.get(name, 0) + 2
+        for name, value in candidates.items():
+            parts = dotted(value)
+            if counts.get(name) == 1 and parts is not None and parts[0] != name:
+                self.module_aliases[name] = value
+                self._canonical_tails[name] = parts[-1]
 
     # ----- phase 2: the walk --------------------------------------------------------------
 
@@ -224,7 +304,12 @@ class ModuleModel:
             if kind is ast.Call:
                 assert isinstance(node, ast.Call)
                 func = node.func
-                tail = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
+                if type(func) is ast.Attribute:
+                    tail = func.attr
+                elif type(func) is ast.Name:
+                    tail = self._canonical_tails.get(func.id, func.id)
+                else:
+                    tail = None
                 self.calls.append(CallSite(node, parent, fn, type(parent) is ast.Await, tail))
             elif kind is ast.Name:
                 if fn is not None:
@@ -351,6 +436,8 @@ class ModuleModel:
             tx_kind=tx_kind,
         )
         info.declared_role = role
+        if not isinstance(node, ast.Lambda) and node.returns is not None:
+            info.returns = self._annotation_type(node.returns)
         self.functions.append(info)
         self._register(info)
         if not is_lambda and cls is None and parent is not None:
@@ -403,33 +490,90 @@ class ModuleModel:
         base = self.imports.known.get(head)
         if base is None:
             pending = self.imports.pending.get(head)
-            if pending is None and head in _BUILTINS and head not in self.module_names:
-                return "builtins." + ".".join(parts)
-            if pending is None or pending.name not in sdk.TRACKED_EXPORTS:
+            if pending is None and head in self.module_aliases:
+                base = self._alias_qualname(head)
+                if base is None:
+                    return None
+            elif pending is None:
+                if head in _BUILTINS and head not in self.module_names:
+                    return "builtins." + ".".join(parts)
                 return None
-            base = self._resolve_pending_qualname(head, pending)
-            if base is None:
-                return None
+            else:
+                base = self._resolve_pending_qualname(head, pending)
+                if base is None and len(parts) > 1:
+                    # ``from . import setup_dbos`` then ``setup_dbos.DBOS.sleep``
+                    member = self.module_member(head, parts[1])
+                    if member is not None and member.qualname:
+                        base, parts = member.qualname, parts[1:]
+                if base is None:
+                    return None
         if len(parts) == 1:
             return base
         return base + "." + ".".join(parts[1:])
 
-    def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> str | None:
+    def _alias_qualname(self, name: str) -> str | None:
+        if name in self._alias_qualnames:
+            return self._alias_qualnames[name]
+        self._alias_qualnames[name] = None  # ``a = b`` / ``b = a``: no answer, no recursion
+        result = self.qualname(self.module_aliases[name], None)
+        self._alias_qualnames[name] = result
+        return result
+
+    def _pending_resolution(self, local: str, pending: PendingImport) -> Resolution | None:
+        """What the index says a name imported from a user module is.  DBOS exports go to
+        the index's full resolution (jedi when syntax cannot tell); other names only to its
+        syntactic one (``resolve_syntactic``), when it has one: cheap, no jedi."""
         if local in self._resolved_pending:
             res = self._resolved_pending[local]
-            return res if isinstance(res, str) else None
-        result = None
+            return res if isinstance(res, Resolution) else None
+        result: Resolution | None = None
         if self.index is not None:
-            self.used_index = True
-            resolution = self.index.resolve_import(self.path, pending)
-            result = resolution.qualname if resolution is not None else None
+            if pending.name in sdk.TRACKED_EXPORTS:
+                self.used_index = True
+                result = self.index.resolve_import(self.path, pending)
+            else:
+                syntactic = getattr(self.index, "resolve_syntactic", None)
+                if syntactic is not None:
+                    self.used_index = True
+                    result = syntactic(self.path, pending)
         self._resolved_pending[local] = result
         return result
 
+    def module_member(self, owner: str, attr: str) -> Resolution | None:
+        """What ``owner.attr`` is when ``owner`` is one of the user's modules, imported as
+        ``from . import owner`` or ``import pkg.owner as owner``: by syntax only (the index's
+        ``resolve_syntactic``), never jedi.  The caller checks ``owner`` is not local."""
+        key = (owner, attr)
+        if key in self._members:
+            return self._members[key]
+        result: Resolution | None = None
+        syntactic = getattr(self.index, "resolve_syntactic", None) if self.index is not None else None
+        imp: PendingImport | None = None
+        pending = self.imports.pending.get(owner)
+        if pending is not None:
+            module = f"{pending.module}.{pending.name}" if pending.module else pending.name
+            imp = PendingImport(module, pending.level, attr, pending.line, pending.col)
+        elif owner in self._imported_modules:
+            known = self.imports.known.get(owner)
+            if known is not None and not is_syntactic_module(known):
+                imp = PendingImport(known, 0, attr, 0, 0)
+        if imp is not None and syntactic is not None:
+            self.used_index = True
+            result = syntactic(self.path, imp)
+        self._members[key] = result
+        return result
+
+    def _resolve_pending_qualname(self, local: str, pending: PendingImport) -> str | None:
+        resolution = self._pending_resolution(local, pending)
+        return resolution.qualname if resolution is not None else None
+
     def _annotation_type(self, ann: ast.expr) -> str | None:
-        if isinstance(ann, ast.Subscript):  # WorkflowHandle[int]
-            ann = ann.value
-        q = self.qualname(ann, None)
+        """The DBOS type an annotation names: ``Queue``, ``WorkflowHandleAsync[str]``,
+        ``"Queue"``, ``Optional[Queue]``, ``Queue | None``, ``Annotated[Queue, ...]``."""
+        inner = annotation_target(ann, lambda e: self.qualname(e, None))
+        if inner is None:
+            return None
+        q = self.qualname(inner, None)
         if q in _INSTANCE_TYPES:
             return q
         return None
@@ -439,6 +583,11 @@ class ModuleModel:
         awaited = False
         if isinstance(value, ast.Await):
             awaited, value = True, value.value
+        if isinstance(value, ast.Name) and not awaited:
+            # ``q = urgent_queue``: the type of a name already known (one of ours, and not
+            # the name being bound: ``q = q`` is still unknown)
+            typ = self.instance_type(value.id, fn)
+            return typ if typ in _INSTANCE_TYPES else None
         if not isinstance(value, ast.Call):
             return None
         # asyncio.run(AsyncSQLAlchemyDatasource.create(...))
@@ -452,7 +601,7 @@ class ModuleModel:
             return q
         api = self.api_of(value, fn)
         if api is None:
-            return None
+            return self._returned_type(value, fn, awaited)
         cls, method = api
         if cls == sdk.DBOS and method in ("register_queue", "retrieve_queue"):
             return sdk.QUEUE if not awaited else None
@@ -474,22 +623,104 @@ class ModuleModel:
             return sdk.HANDLE_ASYNC
         return None
 
+    def _returned_type(self, call: ast.Call, fn: FunctionInfo | None, awaited: bool) -> str | None:
+        """The DBOS type a helper's return annotation names (``def get_queue() -> Queue``),
+        for a call of it: awaited when the helper is async, not awaited otherwise."""
+        found = self._returns_of(call.func, fn)
+        if found is None:
+            return None
+        typ, is_async = found
+        return typ if is_async == awaited else None
+
+    def _returns_of(self, func: ast.expr, fn: FunctionInfo | None) -> tuple[str, bool] | None:
+        if isinstance(func, ast.Name):
+            name = func.id
+            f = fn
+            while f is not None:
+                if name in f.nested:
+                    nested = f.nested[name]
+                    return (nested.returns, nested.is_async) if nested.returns else None
+                if name in f.bound:
+                    return None
+                f = f.parent
+            if name in self.top_returns:
+                return self.top_returns[name]
+            pending = self.imports.pending.get(name)
+            if pending is not None and self.index is not None:
+                # A helper of another module (the index caches its answer per import).
+                self.used_index = True
+                resolution = self.index.resolve_import(self.path, pending)
+                callee = resolution.function if resolution is not None else None
+                if callee is not None and callee.returns:
+                    return callee.returns, callee.is_async
+            return None
+        # ``self.get_queue()``: a method of the enclosing class (the same top-level statement,
+        # so an incremental re-walk never keeps a stale answer).
+        if (
+            fn is not None
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in ("self", "cls")
+        ):
+            callee = self.callee(ast.Call(func=func, args=[], keywords=[]), fn)
+            if callee is not None and callee.returns:
+                return callee.returns, callee.is_async
+        return None
+
     def _infer_local_types(self, info: FunctionInfo) -> None:
+        """Types of names bound in ``info``, in source order: a name bound once gets its
+        value's type.  One bound several times (``if``/``else`` branches, a reassignment)
+        gets one only when every binding gives the same type (a parameter's annotation and
+        a bare ``q: Queue`` declaration count as bindings); names typed that way are rare,
+        and only then does a second pass re-type what depends on them."""
         node = info.node
         if isinstance(node, ast.Lambda):
             return
+        bindings: list[tuple[str, ast.stmt, ast.expr | None]] = []
         for stmt in own_statements(node.body):
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None and isinstance(stmt.target, ast.Name):
+                bindings.append((stmt.target.id, stmt, None))
+                continue
             assigned = single_assignment(stmt)
-            if assigned is None:
+            if assigned is not None:
+                bindings.append((assigned[0], stmt, assigned[1]))
+        if not bindings:
+            return
+        params = dict(info.local_types)
+        consistent = self._infer_pass(info, bindings, {})
+        if consistent:
+            # Answers computed while those names were still unknown are stale.
+            self._api_cache = {k: v for k, v in self._api_cache.items() if k[1] != id(info)}
+            info.local_types = dict(params)
+            self._infer_pass(info, bindings, consistent)
+
+    def _infer_pass(
+        self,
+        info: FunctionInfo,
+        bindings: list[tuple[str, ast.stmt, ast.expr | None]],
+        fixed: dict[str, str],
+    ) -> dict[str, str]:
+        seen: dict[str, list[tuple[str | None, ast.stmt | None]]] = {}
+        for name, stmt, value in bindings:
+            if name in fixed:
+                info.local_types[name] = fixed[name]
                 continue
-            name, value = assigned
-            if info.bound.get(name, 0) != 1:
-                info.local_types[name] = None  # rebound: unsure
-                continue
-            typ = self.type_of_value(value, info)
+            typ = self.type_of_value(value, info) if value is not None else None
             if typ is None and isinstance(stmt, ast.AnnAssign):
                 typ = self._annotation_type(stmt.annotation)
-            info.local_types[name] = typ
+            # A bare declaration binds nothing at run time: it only has to agree.
+            seen.setdefault(name, []).append((typ, stmt if value is not None else None))
+            if value is None:
+                continue
+            info.local_types[name] = typ if info.bound.get(name, 0) == 1 else None  # rebound: unsure
+        consistent: dict[str, str] = {}
+        if any(len(found) > 1 for found in seen.values()):
+            paths = _branch_paths(info.node.body) if not isinstance(info.node, ast.Lambda) else {}
+            for name, found in seen.items():
+                typ = _same_type_in_exclusive_branches(found, info.bound.get(name, 0), paths)
+                if typ is not None:
+                    consistent[name] = typ
+        return consistent
 
     def instance_type(self, name: str, fn: FunctionInfo | None) -> str | None:
         f = fn
@@ -499,7 +730,15 @@ class ModuleModel:
             if name in f.bound:
                 return None
             f = f.parent
-        return self.module_types.get(name)
+        if name in self.module_types:
+            return self.module_types[name]
+        pending = self.imports.pending.get(name)
+        if pending is not None:
+            # ``from ..shared import q`` where ``shared`` binds ``q = DBOS.register_queue(...)``
+            resolution = self._pending_resolution(name, pending)
+            if resolution is not None and resolution.instance_type in _INSTANCE_TYPES:
+                return resolution.instance_type
+        return None
 
     def api_of(self, call: ast.Call, fn: FunctionInfo | None) -> tuple[str, str] | None:
         """``(class, method)`` of a DBOS API call such as ``DBOS.sleep(1)`` or ``q.enqueue(f)``."""
@@ -516,6 +755,11 @@ class ModuleModel:
             q = self.qualname(func, fn)
             if q == sdk.QUEUE:
                 return sdk.QUEUE, "__init__"
+            if q is not None and isinstance(func, ast.Name):
+                # ``sleep = DBOS.sleep`` then ``sleep(1)``: the method of a DBOS class.
+                owner, _, method = q.rpartition(".")
+                if owner in _CLASS_RECEIVERS:
+                    return owner, method
             return None
         return self.api_of_attribute(func, fn)
 
@@ -534,6 +778,20 @@ class ModuleModel:
             typ = self.instance_type(receiver.id, fn)
             if typ is not None:
                 return typ, func.attr
+        elif isinstance(receiver, (ast.Call, ast.Await)):
+            # ``get_queue().enqueue(...)``, ``(await get_handle()).get_result()``
+            typ = self.type_of_value(receiver, fn)
+            if typ in _INSTANCE_TYPES:
+                return typ, func.attr
+        elif (
+            isinstance(receiver, ast.Attribute)
+            and isinstance(receiver.value, ast.Name)
+            and not is_local(receiver.value.id, fn)
+        ):
+            # ``shared.q.enqueue(...)`` after ``from . import shared``
+            member = self.module_member(receiver.value.id, receiver.attr)
+            if member is not None and member.instance_type in _INSTANCE_TYPES:
+                return member.instance_type, func.attr
         return None
 
     def callee_of_expr(self, expr: ast.expr, fn: FunctionInfo | None) -> Callee | None:
@@ -567,7 +825,7 @@ class ModuleModel:
                 self.used_index = True
                 resolution = self.index.resolve_import(self.path, pending)
                 if resolution is not None and resolution.function is not None:
-                    return resolution.function
+                    return _with_source(resolution)
             return None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             owner = func.value.id
@@ -579,6 +837,9 @@ class ModuleModel:
             elif owner in self.class_methods and (fn is None or not is_local(owner, fn)):
                 method = self.class_methods[owner].get(func.attr)
                 return method.as_callee() if method else None
+            elif not is_local(owner, fn):  # ``steps.charge(...)`` after ``from . import steps``
+                member = self.module_member(owner, func.attr)
+                return _with_source(member) if member is not None and member.function is not None else None
         return None
 
     def _class_info(self, node: ast.ClassDef) -> ClassInfo:
@@ -803,6 +1064,97 @@ def _flatten_module(body: list[ast.stmt]):
                 yield from _flatten_module(block)
 
 
+def _branch_paths(
+    body: list[ast.stmt], into: tuple[type[ast.stmt], ...] | None = None
+) -> dict[int, tuple[tuple[int, int], ...]]:
+    """``id(statement)`` -> the ``if`` branches it sits in, as ``(id(if), 0 body / 1 else)``,
+    for the statements of ``body`` and its blocks (not those of nested defs and classes;
+    only blocks of ``into`` statements when given)."""
+    paths: dict[int, tuple[tuple[int, int], ...]] = {}
+    stack: list[tuple[ast.stmt, tuple[tuple[int, int], ...]]] = [(stmt, ()) for stmt in body]
+    while stack:
+        stmt, path = stack.pop()
+        paths[id(stmt)] = path
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if into is not None and not isinstance(stmt, into):
+            continue
+        if isinstance(stmt, ast.If):
+            stack.extend((inner, (*path, (id(stmt), 0))) for inner in stmt.body)
+            stack.extend((inner, (*path, (id(stmt), 1))) for inner in stmt.orelse)
+            continue
+        for block in _blocks(stmt):
+            stack.extend((inner, path) for inner in block)
+    return paths
+
+
+def _same_type_in_exclusive_branches(
+    found: list[tuple[str | None, ast.stmt | None]],
+    bindings: int,
+    paths: dict[int, tuple[tuple[int, int], ...]],
+) -> str | None:
+    """The one type of a name bound in mutually exclusive branches of ``if``/``else``
+    (``stmt`` None: a bare declaration, which must agree but binds nothing), or None: some
+    binding is not an assignment we see, gives another or no type, or two bindings can
+    both run (a rebinding: unsure which value is live)."""
+    stmts = [stmt for _typ, stmt in found if stmt is not None]
+    if len(found) != bindings or len(stmts) < 2:
+        return None
+    first = found[0][0]
+    if first is None or any(typ != first for typ, _stmt in found):
+        return None
+    for i, a in enumerate(stmts):
+        branch_a = dict(paths.get(id(a), ()))
+        for b in stmts[i + 1 :]:
+            if not any(branch_a.get(if_id, side) != side for if_id, side in paths.get(id(b), ())):
+                return None
+    return first
+
+
+def _module_binding_counts(body: list[ast.stmt], wanted: set[str]) -> dict[str, int]:
+    """How often each of ``wanted`` is bound by module-level code (assignments, loop and
+    ``with`` targets, imports, defs, classes, in every block but function and class bodies)."""
+    counts: dict[str, int] = {}
+
+    def bump(name: str) -> None:
+        if name in wanted:
+            counts[name] = counts.get(name, 0) + 1
+
+    def targets(expr: ast.AST) -> None:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                bump(node.id)
+
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bump(stmt.name)
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                bump(alias.asname or alias.name.split(".")[0])
+            continue
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                targets(target)
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+            targets(stmt.target)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            targets(stmt.target)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    targets(item.optional_vars)
+        elif isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                if handler.name:
+                    bump(handler.name)
+        for block in _blocks(stmt):
+            stack.extend(block)
+    return counts
+
+
 def single_assignment(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
     """``(name, value)`` for ``name = value`` and ``name: T = value`` (one plain name)."""
     if isinstance(stmt, ast.Assign):
@@ -814,6 +1166,15 @@ def single_assignment(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
     else:
         return None
     return (target.id, stmt.value) if isinstance(target, ast.Name) else None  # type: ignore[return-value]
+
+
+def _with_source(resolution: Resolution) -> Callee:
+    """The function of an index answer, knowing the file it is defined in."""
+    callee = resolution.function
+    assert callee is not None
+    if callee.source_path is None and resolution.source_path is not None:
+        callee = dataclasses.replace(callee, source_path=resolution.source_path)
+    return callee
 
 
 def own_statements(body: list[ast.stmt]):

@@ -10,6 +10,7 @@ rule needs them.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dbos_lsp.knowledge.determinism_catalog import MODULE_ROOTS
@@ -107,6 +108,12 @@ def _is_third_party_or_stdlib(module: str) -> bool:
     return module.split(".")[0] in _SYNTACTIC_ROOTS
 
 
+def is_syntactic_module(module: str) -> bool:
+    """Whether names from ``module`` are resolved syntactically (the SDK, the standard
+    library, well-known packages) rather than looked up in the user's project."""
+    return _is_third_party_or_stdlib(module)
+
+
 def dotted(expr: ast.expr) -> list[str] | None:
     """``a.b.c`` as ["a", "b", "c"], or None for anything that is not a plain chain."""
     parts: list[str] = []
@@ -128,3 +135,54 @@ def tail_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     return None
+
+
+def annotation_target(ann: ast.expr, qualname: Callable[[ast.expr], str | None]) -> ast.expr | None:
+    """The class an annotation names, looking through the forms that do not change it:
+    ``"Queue"`` (a string), ``Optional[Queue]``, ``Queue | None``, ``Union[Queue, None]``,
+    ``Annotated[Queue, ...]`` and generic arguments (``WorkflowHandleAsync[str]`` ->
+    ``WorkflowHandleAsync``).  None when it names several classes or none.  ``qualname``
+    resolves a dotted name (``Optional`` -> ``typing.Optional``)."""
+    for _ in range(8):  # nesting depth worth looking through
+        if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+            try:
+                ann = ast.parse(ann.value.strip(), mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return None
+            continue
+        if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+            members = [m for m in _union_members(ann) if not _is_none(m)]
+            if len(members) != 1:
+                return None
+            ann = members[0]
+            continue
+        if isinstance(ann, ast.Subscript):
+            wrapper = qualname(ann.value) or ""
+            wrapper = wrapper.replace("typing_extensions.", "typing.")
+            args = list(ann.slice.elts) if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+            if wrapper == "typing.Optional" and len(args) == 1:
+                ann = args[0]
+            elif wrapper == "typing.Union":
+                members = [m for m in args if not _is_none(m)]
+                if len(members) != 1:
+                    return None
+                ann = members[0]
+            elif wrapper == "typing.Annotated" and args:
+                ann = args[0]
+            else:
+                ann = ann.value  # WorkflowHandle[int]
+            continue
+        return ann if dotted(ann) is not None else None
+    return None
+
+
+def _union_members(expr: ast.expr) -> list[ast.expr]:
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        return [*_union_members(expr.left), *_union_members(expr.right)]
+    return [expr]
+
+
+def _is_none(expr: ast.expr) -> bool:
+    return (isinstance(expr, ast.Constant) and expr.value is None) or (
+        isinstance(expr, ast.Constant) and expr.value == "None"
+    )

@@ -36,12 +36,18 @@ class Callee:
     # "sync" or "async" for datasource transactions; "legacy" for 2.x @DBOS.transaction.
     tx_kind: str | None = None
     info: FunctionInfo | None = None  # set when defined in this file
+    # DBOS type its return annotation names (``-> Queue``), of the awaited value when async.
+    returns: str | None = None
+    # The file that defines it when found by the index (another module of the project).
+    source_path: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Resolution:
     qualname: str | None = None  # e.g. "dbos.DBOS" when the import is the DBOS class
     function: Callee | None = None  # when the import is a function
+    # DBOS type of a module-level object (``q = DBOS.register_queue(...)`` -> "dbos.Queue").
+    instance_type: str | None = None
     # The file that defines it: a change there invalidates the cached answer.
     source_path: str | None = field(default=None, compare=False)
 
@@ -55,9 +61,12 @@ class ProjectIndex(Protocol):
 
     def workflow_registrations_for(self, path: str) -> Mapping[str, Sequence[tuple[str, int]]]:
         """Registered workflow name -> [(file, 1-based line)] in the *other* files of ``path``'s
-        application (its nearest ``pyproject.toml``), excluded files left out (for DBOS404)."""
+        application (its nearest project folder: ``pyproject.toml``, ``setup.py``,
+        ``setup.cfg``, ``requirements*.txt`` or ``uv.lock``), excluded files left out (for
+        DBOS404)."""
         ...
 
-    def dbos_version(self) -> tuple[str, str] | None:
-        """(version, where it came from), or None when the project does not say."""
+    def dbos_version(self, path: str | None = None) -> tuple[str, str] | None:
+        """(version, where it came from) for the file ``path`` (None: the project as a
+        whole), or None when the project does not say."""
         ...

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dbos_lsp.analysis.findings import Analysis, Edit, Finding, Position, Span
-from dbos_lsp.analysis.module_model import ModuleModel
+from dbos_lsp.analysis.module_model import ModuleModel, Role
 from dbos_lsp.analysis.parsing import (
     Parsed,
     SyntaxErrorAt,
@@ -223,14 +223,37 @@ class IncrementalAnalyzer:
             local = list(state.local)
             if k is not None:
                 view = statement_view(model, k)
-                local[k] = run_rules(local_rules, view, source, run, result.rule_errors)
-                model.used_index = view.used_index
+                follow = [r for r in local_rules if r.follows_calls] if _may_define_helpers(model, k) else []
+                own = [r for r in local_rules if r not in follow]
+                local[k] = run_rules(own, view, source, run, result.rule_errors)
+                if follow:
+                    # A helper changed: any workflow calling it may see a different effect.
+                    again = _bucket(run_rules(follow, model, source, run, result.rule_errors), state.starts, state.ends)
+                    if again is None:
+                        return None
+                    codes = {r.code for r in follow}
+                    local = [
+                        [f for f in kept if f.code not in codes] + new for kept, new in zip(local, again, strict=True)
+                    ]
+                model.used_index = model.used_index or view.used_index
         if result.rule_errors or local is None:
             return None  # let the full path report them, once
         raw = [f for bucket in local for f in bucket] + module_level
         finish(result, raw, source, run)
         self._state = replace(state, lines=lines, model=model, local=local, analysis=result)
         return result
+
+
+def _may_define_helpers(model: ModuleModel, k: int) -> bool:
+    """Whether top-level statement ``k`` defines a function that workflows elsewhere may
+    call as a plain helper: a def without a DBOS role, or a class (its methods)."""
+    stmt = model.tree.body[k]
+    if isinstance(stmt, ast.ClassDef):
+        return True
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        info = model.top_functions.get(stmt.name)
+        return info is None or info.node is not stmt or info.role is Role.PLAIN
+    return False
 
 
 def _one_repaired_statement(parsed: Parsed, starts: list[int], lines: list[str]) -> int | None:
@@ -343,7 +366,8 @@ def _shifted(f: Finding, delta: int, moved_from: int) -> Finding:
     fix = f.fix
     if fix is not None:
         fix = replace(fix, edits=tuple(Edit(move(e.span), e.new_text) for e in fix.edits))
-    return replace(f, span=move(f.span), fix=fix)
+    related = tuple(replace(r, span=move(r.span)) if r.path is None else r for r in f.related)
+    return replace(f, span=move(f.span), fix=fix, related=related)
 
 
 def statement_view(model: ModuleModel, k: int) -> ModuleModel:

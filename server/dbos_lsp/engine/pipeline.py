@@ -43,13 +43,16 @@ def _matches(r: Rule, selectors: Iterable[str], empty_means_all: bool) -> bool:
     return False
 
 
-def effective_version(settings: Settings, index: ProjectIndex | None = None) -> tuple[tuple[int, ...], str, str]:
-    """(version tuple, version text, why) for the rules' version gates."""
+def effective_version(
+    settings: Settings, index: ProjectIndex | None = None, path: str | None = None
+) -> tuple[tuple[int, ...], str, str]:
+    """(version tuple, version text, why) for the rules' version gates of the file ``path``:
+    the setting, else what the nearest project files around ``path`` declare."""
     if settings.dbos_version:
         parsed = parse_version(settings.dbos_version)
         if parsed:
             return parsed, settings.dbos_version, "the dbosVersion setting"
-    detected = index.dbos_version() if index is not None and hasattr(index, "dbos_version") else None
+    detected = index.dbos_version(path) if index is not None else None
     if detected:
         parsed = parse_version(detected[0])
         if parsed:
@@ -72,7 +75,7 @@ class RunSetup:
 
 def setup(settings: Settings | None, index: ProjectIndex | None, path: str | None) -> RunSetup:
     settings = settings or Settings()
-    version, version_text, version_source = effective_version(settings, index)
+    version, version_text, version_source = effective_version(settings, index, path)
     extra_ignores = per_file_ignored(path, settings)
     if extra_ignores:
         settings = settings.with_overrides(ignore=(*settings.ignore, *extra_ignores))

@@ -30,6 +30,11 @@ def _toml():
     return tomllib
 
 
+def toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads`` (``tomli`` on Python 3.10); raises ``ValueError`` on bad TOML."""
+    return _toml().loads(text)
+
+
 _cache: dict[str, tuple[float, dict[str, Any], list[str]]] = {}
 
 

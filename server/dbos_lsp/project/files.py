@@ -24,8 +24,31 @@ SKIPPED_DIRS = frozenset(
 # Default for the ``maxFileBytes`` / ``max-file-bytes`` setting.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # A folder with one of these files is its own application: workflow names only collide
-# inside one, and jedi resolves its imports from there.
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+# inside one, jedi resolves its imports from there and its DBOS version is read there.
+# ``requirements*.txt`` (``requirements-dev.txt``...) counts too: see ``is_project_marker``.
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "uv.lock")
+
+
+def is_project_marker(name: str) -> bool:
+    """Whether a file named ``name`` makes its folder a project (application) folder."""
+    return name in PROJECT_MARKERS or (name.startswith("requirements") and name.endswith(".txt"))
+
+
+def is_project_folder(folder: str) -> bool:
+    """Whether ``folder`` holds a project marker file (see :func:`is_project_marker`)."""
+    try:
+        with os.scandir(folder) as it:
+            return any(is_project_marker(e.name) and _is_file(e) for e in it)
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
 
 NOT_REGULAR = "skipped: not a regular file"
 
@@ -186,7 +209,9 @@ def walk_python_files(
 
 class ProjectRoots:
     """``find(path)``: the nearest folder at or above ``path``'s folder holding a project
-    marker (``pyproject.toml``, ``setup.py``, ``setup.cfg``), or None.  Answers are cached
+    marker (``pyproject.toml``, ``setup.py``, ``setup.cfg``, ``uv.lock``,
+    ``requirements*.txt``), or None: the application ``path`` belongs to (separate example
+    apps, each with its own pyproject or requirements, are separate).  Answers are cached
     per folder; ``ttl`` seconds (None: for the object's lifetime, as one CLI run wants)."""
 
     def __init__(self, ttl: float | None = 10.0) -> None:
@@ -206,7 +231,7 @@ class ProjectRoots:
                 result = cached[1]
                 break
             chain.append(folder)
-            if any(os.path.isfile(os.path.join(folder, m)) for m in PROJECT_MARKERS):
+            if is_project_folder(folder):
                 result = folder
                 break
             parent = os.path.dirname(folder)
@@ -243,6 +268,8 @@ __all__ = [
     "SkippedFile",
     "SourceFile",
     "decode_source",
+    "is_project_folder",
+    "is_project_marker",
     "norm_path",
     "project_root",
     "read_bytes",

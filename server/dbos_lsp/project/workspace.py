@@ -434,8 +434,9 @@ class WorkspaceIndex:
 
     def registrations_near(self, path: str, roots: ProjectRoots) -> Mapping[str, list[tuple[str, int]]]:
         """Registered workflow name -> ``(path, 1-based line)`` in the *other* indexed files of
-        ``path``'s application (the folder of its nearest ``pyproject.toml``; see
-        :class:`ProjectRoots`): what DBOS404 compares a file's registrations with."""
+        ``path``'s application (its nearest project folder: ``pyproject.toml``,
+        ``requirements*.txt``...; see :class:`ProjectRoots`): what DBOS404 compares a file's
+        registrations with."""
         table = self._root_table(roots)
         return _OtherFiles(table.get(roots.find(path), {}), norm_path(path))
 

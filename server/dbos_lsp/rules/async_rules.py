@@ -11,6 +11,7 @@ from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
+    api_call_text,
     await_edits,
     awaited_text,
     has_unpacking,
@@ -99,23 +100,30 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
         if site.awaited or not _in_async(site) or not sdk.raises_in_loop(cls, method):
             continue
         func = site.node.func
-        recv = receiver_text(ctx.source, func)
+        recv = _receiver(ctx, func, cls)
+        call = api_call_text(ctx.source, func, cls, method)
         twin = sdk.async_twin(cls, method)
         if twin is None:
-            yield ctx.finding(func, f"`{recv}.{method}()` raises RuntimeError in a running event loop")
+            yield ctx.finding(func, f"{call} raises RuntimeError in a running event loop")
             continue
         if sdk.is_async_generator(cls, twin):
-            yield _read_stream_finding(ctx, site, recv, method, twin)
+            yield _read_stream_finding(ctx, site, recv, call, twin)
             continue
         edits = None  # no rename for a call that is not ``obj.method`` (an alias of the API)
         if isinstance(func, ast.Attribute) and not _inside_generator_expression(site):
             edits = [rename_attribute(ctx.source, func, twin), *await_edits(ctx.source, site.node, site.parent)]
         yield ctx.finding(
             func,
-            f"`{recv}.{method}()` raises RuntimeError in a running event loop",
+            f"{call} raises RuntimeError in a running event loop",
             f"Use `await {recv}.{twin}(...)`",
             edits,
         )
+
+
+def _receiver(ctx: RuleContext, func: ast.expr, cls: str) -> str:
+    """What a fix title puts before the method: ``DBOS`` in ``DBOS.sleep``, the class for an
+    alias called by name (``nap = DBOS.sleep``)."""
+    return receiver_text(ctx.source, func) if isinstance(func, ast.Attribute) else cls.rsplit(".", 1)[-1]
 
 
 def _inside_generator_expression(site: CallSite) -> bool:
@@ -123,8 +131,8 @@ def _inside_generator_expression(site: CallSite) -> bool:
     return isinstance(site.parent, (ast.GeneratorExp, ast.comprehension))
 
 
-def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, method: str, twin: str) -> Finding:
-    message = f"`{recv}.{method}()` raises RuntimeError in a running event loop"
+def _read_stream_finding(ctx: RuleContext, site: CallSite, recv: str, call: str, twin: str) -> Finding:
+    message = f"{call} raises RuntimeError in a running event loop"
     func = site.node.func
     parent = site.parent
     keyword_pos: Position | None = None
@@ -167,14 +175,16 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             continue
         func = site.node.func
         if method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()):
-            recv = receiver_text(ctx.source, func)
-            yield ctx.finding(func, f"`{recv}.{method}()` on a sync workflow handle blocks the event loop")
+            recv = _receiver(ctx, func, cls)
+            call = api_call_text(ctx.source, func, cls, method)
+            yield ctx.finding(func, f"{call} on a sync workflow handle blocks the event loop")
             continue
         if not sdk.blocks_in_loop(cls, method):
             continue
-        recv = receiver_text(ctx.source, func)
+        recv = _receiver(ctx, func, cls)
+        call = api_call_text(ctx.source, func, cls, method)
         twin = sdk.async_twin(cls, method)
-        message = f"`{recv}.{method}()` blocks the event loop"
+        message = f"{call} blocks the event loop"
         if not _async_fix_is_safe(ctx, site, cls, method):
             yield ctx.finding(func, message)
             continue
@@ -234,9 +244,10 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
         if not site.awaited:
             continue
         func = site.node.func
-        recv = receiver_text(ctx.source, func)
+        recv = _receiver(ctx, func, cls)
+        call = api_call_text(ctx.source, func, cls, method)
         twin = sdk.async_twin(cls, method)
-        message = f"`{recv}.{method}()` is not a coroutine, so `await` raises TypeError"
+        message = f"{call} is not a coroutine, so `await` raises TypeError"
         if twin is not None and not sdk.is_async_generator(cls, twin):
             yield ctx.finding(
                 func,
@@ -251,9 +262,7 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
             removal = Edit(Span(ctx.source.start(await_node), ctx.source.start(site.node)), "")
             yield ctx.finding(func, message, "Remove `await`", [removal])
         elif method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) or (cls == sdk.HANDLE and method == "get_status"):
-            yield ctx.finding(
-                func, f"`{recv}.{method}()` of a sync workflow handle is not a coroutine, so `await` raises TypeError"
-            )
+            yield ctx.finding(func, f"{call} of a sync workflow handle is not a coroutine, so `await` raises TypeError")
 
 
 # ----- DBOS104 ----------------------------------------------------------------------------
@@ -300,7 +309,7 @@ def _coroutine_label(ctx: RuleContext, site: CallSite) -> tuple[bool, str] | Non
         if cls == sdk.HANDLE_ASYNC:
             return None  # DBOS106 owns async handles
         if sdk.is_coroutine_api(cls, method):
-            return True, f"`{receiver_text(ctx.source, site.node.func)}.{method}()`"
+            return True, api_call_text(ctx.source, site.node.func, cls, method)
         return None
     callee = model.callee(site.node, site.fn)
     if callee is not None and callee.is_async and callee.role in _DURABLE_ROLES:
@@ -335,11 +344,12 @@ def sync_context_async_api(ctx: RuleContext) -> Iterator[Finding]:
         if isinstance(site.parent, (ast.Assign, ast.AnnAssign)) and not _dropped(site):
             continue  # bound and used later: maybe handed to an event loop
         func = site.node.func
-        recv = receiver_text(ctx.source, func)
+        recv = _receiver(ctx, func, cls)
+        call = api_call_text(ctx.source, func, cls, method)
         twin = sdk.sync_twin(cls, method)
-        message = f"sync code cannot await `{recv}.{method}()`"
+        message = f"sync code cannot await {call}"
         if is_generator:
-            message = f"sync code cannot iterate the async generator `{recv}.{method}()`"
+            message = f"sync code cannot iterate the async generator {call}"
         if twin is None:
             yield ctx.finding(func, message)
             continue
@@ -371,14 +381,13 @@ def async_handle_not_awaited(ctx: RuleContext) -> Iterator[Finding]:
     for site, cls, method in model.api_calls():
         if site.awaited or cls != sdk.HANDLE_ASYNC or method not in sdk.HANDLE_ASYNC_COROUTINES:
             continue
-        api = (cls, method)
         if _consumed_as_coroutine(model, site):
             continue
         if _bound_and_awaited_later(model, site):
             continue
         func = site.node.func
-        recv = receiver_text(ctx.source, func)
-        message = f"`{recv}.{api[1]}()` of an async handle is never awaited"
+        call = api_call_text(ctx.source, func, cls, method)
+        message = f"{call} of an async handle is never awaited"
         if _in_async(site):
             yield ctx.finding(func, message, "Add `await`", await_edits(ctx.source, site.node, site.parent))
         else:

@@ -16,7 +16,8 @@ from typing import TypeGuard
 from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, is_local, own_statements
 from dbos_lsp.knowledge import determinism_catalog as catalog
-from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules import helper_reach
+from dbos_lsp.rules.call_effects import DETERMINISTIC_HELPERS, IO_MESSAGES, io_of_call, is_zero, logging_argument_ids
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
     dbos_spelling,
@@ -47,49 +48,35 @@ def _workflow_label(fn: FunctionInfo) -> str:
     return f"workflow `{fn.name}`"
 
 
-# ----- logging exclusion ------------------------------------------------------------------
-
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
-
-
-def _is_logging_call(model: ModuleModel, site: CallSite) -> bool:
-    func = site.node.func
-    tail = tail_name(func)
-    if tail is None:
-        return False
-    if tail == "print":
-        return model.qualname(func, site.fn) == "builtins.print"
-    if tail not in _LOG_METHODS or not isinstance(func, ast.Attribute):
-        return False
-    q = model.qualname(func, site.fn)
-    if q is not None and q.startswith(("logging.", sdk.DBOS + ".logger.")):
-        return True
-    # logger.info(...), self.logger.info(...), log.warning(...)
-    receiver = func.value
-    name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", None)
-    return isinstance(name, str) and "log" in name.lower()
-
-
-def _logging_argument_ids(model: ModuleModel, sites: list[CallSite]) -> set[int]:
-    """ids of every node inside the arguments of a logging call."""
-    inside: set[int] = set()
-    for site in sites:
-        if not _is_logging_call(model, site):
-            continue
-        for arg in (*site.node.args, *(k.value for k in site.node.keywords)):
-            for node in ast.walk(arg):
-                inside.add(id(node))
-    return inside
-
-
 def _workflow_calls(model: ModuleModel) -> dict[FunctionInfo, list[CallSite]]:
     return {fn: sites for fn, sites in model.calls_by_function().items() if _in_workflow(fn)}
 
 
-# ----- DBOS201 ----------------------------------------------------------------------------
+# ----- through helpers (DBOS201-DBOS203) --------------------------------------------------
 
-# Pure functions that a catalog wildcard (``secrets.*``) would otherwise match.
-_DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
+
+def _through_helpers(
+    ctx: RuleContext, fn: FunctionInfo, sites: list[CallSite], logged: set[int], code: str
+) -> Iterator[Finding]:
+    """Findings at the calls of workflow ``fn`` into plain helpers that do, themselves or
+    further down, what rule ``code`` flags in a workflow body; the chain is related info."""
+    for site in sites:
+        if id(site.node) in logged:
+            continue
+        found = helper_reach.reach(ctx.model, site, code)
+        if found is None:
+            continue
+        text = one_line(ctx.source, site.node.func, 40)
+        called = f"`{text}()`" if text is not None else "this call"
+        effect, where = found.effect, _workflow_label(fn)
+        if code == helper_reach.SLEEP:
+            message = f"{called} {effect.what} in {where}, which is not durable"
+        else:
+            message = f"{called} {effect.what} via {effect.text} in {where}"
+        yield ctx.finding(site.node.func, message, related=found.related)
+
+
+# ----- DBOS201 ----------------------------------------------------------------------------
 
 
 @rule(
@@ -99,6 +86,7 @@ _DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
     DETERMINISM,
     "A workflow body reads the clock, draws random values or reads the environment outside a step",
     scope="statement",
+    follows_calls=True,
 )
 def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -111,7 +99,7 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
         return
     for fn in {**grouped, **environ_sites}:
         sites = grouped.get(fn, [])
-        logged = _logging_argument_ids(model, sites)
+        logged = logging_argument_ids(model, sites)
         reported: set[tuple[int, int]] = set()
         hits: list[tuple[ast.expr, str]] = []
         for attr in environ_sites.get(fn, ()):
@@ -131,7 +119,7 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
             q = model.qualname(call.func, fn)
             if q is None:
                 continue
-            if q in _DETERMINISTIC_HELPERS:
+            if q in DETERMINISTIC_HELPERS:
                 continue
             category = catalog.nondeterministic(q, bool(call.args or call.keywords))
             if category is None:
@@ -145,101 +133,10 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
                 continue  # os.environ.get(...) is one read, not two
             reported.add(key)
             yield ctx.finding(node, f"{_short(ctx, node)} {category} in {_workflow_label(fn)}")
+        yield from _through_helpers(ctx, fn, sites, logged, helper_reach.CLOCK_RANDOM_ENV)
 
 
 # ----- DBOS202 ----------------------------------------------------------------------------
-
-# Wildcard entries (``requests.*``) also match exception classes and plain value types.
-_NOT_IO_NAMES = frozenset(
-    {
-        "Timeout",
-        "Limits",
-        "URL",
-        "Headers",
-        "Request",
-        "Response",
-        "codes",
-        "timeout",
-        "error",
-        "herror",
-        "gaierror",
-        "ClientTimeout",
-        "BasicAuth",
-        "Auth",
-        "PIPE",
-        "DEVNULL",
-        "STDOUT",
-        # pure conversions and local lookups under ``socket.*``
-        "inet_aton",
-        "inet_ntoa",
-        "inet_pton",
-        "inet_ntop",
-        "htons",
-        "htonl",
-        "ntohs",
-        "ntohl",
-        "gethostname",
-    }
-)
-_PATH_IO_METHODS = frozenset(
-    {
-        "read_text",
-        "read_bytes",
-        "write_text",
-        "write_bytes",
-        "open",
-        "unlink",
-        "mkdir",
-        "rmdir",
-        "touch",
-        "rename",
-        "replace",
-        "iterdir",
-        "glob",
-        "rglob",
-        "exists",
-        "is_file",
-        "is_dir",
-        "stat",
-    }
-)
-_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
-_DB_FACTORIES = frozenset(q for q, kind in catalog.IO.items() if kind == catalog.DATABASE and not q.endswith(".*"))
-_IO_MESSAGES = {
-    catalog.NETWORK: "makes a network call",
-    catalog.FILES: "does file I/O",
-    catalog.SUBPROCESS: "runs a subprocess",
-    catalog.DATABASE: "talks to a database directly",
-}
-
-
-def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | None:
-    func = call.func
-    q = model.qualname(func, fn)
-    if q is not None:
-        kind = catalog.io_kind(q)
-        if kind is None:
-            return None
-        last = q.rsplit(".", 1)[-1]
-        if last in _NOT_IO_NAMES or last.endswith(("Error", "Exception", "Warning")):
-            return None
-        return kind
-    if not isinstance(func, ast.Attribute):
-        return None
-    receiver = func.value
-    # Path("data.json").read_text(), or a name bound once to Path(...)
-    if func.attr in _PATH_IO_METHODS:
-        value: ast.expr | None = receiver
-        if isinstance(receiver, ast.Name):
-            value = model.single_value(receiver.id, fn)
-        if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
-            return catalog.FILES
-    # engine.connect() on a module-level engine = create_engine(...)
-    if isinstance(receiver, ast.Name) and not is_local(receiver.id, fn):
-        value = model.module_values.get(receiver.id)
-        if isinstance(value, ast.Call) and model.qualname(value.func, None) in _DB_FACTORIES:
-            return catalog.DATABASE
-    return None
 
 
 @rule(
@@ -249,23 +146,22 @@ def _io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | N
     DETERMINISM,
     "A workflow body does network, file, subprocess or database I/O outside a step",
     scope="statement",
+    follows_calls=True,
 )
 def workflow_io_outside_step(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for fn, sites in _workflow_calls(model).items():
         for site in sites:
-            kind = _io_of_call(model, site.node, fn)
+            kind = io_of_call(model, site.node, fn)
             if kind is None:
                 continue
             what = _short(ctx, site.node.func)
-            yield ctx.finding(site.node.func, f"{what} {_IO_MESSAGES[kind]} in {_workflow_label(fn)}")
+            yield ctx.finding(site.node.func, f"{what} {IO_MESSAGES[kind]} in {_workflow_label(fn)}")
+        logged = logging_argument_ids(model, sites)
+        yield from _through_helpers(ctx, fn, sites, logged, helper_reach.IO)
 
 
 # ----- DBOS203 ----------------------------------------------------------------------------
-
-
-def _zero(expr: ast.expr) -> bool:
-    return isinstance(expr, ast.Constant) and not isinstance(expr.value, bool) and expr.value == 0
 
 
 @rule(
@@ -276,6 +172,7 @@ def _zero(expr: ast.expr) -> bool:
     "`time.sleep` / `asyncio.sleep` in a workflow is not durable; use `DBOS.sleep` / `DBOS.sleep_async`",
     fix="unsafe",
     scope="statement",
+    follows_calls=True,
 )
 def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -289,7 +186,7 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
         if q not in ("time.sleep", "asyncio.sleep"):
             continue
         simple = len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)
-        if simple and _zero(call.args[0]):
+        if simple and is_zero(call.args[0]):
             continue  # sleep(0) yields to other threads or tasks; it is not a wait
         name = f"`{ctx.source.node_text(call.func)}`"
         message = f"{name} in {_workflow_label(fn)} is not durable"
@@ -309,6 +206,8 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
                     edits = [Edit(ctx.source.span(call), f"await {dbos}.sleep_async({arg})"), *extra]
                     title = f"Use `await {dbos}.sleep_async(...)`"
         yield ctx.finding(call.func, message, title, edits, safe=False)
+    for fn, sites in _workflow_calls(model).items():
+        yield from _through_helpers(ctx, fn, sites, logging_argument_ids(model, sites), helper_reach.SLEEP)
 
 
 # ----- DBOS204 ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from dbos_lsp.analysis.findings import Edit, Finding, Fix, Severity, Span
+from dbos_lsp.analysis.findings import Edit, Finding, Fix, Related, Severity, Span
 from dbos_lsp.analysis.module_model import ModuleModel
 from dbos_lsp.analysis.settings import Settings
 from dbos_lsp.analysis.source_text import Located, SourceText
@@ -56,6 +56,9 @@ class Rule:
     # ((version, severity from that version on), ...), ascending.
     severity_since: tuple[tuple[Version, Severity], ...] = ()
     severity_when: tuple[SeverityCase, ...] = ()
+    # A statement-scope rule whose findings also follow calls into plain helpers defined
+    # elsewhere in the module: an edit to a helper re-runs it on the whole module.
+    follows_calls: bool = False
 
     def applies_to(self, version: Version) -> bool:
         if self.min_version is not None and version < self.min_version:
@@ -143,6 +146,7 @@ def rule(
     scope: str = "module",
     severity_since: Mapping[Version, Severity] | None = None,
     severity_when: Sequence[SeverityCase] = (),
+    follows_calls: bool = False,
 ):
     """Register a check.  ``severity_since={(3, 4): Severity.INFORMATION}``: from DBOS 3.4
     on, findings are information (``severity`` below); ``severity_when``: severities the
@@ -152,6 +156,8 @@ def rule(
         version_sensitive = bool((min_version and min_version >= (3, 0)) or max_version or since)
     if scope not in SCOPES:
         raise ValueError(f"{code}: scope {scope!r} is not one of {', '.join(SCOPES)}")
+    if follows_calls and scope != "statement":
+        raise ValueError(f"{code}: follows_calls is for statement-scope rules (others see the whole module)")
     if fix not in FIXES:
         raise ValueError(f"{code}: fix {fix!r} is not one of {', '.join(FIXES)}")
     if len({c.key for c in severity_when}) != len(severity_when):
@@ -174,6 +180,7 @@ def rule(
             scope,
             since,
             tuple(severity_when),
+            follows_calls,
         )
         REGISTRY[code] = r
         BY_NAME[name] = r
@@ -214,8 +221,9 @@ class RuleContext:
         edits: list[Edit] | None = None,
         safe: bool = True,
         case: str | None = None,
+        related: Sequence[Related] = (),
     ) -> Finding:
         span = where if isinstance(where, Span) else self.source.span(where)
         fix = Fix(fix_title, safe, tuple(edits)) if fix_title and edits else None
         severity = self._severity if case is None else self.rule.severity_for(self.version, case)
-        return Finding(self.rule.code, self.rule.name, message, span, severity, fix)
+        return Finding(self.rule.code, self.rule.name, message, span, severity, fix, related=tuple(related))

@@ -16,6 +16,7 @@ from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
+    api_call_text,
     api_sites,
     binding_counts,
     called_name,
@@ -24,7 +25,6 @@ from dbos_lsp.rules.toolkit import (
     has_unpacking,
     keyword,
     loaders,
-    receiver_text,
     runs_coroutine,
     str_constant,
     tail_name,
@@ -119,8 +119,8 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
         if api is not None:
             cls, method = api
             if method in _STARTS_WORKFLOW.get(cls, ()) and _executes(model, site, method.endswith("_async")):
-                recv = receiver_text(ctx.source, func)
-                yield ctx.finding(func, f"`{recv}.{method}()` in {_context_name(fn)} raises AssertionError")
+                call = api_call_text(ctx.source, func, cls, method)
+                yield ctx.finding(func, f"{call} in {_context_name(fn)} raises AssertionError")
             continue
         callee = model.callee(site.node, fn)
         if callee is not None and callee.role is Role.WORKFLOW and _executes(model, site, callee.is_async):
@@ -151,8 +151,7 @@ def step_calls_workflow_only_api(ctx: RuleContext) -> Iterator[Finding]:
         if method is None:
             continue
         func = site.node.func
-        recv = receiver_text(ctx.source, func)
-        yield ctx.finding(func, f"`{recv}.{method}()` raises in {_context_name(fn)}")
+        yield ctx.finding(func, f"{api_call_text(ctx.source, func, sdk.DBOS, method)} raises in {_context_name(fn)}")
 
 
 # ----- DBOS303 ----------------------------------------------------------------------------
@@ -192,8 +191,8 @@ def workflow_api_outside_workflow(ctx: RuleContext) -> Iterator[Finding]:
             where = "startup code" if fn is None else f"startup function `{fn.name}`"
         else:
             continue
-        recv = receiver_text(ctx.source, site.node.func)
-        yield ctx.finding(site.node.func, f"`{recv}.{method}()` raises in {where}")
+        call = api_call_text(ctx.source, site.node.func, sdk.DBOS, method)
+        yield ctx.finding(site.node.func, f"{call} raises in {where}")
 
 
 # ----- shared: @DBOS.step(...) decorators -------------------------------------------------

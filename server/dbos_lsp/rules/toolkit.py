@@ -106,6 +106,14 @@ def receiver_text(source: SourceText, func: ast.expr) -> str:
     return "..."
 
 
+def api_call_text(source: SourceText, func: ast.expr, cls: str, method: str) -> str:
+    """How a message names a DBOS API call: ```DBOS.sleep()``` as written, or for an alias
+    bound by name (``nap = DBOS.sleep``) ```nap()` (`DBOS.sleep`)``, so the API is named."""
+    if isinstance(func, ast.Name):
+        return f"`{func.id}()` (`{cls.rsplit('.', 1)[-1]}.{method}`)"
+    return f"`{receiver_text(source, func)}.{method}()`"
+
+
 def called_name(source: SourceText, func: ast.expr) -> str:
     """The callee as written (``self.step``), or ``...`` when it is long."""
     return one_line(source, func, 60) or "..."

@@ -1,0 +1,157 @@
+"""What one call or attribute read does that a workflow must not do itself.
+
+The classifiers behind DBOS201-DBOS203, shared by the rules that look at a workflow
+body and by :mod:`.helper_reach`, which looks into the helpers a workflow calls.
+Each takes the module model the node comes from and the function it sits in.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, is_local
+from dbos_lsp.knowledge import determinism_catalog as catalog
+from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules.toolkit import tail_name
+
+# ----- logging exclusion ------------------------------------------------------------------
+
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
+
+
+def is_logging_call(model: ModuleModel, site: CallSite) -> bool:
+    func = site.node.func
+    tail = tail_name(func)
+    if tail is None:
+        return False
+    if tail == "print":
+        return model.qualname(func, site.fn) == "builtins.print"
+    if tail not in LOG_METHODS or not isinstance(func, ast.Attribute):
+        return False
+    q = model.qualname(func, site.fn)
+    if q is not None and q.startswith(("logging.", sdk.DBOS + ".logger.")):
+        return True
+    # logger.info(...), self.logger.info(...), log.warning(...)
+    receiver = func.value
+    name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", None)
+    return isinstance(name, str) and "log" in name.lower()
+
+
+def logging_argument_ids(model: ModuleModel, sites: list[CallSite]) -> set[int]:
+    """ids of every node inside the arguments of a logging call."""
+    inside: set[int] = set()
+    for site in sites:
+        if not is_logging_call(model, site):
+            continue
+        for arg in (*site.node.args, *(k.value for k in site.node.keywords)):
+            for node in ast.walk(arg):
+                inside.add(id(node))
+    return inside
+
+
+# ----- clocks, randomness, environment (DBOS201) -------------------------------------
+
+# Pure functions that a catalog wildcard (``secrets.*``) would otherwise match.
+DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
+
+
+# ----- I/O (DBOS202) --------------------------------------------------------------------
+
+# Wildcard entries (``requests.*``) also match exception classes and plain value types.
+_NOT_IO_NAMES = frozenset(
+    {
+        "Timeout",
+        "Limits",
+        "URL",
+        "Headers",
+        "Request",
+        "Response",
+        "codes",
+        "timeout",
+        "error",
+        "herror",
+        "gaierror",
+        "ClientTimeout",
+        "BasicAuth",
+        "Auth",
+        "PIPE",
+        "DEVNULL",
+        "STDOUT",
+        # pure conversions and local lookups under ``socket.*``
+        "inet_aton",
+        "inet_ntoa",
+        "inet_pton",
+        "inet_ntop",
+        "htons",
+        "htonl",
+        "ntohs",
+        "ntohl",
+        "gethostname",
+    }
+)
+_PATH_IO_METHODS = frozenset(
+    {
+        "read_text",
+        "read_bytes",
+        "write_text",
+        "write_bytes",
+        "open",
+        "unlink",
+        "mkdir",
+        "rmdir",
+        "touch",
+        "rename",
+        "replace",
+        "iterdir",
+        "glob",
+        "rglob",
+        "exists",
+        "is_file",
+        "is_dir",
+        "stat",
+    }
+)
+_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+_DB_FACTORIES = frozenset(q for q, kind in catalog.IO.items() if kind == catalog.DATABASE and not q.endswith(".*"))
+IO_MESSAGES = {
+    catalog.NETWORK: "makes a network call",
+    catalog.FILES: "does file I/O",
+    catalog.SUBPROCESS: "runs a subprocess",
+    catalog.DATABASE: "talks to a database directly",
+}
+
+
+def io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | None:
+    func = call.func
+    q = model.qualname(func, fn)
+    if q is not None:
+        kind = catalog.io_kind(q)
+        if kind is None:
+            return None
+        last = q.rsplit(".", 1)[-1]
+        if last in _NOT_IO_NAMES or last.endswith(("Error", "Exception", "Warning")):
+            return None
+        return kind
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    # Path("data.json").read_text(), or a name bound once to Path(...)
+    if func.attr in _PATH_IO_METHODS:
+        value: ast.expr | None = receiver
+        if isinstance(receiver, ast.Name):
+            value = model.single_value(receiver.id, fn)
+        if isinstance(value, ast.Call) and model.qualname(value.func, fn) in _PATH_TYPES:
+            return catalog.FILES
+    # engine.connect() on a module-level engine = create_engine(...)
+    if isinstance(receiver, ast.Name) and not is_local(receiver.id, fn):
+        value = model.module_values.get(receiver.id)
+        if isinstance(value, ast.Call) and model.qualname(value.func, None) in _DB_FACTORIES:
+            return catalog.DATABASE
+    return None
+
+
+# ----- sleeps (DBOS203) ------------------------------------------------------------------
+
+
+def is_zero(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and not isinstance(expr.value, bool) and expr.value == 0

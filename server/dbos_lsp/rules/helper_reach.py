@@ -1,0 +1,272 @@
+"""What a workflow does through the plain helpers it calls.
+
+A workflow that calls ``load_rates()``, which reads the clock, is as nondeterministic
+as one that reads it itself.  For each plain helper (no DBOS role, no decorator that
+could give it one) a *summary* lists what its own body does, by the classifiers of
+:mod:`.call_effects`, and which other plain helpers it calls.  :func:`reach` follows
+those calls from a call site, depth first in source order, at most ``MAX_DEPTH``
+helpers deep, each helper once (cycles end), into helpers of this module and of other
+project modules the index finds (a relative import counts like an absolute one).
+
+Calls into steps, workflows and transactions stop the walk: their bodies are durable
+or run once.  Calls into installed libraries are judged only by the catalog, never
+walked.  Summaries live in the model's memo (another module's model is the index's,
+cached per modification time), so a changed module is summarised again.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dbos_lsp.analysis.findings import Related
+from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
+from dbos_lsp.analysis.queries import model_query
+from dbos_lsp.analysis.source_text import SourceText
+from dbos_lsp.knowledge import determinism_catalog as catalog
+from dbos_lsp.rules.call_effects import (
+    DETERMINISTIC_HELPERS,
+    IO_MESSAGES,
+    io_of_call,
+    is_logging_call,
+    is_zero,
+)
+from dbos_lsp.rules.toolkit import one_line
+
+MAX_DEPTH = 4  # helpers followed below the workflow's own call
+
+# Decorators that leave a helper's body running as written, on every call.
+_TRANSPARENT_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+CLOCK_RANDOM_ENV = "DBOS201"
+IO = "DBOS202"
+SLEEP = "DBOS203"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One thing a helper's own body does: which rule it matters to, and where."""
+
+    code: str
+    what: str  # a verb phrase: "reads the clock", "makes a network call", "sleeps with `time.sleep`"
+    node: ast.AST
+    text: str  # "`time.time()`"
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A plain function a call lands in, with the model of the file defining it."""
+
+    info: FunctionInfo
+    model: ModuleModel
+    path: str | None  # None: the file being analysed
+
+
+@dataclass(frozen=True)
+class Summary:
+    effects: tuple[Effect, ...]
+    calls: tuple[tuple[ast.Call, Helper], ...]  # plain helpers its body calls, in source order
+
+
+@dataclass(frozen=True)
+class Reached:
+    """An effect found below a call: the helper chain to it, as related locations."""
+
+    effect: Effect
+    related: tuple[Related, ...]
+
+
+def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
+    """The first effect for rule ``code`` that the call at ``site`` reaches through plain
+    helpers, or None.  The call itself is not judged: the direct rule does that."""
+    if site.fn is None:
+        return None
+    first = helper_called(model, site.node, site.fn, site.awaited)
+    if first is None:
+        return None
+    visited = {id(first.info.node)}
+    chain: list[tuple[Helper, ast.Call]] = []
+    found = _search(first, code, 1, visited, chain)
+    if found is None:
+        return None
+    effect, where = found
+    related: list[Related] = []
+    for helper, call in chain:
+        callee = _name_of_call(helper.model, call)
+        related.append(_related(helper, call.func, f"`{helper.info.name}` calls {callee}"))
+    related.append(_related(where, effect.node, f"{effect.text} {effect.what}"))
+    return Reached(effect, tuple(related))
+
+
+def _search(
+    helper: Helper, code: str, depth: int, visited: set[int], chain: list[tuple[Helper, ast.Call]]
+) -> tuple[Effect, Helper] | None:
+    summary = summary_of(helper)
+    for effect in summary.effects:
+        if effect.code == code:
+            return effect, helper
+    if depth >= MAX_DEPTH:
+        return None
+    for call, inner in summary.calls:
+        if id(inner.info.node) in visited:
+            continue
+        visited.add(id(inner.info.node))
+        chain.append((helper, call))
+        found = _search(inner, code, depth + 1, visited, chain)
+        if found is not None:
+            return found
+        chain.pop()
+    return None
+
+
+def _related(helper: Helper, node: ast.AST, message: str) -> Related:
+    source = _source(helper.model)
+    return Related(source.span(node), message, helper.path)  # type: ignore[arg-type]
+
+
+@model_query("module")
+def _source(model: ModuleModel) -> SourceText:
+    return SourceText("\n".join(model.lines), model.lines)
+
+
+def _name_of_call(model: ModuleModel, call: ast.Call) -> str:
+    text = one_line(_source(model), call.func, 40)
+    return f"`{text}()`" if text is not None else "a helper"
+
+
+# ----- which calls land in a plain helper --------------------------------------------------
+
+
+def helper_called(model: ModuleModel, call: ast.Call, fn: FunctionInfo, awaited: bool) -> Helper | None:
+    """The plain helper ``call`` runs (defined in this file or another project file), or
+    None: not a helper, a DBOS function, or an ``async def`` called without ``await``
+    (which only makes a coroutine)."""
+    callee = model.callee(call, fn)
+    if callee is None or callee.role is not Role.PLAIN or (callee.is_async and not awaited):
+        return None
+    helper = _helper_of(model, callee)
+    if helper is None or not _plain(helper):
+        return None
+    return helper
+
+
+def _helper_of(model: ModuleModel, callee: Callee) -> Helper | None:
+    if callee.info is not None:
+        return Helper(callee.info, model, None)
+    if callee.source_path is None or model.index is None:
+        return None
+    load = getattr(model.index, "module_model", None)
+    other = load(callee.source_path) if load is not None else None
+    if other is None:
+        return None
+    info = other.top_functions.get(callee.name)
+    if info is None or info.role is not Role.PLAIN:
+        return None
+    model.used_index = True
+    return Helper(info, other, callee.source_path)
+
+
+def _plain(helper: Helper) -> bool:
+    node = helper.info.node
+    if isinstance(node, ast.Lambda):
+        return False
+    return all(isinstance(d, ast.Name) and d.id in _TRANSPARENT_DECORATORS for d in node.decorator_list)
+
+
+# ----- summaries ---------------------------------------------------------------------------
+
+
+@model_query("module")
+def _summaries(model: ModuleModel) -> dict[int, Summary]:
+    # Filled lazily, helper by helper: only helpers that some workflow reaches are summarised.
+    return {}
+
+
+def summary_of(helper: Helper) -> Summary:
+    memo = _summaries(helper.model)
+    key = id(helper.info.node)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _summarise(helper)
+    return found
+
+
+def _summarise(helper: Helper) -> Summary:
+    model, fn = helper.model, helper.info
+    source = _source(model)
+    sites = list(_own_calls(fn))
+    logged: set[int] = set()
+    for site in sites:
+        if is_logging_call(model, site):
+            for arg in (*site.node.args, *(k.value for k in site.node.keywords)):
+                logged.update(id(n) for n in ast.walk(arg))
+    effects: list[Effect] = []
+    calls: list[tuple[ast.Call, Helper]] = []
+    for site in sites:
+        call = site.node
+        if id(call) in logged:
+            continue
+        effects.extend(_call_effects(model, source, site))
+        inner = helper_called(model, call, fn, site.awaited)
+        if inner is not None:
+            calls.append((call, inner))
+    for node, parent in _own_nodes(fn.node):
+        if isinstance(node, ast.Attribute) and id(node) not in logged and _reads_environ(model, node, parent, fn):
+            effects.append(Effect(CLOCK_RANDOM_ENV, catalog.ENVIRONMENT, node, "`os.environ`"))
+    effects.sort(key=lambda e: (getattr(e.node, "lineno", 0), getattr(e.node, "col_offset", 0)))
+    return Summary(tuple(effects), tuple(calls))
+
+
+def _call_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Iterator[Effect]:
+    call, fn = site.node, site.fn
+    assert fn is not None
+    q = model.qualname(call.func, fn)
+    text = _text(source, call)
+    if q is not None and q not in DETERMINISTIC_HELPERS:
+        category = catalog.nondeterministic(q, bool(call.args or call.keywords))
+        if category is not None and q != "os.environ":
+            yield Effect(CLOCK_RANDOM_ENV, category, call, text)
+    kind = io_of_call(model, call, fn)
+    if kind is not None:
+        yield Effect(IO, IO_MESSAGES[kind], call, text)
+    if q in ("time.sleep", "asyncio.sleep"):
+        simple = len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)
+        runs = q == "time.sleep" or site.awaited  # asyncio.sleep() not awaited never waits
+        if runs and not (simple and is_zero(call.args[0])):
+            yield Effect(SLEEP, f"sleeps with `{q}`", call, text)
+
+
+def _reads_environ(model: ModuleModel, node: ast.Attribute, parent: ast.AST, fn: FunctionInfo) -> bool:
+    if node.attr != "environ" or not isinstance(node.ctx, ast.Load):
+        return False
+    if isinstance(parent, ast.Subscript) and parent.value is node and not isinstance(parent.ctx, ast.Load):
+        return False  # os.environ["X"] = ... writes
+    if isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load):
+        # os.environ.get(...) is the call's effect already; os.environ.setdefault writes too
+        return False
+    return model.qualname(node, fn) == "os.environ"
+
+
+def _text(source: SourceText, node: ast.expr) -> str:
+    text = one_line(source, node, 40)
+    return f"`{text}`" if text is not None else "a call"
+
+
+def _own_nodes(fn_node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
+    """(node, parent) for every node of a function's own body: nested functions, lambdas
+    and classes are other bodies, run (if at all) when called."""
+    stack: list[tuple[ast.AST, ast.AST]] = [(stmt, fn_node) for stmt in reversed(getattr(fn_node, "body", []))]
+    while stack:
+        node, parent = stack.pop()
+        yield node, parent
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        children = list(ast.iter_child_nodes(node))
+        stack.extend((child, node) for child in reversed(children))
+
+
+def _own_calls(fn: FunctionInfo) -> Iterator[CallSite]:
+    for node, parent in _own_nodes(fn.node):
+        if isinstance(node, ast.Call):
+            yield CallSite(node, parent, fn, isinstance(parent, ast.Await))
