@@ -173,6 +173,7 @@ def test_json_fields_and_positions(tmp_path):
         "severity",
         "message",
         "fix",
+        "related",
     }
     assert item["path"] == str(f)
     assert (item["line"], item["column"]) == (7, 5)

@@ -52,7 +52,7 @@ def generated_module() -> str:
 
 
 def fingerprint(analysis):
-    findings = [(f.code, f.span, f.message, f.severity, f.fix) for f in analysis.findings]
+    findings = [(f.code, f.span, f.message, f.severity, f.fix, f.related) for f in analysis.findings]
     syntax = analysis.syntax_error.span if analysis.syntax_error else None
     return findings, syntax, sorted(analysis.rule_errors)
 

@@ -64,7 +64,7 @@ Edit = Callable[[str, ast.Module, random.Random], "list[str] | None"]
 
 
 def fingerprint(a: Analysis):
-    findings = [(f.code, f.span, f.message, f.severity, f.fix) for f in a.findings]
+    findings = [(f.code, f.span, f.message, f.severity, f.fix, f.related) for f in a.findings]
     syntax = (a.syntax_error.message, a.syntax_error.span) if a.syntax_error else None
     return findings, syntax, sorted(a.rule_errors)
 

@@ -618,7 +618,7 @@ class ModuleModel:
         if cls == sdk.QUEUE and not awaited and method == "__init__":
             return sdk.QUEUE
         if method in sdk.SYNC_HANDLE_SOURCES.get(cls, ()) and not awaited:
-            return sdk.HANDLE
+            return sdk.HANDLE_CLIENT if cls in sdk.CLIENT_HANDLE_OWNERS else sdk.HANDLE
         if method in sdk.ASYNC_HANDLE_SOURCES.get(cls, ()) and awaited:
             return sdk.HANDLE_ASYNC
         return None
@@ -1019,6 +1019,7 @@ _INSTANCE_TYPES = frozenset(
         sdk.DEBOUNCER_CLIENT,
         sdk.HANDLE,
         sdk.HANDLE_ASYNC,
+        sdk.HANDLE_CLIENT,
         sdk.STEP_RESERVATION,
         sdk.SQL_DATASOURCE,
         sdk.ASYNC_SQL_DATASOURCE,

@@ -32,7 +32,7 @@ from typing import TextIO
 from dbos_lsp import __version__
 from dbos_lsp.analysis.findings import Finding
 from dbos_lsp.cli import rule_doc
-from dbos_lsp.cli.report_formats import Notice, finding_to_json, text_line
+from dbos_lsp.cli.report_formats import Notice, finding_to_json, related_lines, text_line
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -446,7 +446,7 @@ def write_change(change: FileChange) -> str | None:
 
 
 def format_text(problem: Problem) -> str:
-    return text_line(problem.path, problem.finding)
+    return "\n".join([text_line(problem.path, problem.finding), *related_lines(problem.path, problem.finding)])
 
 
 def _plural(n: int, word: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from dbos_lsp.analysis.findings import Finding, Severity
+from dbos_lsp.analysis.findings import Finding, Severity, Span
 
 TOOL_NAME = "dbos-lsp"
 INFORMATION_URI = "https://github.com/dbos-lsp/dbos-lsp"
@@ -87,11 +87,35 @@ def text_line(path: str, f: Finding) -> str:
     return f"{path}:{f.span.start.line + 1}:{f.span.start.character + 1}: {f.code} [{f.name}] {f.message}"
 
 
+def related_lines(path: str, f: Finding, cwd: str | None = None) -> list[str]:
+    """The places that explain a finding (the helper chain down to a clock read), one
+    indented ``path:line:col: message`` line each, under the finding's own line."""
+    out = []
+    for r in f.related:
+        where = path if r.path is None else relative_path(r.path, cwd or os.getcwd())
+        out.append(f"  {where}:{r.span.start.line + 1}:{r.span.start.character + 1}: {r.message}")
+    return out
+
+
+def _related_json(path: str, f: Finding, cwd: str | None) -> list[dict]:
+    return [
+        {
+            "path": path if r.path is None else relative_path(r.path, cwd or os.getcwd()),
+            "line": r.span.start.line + 1,
+            "column": r.span.start.character + 1,
+            "end_line": r.span.end.line + 1,
+            "end_column": r.span.end.character + 1,
+            "message": r.message,
+        }
+        for r in f.related
+    ]
+
+
 def _pos(p) -> dict:
     return {"line": p.line + 1, "column": p.character + 1}
 
 
-def finding_to_json(path: str, f: Finding) -> dict:
+def finding_to_json(path: str, f: Finding, cwd: str | None = None) -> dict:
     fix = None
     if f.fix is not None:
         fix = {
@@ -112,6 +136,7 @@ def finding_to_json(path: str, f: Finding) -> dict:
         "severity": f.severity.label,
         "message": f.message,
         "fix": fix,
+        "related": _related_json(path, f, cwd),
     }
 
 
@@ -190,6 +215,16 @@ def _line(lines: Sequence[str] | None, index: int) -> str | None:
     return lines[index] if lines is not None and 0 <= index < len(lines) else None
 
 
+def _region(file_lines: Sequence[str] | None, span: Span) -> dict:
+    s, e = span.start, span.end
+    return {
+        "startLine": s.line + 1,
+        "startColumn": utf16_column(_line(file_lines, s.line), s.character) + 1,
+        "endLine": e.line + 1,
+        "endColumn": utf16_column(_line(file_lines, e.line), e.character) + 1,
+    }
+
+
 def _artifact(path: str, cwd: str) -> dict:
     rel = relative_path(path, cwd)
     if Path(rel).is_absolute() or PurePath(rel).as_posix().startswith("/"):
@@ -222,19 +257,25 @@ def sarif_log(
     for p in problems:
         f = p.finding
         file_lines = lines.get(p.path)
-        s, e = f.span.start, f.span.end
-        region = {
-            "startLine": s.line + 1,
-            "startColumn": utf16_column(_line(file_lines, s.line), s.character) + 1,
-            "endLine": e.line + 1,
-            "endColumn": utf16_column(_line(file_lines, e.line), e.character) + 1,
-        }
+        region = _region(file_lines, f.span)
         result: dict[str, Any] = {
             "ruleId": f.code,
             "level": sarif_level(f.severity),
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {"artifactLocation": _artifact(p.path, cwd), "region": region}}],
         }
+        if f.related:
+            result["relatedLocations"] = [
+                {
+                    "id": i,
+                    "message": {"text": r.message},
+                    "physicalLocation": {
+                        "artifactLocation": _artifact(p.path if r.path is None else r.path, cwd),
+                        "region": _region(lines.get(p.path if r.path is None else r.path), r.span),
+                    },
+                }
+                for i, r in enumerate(f.related)
+            ]
         if f.code in index:
             result["ruleIndex"] = index[f.code]
         results.append(result)

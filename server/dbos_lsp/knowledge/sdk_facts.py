@@ -15,6 +15,10 @@ DEBOUNCER = "dbos.Debouncer"
 DEBOUNCER_CLIENT = "dbos.DebouncerClient"
 HANDLE = "dbos.WorkflowHandle"
 HANDLE_ASYNC = "dbos.WorkflowHandleAsync"
+# The sync handle a ``DBOSClient`` (or ``DebouncerClient``) returns: dbos 3.4.0
+# ``_client.WorkflowHandleClientPolling``, not exported by ``dbos``.  Its methods poll the
+# system database directly, with no ``check_async``: they block a running loop, never raise.
+HANDLE_CLIENT = "dbos._client.WorkflowHandleClientPolling"
 STEP_RESERVATION = "dbos.StepReservation"
 SQL_DATASOURCE = "dbos.SQLAlchemyDatasource"
 ASYNC_SQL_DATASOURCE = "dbos.AsyncSQLAlchemyDatasource"
@@ -59,8 +63,13 @@ BLOCKS_IN_LOOP: dict[str, frozenset[str]] = {
     DEBOUNCER_CLIENT: frozenset({"debounce"}),
 }
 
-# The sync handle's get_result() blocks but has no async twin on the same object.
-BLOCKS_WITHOUT_PAIR: dict[str, frozenset[str]] = {HANDLE: frozenset({"get_result"})}
+# Sync handle methods that block but have no async twin on the same object: the DBOS
+# handle's get_result() (its get_status() raises, above); both methods of a client handle
+# (dbos 3.4.0 ``WorkflowHandleClientPolling.get_result`` / ``get_status``).
+BLOCKS_WITHOUT_PAIR: dict[str, frozenset[str]] = {
+    HANDLE: frozenset({"get_result"}),
+    HANDLE_CLIENT: frozenset({"get_result", "get_status"}),
+}
 
 # Queue properties whose reads block; the async getter is ``get_<name>_async``.
 QUEUE_PROPERTIES_WITH_ASYNC_GETTER = frozenset(
@@ -91,6 +100,10 @@ SYNC_HANDLE_SOURCES: dict[str, frozenset[str]] = {
     DEBOUNCER: frozenset({"debounce"}),
     DEBOUNCER_CLIENT: frozenset({"debounce"}),
 }
+# Owners whose sync handle sources return a client handle (``HANDLE_CLIENT``); their
+# ``_async`` sources return ``WorkflowHandleClientAsyncPolling``, whose methods are coroutines
+# like the async DBOS handle's, so those stay ``HANDLE_ASYNC``.
+CLIENT_HANDLE_OWNERS = frozenset({CLIENT, DEBOUNCER_CLIENT})
 ASYNC_HANDLE_SOURCES: dict[str, frozenset[str]] = {
     cls: frozenset(m + "_async" for m in methods if cls != DBOS or m != "trigger_schedule")
     for cls, methods in SYNC_HANDLE_SOURCES.items()

@@ -7,13 +7,14 @@ codec, over the lines the analysis saw.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
-from dbos_lsp.analysis.findings import Finding, Position, Span
+from dbos_lsp.analysis.findings import Finding, Position, Related, Span
 from dbos_lsp.features.code_actions import QUICKFIX, Action
 from dbos_lsp.features.hover import rule_url
 from dbos_lsp.lsp.session import Snapshot
@@ -51,7 +52,27 @@ def to_diagnostic(doc: TextDocument, snap: Snapshot, f: Finding) -> types.Diagno
         code_description=types.CodeDescription(href=rule_url(rule)) if rule is not None else None,
         source="dbos",
         data={"name": f.name},
+        related_information=[_related(doc, snap, r) for r in f.related] or None,
     )
+
+
+def _related(doc: TextDocument, snap: Snapshot, r: Related) -> types.DiagnosticRelatedInformation:
+    """A place in this document, or in another file of the project as saved on disk (its
+    lines convert the columns to the client's units)."""
+    if r.path is None:
+        uri, lines = doc.uri, snap.lines
+    else:
+        uri, lines = Path(r.path).as_uri(), _file_lines(r.path)
+    location = types.Location(uri=uri, range=to_range(doc, lines, r.span))
+    return types.DiagnosticRelatedInformation(location=location, message=r.message)
+
+
+def _file_lines(path: str) -> tuple[str, ...]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return tuple(fh.read().splitlines())
+    except OSError:
+        return ()
 
 
 def diagnostics(doc: TextDocument, snap: Snapshot) -> list[types.Diagnostic]:

@@ -262,6 +262,7 @@ def async_await_sync_api(ctx: RuleContext) -> Iterator[Finding]:
             removal = Edit(Span(ctx.source.start(await_node), ctx.source.start(site.node)), "")
             yield ctx.finding(func, message, "Remove `await`", [removal])
         elif method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) or (cls == sdk.HANDLE and method == "get_status"):
+            # get_result / get_status of a DBOS or a client sync handle
             yield ctx.finding(func, f"{call} of a sync workflow handle is not a coroutine, so `await` raises TypeError")
 
 
@@ -496,12 +497,23 @@ def async_workflow_interleaved_steps(ctx: RuleContext) -> Iterator[Finding]:
 # ----- DBOS108 ----------------------------------------------------------------------------
 
 
-def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bool:
+def _durable_role(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> Role | None:
+    """The role of the step, transaction or (child) workflow an awaitable calls, if any."""
     expr = _spawned(model, expr, fn)
     if not isinstance(expr, ast.Call):
-        return False
+        return None
     callee = model.callee(expr, fn)
-    return callee is not None and callee.role in _DURABLE_ROLES
+    return callee.role if callee is not None and callee.role in _DURABLE_ROLES else None
+
+
+def _gathered_kinds(roles: set[Role]) -> str:
+    """What a DBOS108 message calls the gathered calls: steps (transactions count as steps),
+    child workflows, or both."""
+    if roles == {Role.WORKFLOW}:
+        return "child workflows"
+    if Role.WORKFLOW in roles:
+        return "steps and child workflows"
+    return "steps"
 
 
 @rule(
@@ -509,7 +521,7 @@ def _is_durable_call(model: ModuleModel, expr: ast.expr, fn: FunctionInfo) -> bo
     "async-gather-without-return-exceptions",
     Severity.INFORMATION,
     SKILL,
-    "`asyncio.gather` over steps in a workflow without `return_exceptions=True`",
+    "`asyncio.gather` over steps or child workflows in a workflow without `return_exceptions=True`",
     fix="unsafe",
     scope="statement",
 )
@@ -524,13 +536,14 @@ def async_gather_without_return_exceptions(ctx: RuleContext) -> Iterator[Finding
         if keyword(site.node, "return_exceptions") is not None:
             continue
         awaitables = [e for arg in site.node.args for e, _ in _gathered(arg, fn, model)]
-        if not any(_is_durable_call(model, e, fn) for e in awaitables):
+        roles = {role for e in awaitables if (role := _durable_role(model, e, fn)) is not None}
+        if not roles:
             continue
         last = (site.node.args + [k for k in site.node.keywords])[-1]
         edits = [insert(ctx.source.end(last), ", return_exceptions=True")]
         yield ctx.finding(
             site.node.func,
-            f"`{ctx.source.node_text(site.node.func)}()` abandons the other steps when one fails",
+            f"`{ctx.source.node_text(site.node.func)}()` abandons the other {_gathered_kinds(roles)} when one fails",
             "Add `return_exceptions=True` (then check each result for exceptions)",
             edits,
             safe=False,

@@ -158,6 +158,16 @@ def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[Functio
     return out
 
 
+def _registers_class(model: ModuleModel, dec: ast.expr, scope: FunctionInfo | None) -> bool:
+    """``@DBOS.dbos_class(...)``, or ``@DBOS.default_required_roles([...])``, which registers the
+    class the same way (dbos 3.4.0 and 2.31 ``_roles.default_required_roles``: it calls
+    ``get_or_create_class_info`` and ``register_class``, as ``DBOS.dbos_class`` does)."""
+    kind = _dbos_decorator(model, dec, scope)
+    if kind == "dbos_class":
+        return True
+    return kind == "default_required_roles" and isinstance(dec, ast.Call)
+
+
 @rule(
     "DBOS403",
     "class-workflow-missing-dbos-class",
@@ -170,7 +180,7 @@ def _unregistered_methods(model: ModuleModel, cls: ast.ClassDef) -> list[Functio
 def class_workflow_missing_dbos_class(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
     for cls, scope in _classes(model):
-        if any(_dbos_decorator(model, d, scope) == "dbos_class" for d in cls.decorator_list):
+        if any(_registers_class(model, d, scope) for d in cls.decorator_list):
             continue
         methods = _unregistered_methods(model, cls)
         if not methods:

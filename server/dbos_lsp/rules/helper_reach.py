@@ -51,7 +51,7 @@ class Effect:
     code: str
     what: str  # a verb phrase: "reads the clock", "makes a network call", "sleeps with `time.sleep`"
     node: ast.AST
-    text: str  # "`time.time()`"
+    text: str  # the callee: "`time.time()`"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ class Helper:
 @dataclass(frozen=True)
 class Summary:
     effects: tuple[Effect, ...]
-    calls: tuple[tuple[ast.Call, Helper], ...]  # plain helpers its body calls, in source order
+    # Calls of its body that may land in a plain helper, in source order.  Which helper is
+    # looked up on each walk: another module's helper is read from its current model.
+    calls: tuple[CallSite, ...]
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
     for helper, call in chain:
         callee = _name_of_call(helper.model, call)
         related.append(_related(helper, call.func, f"`{helper.info.name}` calls {callee}"))
-    related.append(_related(where, effect.node, f"{effect.text} {effect.what}"))
+    note = f"{effect.text} is not durable" if effect.code == SLEEP else f"{effect.text} {effect.what}"
+    related.append(_related(where, effect.node, note))
     return Reached(effect, tuple(related))
 
 
@@ -108,11 +111,12 @@ def _search(
             return effect, helper
     if depth >= MAX_DEPTH:
         return None
-    for call, inner in summary.calls:
-        if id(inner.info.node) in visited:
+    for site in summary.calls:
+        inner = helper_called(helper.model, site.node, helper.info, site.awaited)
+        if inner is None or id(inner.info.node) in visited:
             continue
         visited.add(id(inner.info.node))
-        chain.append((helper, call))
+        chain.append((helper, site.node))
         found = _search(inner, code, depth + 1, visited, chain)
         if found is not None:
             return found
@@ -202,15 +206,12 @@ def _summarise(helper: Helper) -> Summary:
             for arg in (*site.node.args, *(k.value for k in site.node.keywords)):
                 logged.update(id(n) for n in ast.walk(arg))
     effects: list[Effect] = []
-    calls: list[tuple[ast.Call, Helper]] = []
+    calls: list[CallSite] = []
     for site in sites:
-        call = site.node
-        if id(call) in logged:
+        if id(site.node) in logged:
             continue
         effects.extend(_call_effects(model, source, site))
-        inner = helper_called(model, call, fn, site.awaited)
-        if inner is not None:
-            calls.append((call, inner))
+        calls.append(site)
     for node, parent in _own_nodes(fn.node):
         if isinstance(node, ast.Attribute) and id(node) not in logged and _reads_environ(model, node, parent, fn):
             effects.append(Effect(CLOCK_RANDOM_ENV, catalog.ENVIRONMENT, node, "`os.environ`"))
@@ -222,7 +223,7 @@ def _call_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Ite
     call, fn = site.node, site.fn
     assert fn is not None
     q = model.qualname(call.func, fn)
-    text = _text(source, call)
+    text = _text(source, call.func)
     if q is not None and q not in DETERMINISTIC_HELPERS:
         category = catalog.nondeterministic(q, bool(call.args or call.keywords))
         if category is not None and q != "os.environ":
@@ -248,9 +249,9 @@ def _reads_environ(model: ModuleModel, node: ast.Attribute, parent: ast.AST, fn:
     return model.qualname(node, fn) == "os.environ"
 
 
-def _text(source: SourceText, node: ast.expr) -> str:
-    text = one_line(source, node, 40)
-    return f"`{text}`" if text is not None else "a call"
+def _text(source: SourceText, func: ast.expr) -> str:
+    text = one_line(source, func, 40)
+    return f"`{text}()`" if text is not None else "a call"
 
 
 def _own_nodes(fn_node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 
 from dbos_lsp.analysis.findings import Finding, Severity
-from dbos_lsp.analysis.module_model import CallSite, ModuleModel
+from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
@@ -123,12 +123,46 @@ _AFTER_LAUNCH_FORBIDDEN = {sdk.DBOS: frozenset({"listen_queues", "alert_handler"
 )
 def listen_queues_after_launch(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
+    events = _launch_events(model)
     for site, _cls, method in api_sites(model, _AFTER_LAUNCH_FORBIDDEN):
-        if model.relative_to_launch(site.node, site.fn) == "after":
+        if _while_launched(model, events, site.node, site.fn):
             yield ctx.finding(site.node.func, _after_launch_message(method))
     for info, dec in decorators_named(model, "dbos.DBOS.alert_handler"):
-        if not isinstance(dec, ast.Call) and model.relative_to_launch(info.node, info.parent) == "after":
+        if not isinstance(dec, ast.Call) and _while_launched(model, events, info.node, info.parent):
             yield ctx.finding(dec, _after_launch_message("alert_handler"))
+
+
+_LAUNCH_AND_DESTROY = {sdk.DBOS: frozenset({"launch", "destroy"})}
+
+
+def _launch_events(model: ModuleModel) -> dict[int, list[tuple[int, int, str]]]:
+    """``DBOS.launch()`` and ``DBOS.destroy()`` calls of each body (by ``id`` of its function,
+    of None: the module), as sorted ``(line, column, method)``."""
+    events: dict[int, list[tuple[int, int, str]]] = {}
+    for site, _cls, method in api_sites(model, _LAUNCH_AND_DESTROY):
+        events.setdefault(id(site.fn), []).append((site.node.lineno, site.node.col_offset, method))
+    for found in events.values():
+        found.sort()
+    return events
+
+
+def _while_launched(
+    model: ModuleModel,
+    events: dict[int, list[tuple[int, int, str]]],
+    node: ast.stmt | ast.expr,
+    fn: FunctionInfo | None,
+) -> bool:
+    """``node`` comes after a launch of its body with no ``DBOS.destroy()`` in between: the
+    SDK's ``destroy`` drops the launched instance (dbos 3.4.0 ``DBOS.destroy`` sets the global
+    instance to None), so a call between it and the next launch sees an unlaunched DBOS."""
+    if model.relative_to_launch(node, fn) != "after":
+        return False
+    last = None
+    for line, _col, method in events.get(id(fn), ()):
+        if line >= node.lineno:
+            break
+        last = method
+    return last == "launch"
 
 
 def _after_launch_message(method: str) -> str:

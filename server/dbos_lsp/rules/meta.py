@@ -46,7 +46,7 @@ def unused_suppressions(
         line = source.line(index)
         for sup in line_suppressions(line):
             if sup.codes is None or not _is_comment(line, sup.start):
-                continue  # bare ``# noqa`` is shared with other linters; strings are not comments
+                continue  # a bare ``noqa`` comment is shared with other linters; strings are not comments
             findings = by_line.get(index, [])
             unused = [c for c in sorted(sup.codes) if _ours(c, ran_codes) and not _used(c, findings)]
             if unused:

@@ -373,3 +373,111 @@ def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
             site.node.func,
             f"nested step `{called_name(ctx.source, site.node.func)}` runs without its own checkpoint",
         )
+
+
+# ----- DBOS307 ----------------------------------------------------------------------------
+
+_PARTIAL = "functools.partial"
+
+
+def _step_runner_argument(call: ast.Call, position: int, name: str) -> ast.expr | None:
+    """The expression passed for ``DBOS.run_step``'s ``position``-th parameter ``name``, or
+    None when it is missing or may hide behind ``*args`` / ``**kwargs``."""
+    for i, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            return None
+        if i == position:
+            return arg
+    kw = keyword(call, name)
+    if kw is not None:
+        return kw.value
+    return None
+
+
+def _only_step_runner_uses(fn: FunctionInfo, name: str, uses: set[int]) -> bool:
+    """Every read of ``name`` in ``fn`` (nested functions included) is one of ``uses``, and
+    nothing sets an attribute or an item on it: the value reaches the SDK as it was bound."""
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and id(node) not in uses:
+            return False
+    return True
+
+
+def _local_value(fn: FunctionInfo, expr: ast.expr, model: ModuleModel, uses: set[int]) -> ast.expr | None:
+    """``expr`` itself, or for a name bound exactly once in ``fn`` and only handed to step
+    runners there, the value it was bound to."""
+    if not isinstance(expr, ast.Name):
+        return expr
+    if fn.bound.get(expr.id) != 1 or not _only_step_runner_uses(fn, expr.id, uses):
+        return None
+    return model.single_value(expr.id, fn)
+
+
+def _is_partial(model: ModuleModel, expr: ast.expr | None, fn: FunctionInfo) -> bool:
+    return isinstance(expr, ast.Call) and model.qualname(expr.func, fn) == _PARTIAL
+
+
+def _no_step_name(model: ModuleModel, options: ast.expr | None, fn: FunctionInfo) -> bool:
+    """The step options certainly give no step name: ``None``, or a literal dict (or
+    ``StepOptions(...)``) without a ``name`` or with ``name`` set to None or ``""``."""
+    if isinstance(options, ast.Constant):
+        return options.value is None
+    value: ast.expr | None = None
+    if isinstance(options, ast.Dict):
+        for key, item in dict_entries(options):
+            if key is None or str_constant(key) is None:
+                return False  # ``**base`` or a computed key: it may hold a name
+            if str_constant(key) == "name":
+                value = item
+    elif isinstance(options, ast.Call) and model.qualname(options.func, fn) == "dbos.StepOptions":
+        if options.args or has_unpacking(options):
+            return False
+        kw = keyword(options, "name")
+        value = kw.value if kw is not None else None
+    else:
+        return False
+    return value is None or (isinstance(value, ast.Constant) and value.value in (None, ""))
+
+
+@rule(
+    "DBOS307",
+    "run-step-callable-without-qualname",
+    Severity.ERROR,
+    SKILL_BASICS,
+    "`DBOS.run_step` in a workflow given a `functools.partial` and no step name (an AttributeError)",
+    min_version=(2, 9),
+    scope="statement",
+)
+def run_step_callable_without_qualname(ctx: RuleContext) -> Iterator[Finding]:
+    model = ctx.model
+    sites = [
+        (site, method)
+        for site, _cls, method in api_sites(model, _DBOS_STEP_RUNNERS)
+        if site.fn is not None and site.fn.role is Role.WORKFLOW and not site.fn.is_lambda
+    ]
+    # The names handed to step runners, so that a bound partial or options dict counts only
+    # when the runners are all that read it.
+    uses: set[int] = set()
+    for site, _method in sites:
+        for position, name in ((0, "dbos_step_options"), (1, "func")):
+            arg = _step_runner_argument(site.node, position, name)
+            if isinstance(arg, ast.Name):
+                uses.add(id(arg))
+    for site, method in sites:
+        fn = site.fn
+        assert fn is not None
+        is_async = method.endswith("_async")
+        # The sync form raises RuntimeError in a coroutine first (DBOS101); an async form
+        # that is never awaited never runs (DBOS104/DBOS105).
+        if (fn.is_async and not is_async) or not _executes(model, site, is_async):
+            continue
+        func = _step_runner_argument(site.node, 1, "func")
+        options = _step_runner_argument(site.node, 0, "dbos_step_options")
+        if func is None or options is None:
+            continue
+        if not _is_partial(model, _local_value(fn, func, model, uses), fn):
+            continue
+        if not _no_step_name(model, _local_value(fn, options, model, uses), fn):
+            continue
+        call = api_call_text(ctx.source, site.node.func, sdk.DBOS, method)
+        yield ctx.finding(func, f"{call} raises AttributeError: a `partial` has no `__qualname__`")

@@ -1,0 +1,1 @@
+"""A small shop: workflows in one module, steps and helpers in others."""

@@ -1,0 +1,15 @@
+import httpx
+
+from .util.clock import cents, now
+
+
+def quote_expiry() -> float:
+    return now() + 3600
+
+
+def fetch_rate(currency: str) -> float:
+    return httpx.get(f"https://rates.example/{currency}").json()["rate"]
+
+
+def total(amount: float) -> int:
+    return cents(amount)
