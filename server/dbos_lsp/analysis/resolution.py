@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from dbos_lsp.analysis.names import PendingImport
 
 if TYPE_CHECKING:
-    from dbos_lsp.analysis.module_model import FunctionInfo
+    from dbos_lsp.analysis.module_model import FunctionInfo, ModuleModel
 
 
 class Role(enum.Enum):
@@ -64,6 +64,10 @@ class ProjectIndex(Protocol):
         application (its nearest project folder: ``pyproject.toml``, ``setup.py``,
         ``setup.cfg``, ``requirements*.txt`` or ``uv.lock``), excluded files left out (for
         DBOS404)."""
+        ...
+
+    def module_model(self, path: str) -> ModuleModel | None:
+        """The model of another project file as saved (for what its helpers do), or None."""
         ...
 
     def dbos_version(self, path: str | None = None) -> tuple[str, str] | None:

@@ -7,6 +7,8 @@ codec, over the lines the analysis saw.
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,16 @@ def _related(doc: TextDocument, snap: Snapshot, r: Related) -> types.DiagnosticR
 
 
 def _file_lines(path: str) -> tuple[str, ...]:
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        return ()
+    return _lines_at(path, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _lines_at(path: str, stamp: int) -> tuple[str, ...]:
+    # Read once per saved version: every pull of a diagnostic pointing there converts again.
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             return tuple(fh.read().splitlines())

@@ -55,6 +55,23 @@ def logging_argument_ids(model: ModuleModel, sites: list[CallSite]) -> set[int]:
 DETERMINISTIC_HELPERS = frozenset({"secrets.compare_digest"})
 
 
+def nondeterminism_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | None:
+    """The catalog category (``reads the clock``...) of a call, or None."""
+    q = model.qualname(call.func, fn)
+    if q is None or q in DETERMINISTIC_HELPERS:
+        return None
+    return catalog.nondeterministic(q, bool(call.args or call.keywords))
+
+
+def reads_environ(model: ModuleModel, node: ast.Attribute, parent: ast.AST, fn: FunctionInfo) -> bool:
+    """``os.environ`` read (``os.environ["X"]``, ``dict(os.environ)``), not written."""
+    if node.attr != "environ" or not isinstance(node.ctx, ast.Load):
+        return False
+    if isinstance(parent, ast.Subscript) and parent.value is node and not isinstance(parent.ctx, ast.Load):
+        return False  # os.environ["X"] = ... writes, it does not read
+    return model.qualname(node, fn) == "os.environ"
+
+
 # ----- I/O (DBOS202) --------------------------------------------------------------------
 
 # Wildcard entries (``requests.*``) also match exception classes and plain value types.

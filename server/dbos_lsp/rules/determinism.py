@@ -17,7 +17,14 @@ from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, is_local, own_statements
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.rules import helper_reach
-from dbos_lsp.rules.call_effects import DETERMINISTIC_HELPERS, IO_MESSAGES, io_of_call, is_zero, logging_argument_ids
+from dbos_lsp.rules.call_effects import (
+    IO_MESSAGES,
+    io_of_call,
+    is_zero,
+    logging_argument_ids,
+    nondeterminism_of_call,
+    reads_environ,
+)
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
     dbos_spelling,
@@ -103,28 +110,12 @@ def workflow_nondeterministic_call(ctx: RuleContext) -> Iterator[Finding]:
         reported: set[tuple[int, int]] = set()
         hits: list[tuple[ast.expr, str]] = []
         for attr in environ_sites.get(fn, ()):
-            node = attr.node
-            if id(node) in logged or not isinstance(node.ctx, ast.Load):
-                continue
-            parent = attr.parent
-            if isinstance(parent, ast.Subscript) and parent.value is node and not isinstance(parent.ctx, ast.Load):
-                continue  # os.environ["X"] = ... writes, it does not read
-            if model.qualname(node, fn) != "os.environ":
-                continue
-            hits.append((node, catalog.ENVIRONMENT))
+            if id(attr.node) not in logged and reads_environ(model, attr.node, attr.parent, fn):
+                hits.append((attr.node, catalog.ENVIRONMENT))
         for site in sites:
-            call = site.node
-            if id(call) in logged:
-                continue
-            q = model.qualname(call.func, fn)
-            if q is None:
-                continue
-            if q in DETERMINISTIC_HELPERS:
-                continue
-            category = catalog.nondeterministic(q, bool(call.args or call.keywords))
-            if category is None:
-                continue
-            hits.append((call, category))
+            category = None if id(site.node) in logged else nondeterminism_of_call(model, site.node, fn)
+            if category is not None:
+                hits.append((site.node, category))
         # A call sorts before the ``os.environ`` inside it, so its text names the whole read.
         hits.sort(key=lambda h: (h[0].lineno, h[0].col_offset, not isinstance(h[0], ast.Call)))
         for node, category in hits:

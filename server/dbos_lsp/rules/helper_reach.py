@@ -26,11 +26,12 @@ from dbos_lsp.analysis.queries import model_query
 from dbos_lsp.analysis.source_text import SourceText
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.rules.call_effects import (
-    DETERMINISTIC_HELPERS,
     IO_MESSAGES,
     io_of_call,
     is_logging_call,
     is_zero,
+    nondeterminism_of_call,
+    reads_environ,
 )
 from dbos_lsp.rules.toolkit import one_line
 
@@ -50,7 +51,7 @@ class Effect:
 
     code: str
     what: str  # a verb phrase: "reads the clock", "makes a network call", "sleeps with `time.sleep`"
-    node: ast.AST
+    node: ast.expr
     text: str  # the callee: "`time.time()`"
 
 
@@ -124,9 +125,8 @@ def _search(
     return None
 
 
-def _related(helper: Helper, node: ast.AST, message: str) -> Related:
-    source = _source(helper.model)
-    return Related(source.span(node), message, helper.path)  # type: ignore[arg-type]
+def _related(helper: Helper, node: ast.expr, message: str) -> Related:
+    return Related(_source(helper.model).span(node), message, helper.path)
 
 
 @model_query("module")
@@ -160,8 +160,7 @@ def _helper_of(model: ModuleModel, callee: Callee) -> Helper | None:
         return Helper(callee.info, model, None)
     if callee.source_path is None or model.index is None:
         return None
-    load = getattr(model.index, "module_model", None)
-    other = load(callee.source_path) if load is not None else None
+    other = model.index.module_model(callee.source_path)
     if other is None:
         return None
     info = other.top_functions.get(callee.name)
@@ -224,10 +223,9 @@ def _call_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Ite
     assert fn is not None
     q = model.qualname(call.func, fn)
     text = _text(source, call.func)
-    if q is not None and q not in DETERMINISTIC_HELPERS:
-        category = catalog.nondeterministic(q, bool(call.args or call.keywords))
-        if category is not None and q != "os.environ":
-            yield Effect(CLOCK_RANDOM_ENV, category, call, text)
+    category = nondeterminism_of_call(model, call, fn)
+    if category is not None:
+        yield Effect(CLOCK_RANDOM_ENV, category, call, text)
     kind = io_of_call(model, call, fn)
     if kind is not None:
         yield Effect(IO, IO_MESSAGES[kind], call, text)
@@ -239,14 +237,10 @@ def _call_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Ite
 
 
 def _reads_environ(model: ModuleModel, node: ast.Attribute, parent: ast.AST, fn: FunctionInfo) -> bool:
-    if node.attr != "environ" or not isinstance(node.ctx, ast.Load):
+    # ``os.environ.get(...)`` is its call's effect already: one read, not two.
+    if isinstance(parent, ast.Attribute) and parent.value is node:
         return False
-    if isinstance(parent, ast.Subscript) and parent.value is node and not isinstance(parent.ctx, ast.Load):
-        return False  # os.environ["X"] = ... writes
-    if isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load):
-        # os.environ.get(...) is the call's effect already; os.environ.setdefault writes too
-        return False
-    return model.qualname(node, fn) == "os.environ"
+    return reads_environ(model, node, parent, fn)
 
 
 def _text(source: SourceText, func: ast.expr) -> str:
