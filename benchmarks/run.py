@@ -2,6 +2,8 @@
 
     python benchmarks/run.py            # full run (about 2-3 minutes), writes benchmarks/results/latest.json
     python benchmarks/run.py --quick    # smaller sizes and fewer edits, for a smoke test
+    python benchmarks/run.py --kinds typing,import --kinds-only --sizes 2600   # just those edit kinds
+    python benchmarks/run.py --compare ../old-checkout   # edit kinds, this checkout vs another, interleaved
 
 Not part of the test suite.  Measured per generated module size (~250, ~2,600 and
 ~12,000 lines, see gen_module.py):
@@ -13,6 +15,11 @@ Not part of the test suite.  Measured per generated module size (~250, ~2,600 an
   in the same run;
 * push diagnostics with ``pushDebounceMs: 0``: ``didChange`` until the
   ``publishDiagnostics`` for that version arrives;
+* edit kinds (``--kinds``, pull): ``body`` is the edit above; ``typing`` types
+  ``x = DBOS.sleep(1)`` on a new line of an async workflow one character at a time
+  (per keystroke); ``enter`` adds a blank line after a function's last line; ``import``
+  adds ``import json`` at the top and removes it; ``cross-module`` edits and saves a
+  helper module until the importing open module's pulled diagnostics show it;
 * hover and code-action latency on a finding (analysis already cached);
 * cold start: process spawn until the first diagnostics of the ~2,600-line module;
 * ``dbos-lsp check`` throughput (lines/s) on a generated tree of ~200 modules.
@@ -41,6 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +60,8 @@ from pygls.protocol import LanguageServerProtocol
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SERVER_SRC = ROOT / "server"
-sys.path.insert(0, str(SERVER_SRC))
 sys.path.insert(0, str(HERE))
 
-from dbos_lsp import __version__ as DBOS_LSP_VERSION  # noqa: E402
-from dbos_lsp.engine.pipeline import analyze  # noqa: E402
 from gen_module import generate, generate_tree  # noqa: E402
 
 TIMEOUT = 60.0  # seconds for any single LSP response
@@ -72,11 +78,19 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def p95(xs: list[float]) -> float:
+def percentile(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
     s = sorted(xs)
-    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
+    return s[max(0, math.ceil(q * len(s)) - 1)]
+
+
+def p95(xs: list[float]) -> float:
+    return percentile(xs, 0.95)
+
+
+def p90(xs: list[float]) -> float:
+    return percentile(xs, 0.90)
 
 
 def ms(x: float) -> float:
@@ -87,6 +101,15 @@ def parse_time(text: str) -> float:
     t0 = time.perf_counter()
     ast.parse(text)
     return time.perf_counter() - t0
+
+
+def parse_time_or(text: str, fallback: str) -> float:
+    """``ast.parse`` time of ``text``, or of ``fallback`` (a text of the same size that
+    parses) when ``text`` does not: a failed parse stops early, so it is no yardstick."""
+    try:
+        return parse_time(text)
+    except SyntaxError:
+        return parse_time(fallback)
 
 
 # ----- the document being edited ------------------------------------------------------------
@@ -113,17 +136,64 @@ class Doc:
             raise RuntimeError("generated module has no edit markers")
         return [lines[(k * len(lines)) // edits % len(lines)] for k in range(edits)]
 
-    def edit(self, line: int) -> t.TextDocumentContentChangePartial:
-        """Bump ``rev-N`` on ``line``: one small change inside one function body."""
-        text = self.lines[line]
-        m = REV.search(text)
-        assert m is not None, text
-        new = f"rev-{int(m.group(1)) + 1}"
-        self.lines[line] = text[: m.start()] + new + text[m.end() :]
+    def marker_line(self, k: int, of: int) -> int:
+        """The current line of the ``k``-th of ``of`` markers spread over the file (edits
+        that add lines move them, so they are looked up again)."""
+        lines = [n for n, text in enumerate(self.lines) if "rev-" in text]
+        if not lines:
+            raise RuntimeError("document has no edit markers")
+        return lines[(k * len(lines)) // of % len(lines)]
+
+    def replace(self, start: tuple[int, int], end: tuple[int, int], new: str) -> t.TextDocumentContentChangePartial:
+        """Replace the text from ``start`` to ``end`` (line, column): one incremental change."""
+        (sl, sc), (el, ec) = start, end
+        merged = self.lines[sl][:sc] + new + self.lines[el][ec:]
+        self.lines[sl : el + 1] = merged.split("\n")
         self.version += 1
         # ASCII text: code points == UTF-16 units == UTF-8 bytes.
-        rng = t.Range(t.Position(line, m.start()), t.Position(line, m.end()))
+        rng = t.Range(t.Position(sl, sc), t.Position(el, ec))
         return t.TextDocumentContentChangePartial(range=rng, text=new)
+
+    def insert(self, line: int, col: int, new: str) -> t.TextDocumentContentChangePartial:
+        return self.replace((line, col), (line, col), new)
+
+    def edit(self, line: int) -> t.TextDocumentContentChangePartial:
+        """Bump ``rev-N`` on ``line``: one small change inside one function body."""
+        m = REV.search(self.lines[line])
+        assert m is not None, self.lines[line]
+        return self.replace((line, m.start()), (line, m.end()), f"rev-{int(m.group(1)) + 1}")
+
+    def workflow_body_line(self, k: int, of: int) -> int:
+        """The first body line (its ``rev-N`` marker) of the ``k``-th of ``of`` async
+        workflows spread over the file."""
+        lines = [
+            n + 2
+            for n, text in enumerate(self.lines[:-2])
+            if text.startswith("@DBOS.workflow(")
+            and self.lines[n + 1].startswith("async def ")
+            and "rev-" in self.lines[n + 2]
+        ]
+        if not lines:
+            raise RuntimeError("document has no async workflow")
+        return lines[(k * len(lines)) // of % len(lines)]
+
+    def function_end(self, line: int) -> int:
+        """The last non-blank line of the top-level function whose body holds ``line``."""
+        last = line
+        for n in range(line + 1, len(self.lines)):
+            text = self.lines[n]
+            if text.strip() and not text[0].isspace():
+                break
+            if text.strip():
+                last = n
+        return last
+
+    def first_import(self) -> int:
+        """The first ``import``/``from`` line after ``from __future__`` (the top of the imports)."""
+        for n, text in enumerate(self.lines):
+            if text.startswith(("import ", "from ")) and not text.startswith("from __future__"):
+                return n
+        raise RuntimeError("document has no import")
 
 
 class TolerantProtocol(LanguageServerProtocol):
@@ -163,9 +233,11 @@ class Session:
         self.client = LanguageClient("dbos-lsp-bench", "1", protocol_cls=TolerantProtocol)
         self.pull = False
         self.published: dict[str, tuple[int | None, list[t.Diagnostic]]] = {}
-        self._push_waiters: list[tuple[str, int | None, asyncio.Future]] = []
+        self._push_waiters: list[tuple[Callable[[t.PublishDiagnosticsParams], bool], asyncio.Future]] = []
         self.stderr_tail: list[str] = []
         self.logs: list[str] = []
+        self.indexed = asyncio.Event()  # dbos-lsp logged the end of its workspace scan
+        self.refreshed = asyncio.Event()  # a workspace/diagnostic/refresh request came
         self.t_spawn = 0.0
         self.init_seconds = 0.0
 
@@ -173,8 +245,8 @@ class Session:
         def _on_publish(ls, params: t.PublishDiagnosticsParams) -> None:
             self.published[params.uri] = (params.version, params.diagnostics)
             for w in list(self._push_waiters):
-                uri, version, fut = w
-                if uri == params.uri and (version is None or params.version is None or params.version >= version):
+                wanted, fut = w
+                if wanted(params):
                     if not fut.done():
                         fut.set_result((time.perf_counter(), params))
                     self._push_waiters.remove(w)
@@ -182,6 +254,8 @@ class Session:
         @self.client.feature(t.WINDOW_LOG_MESSAGE)
         def _on_log(ls, params: t.LogMessageParams) -> None:
             self.logs = (self.logs + [params.message])[-50:]
+            if params.message.startswith("dbos-lsp: indexed"):
+                self.indexed.set()
 
         @self.client.feature(t.WINDOW_SHOW_MESSAGE)
         def _on_show(ls, params: t.ShowMessageParams) -> None:
@@ -197,6 +271,11 @@ class Session:
 
         @self.client.feature(t.CLIENT_REGISTER_CAPABILITY)
         def _on_register(ls, params):
+            return None
+
+        @self.client.feature(t.WORKSPACE_DIAGNOSTIC_REFRESH)
+        def _on_refresh(ls, params):
+            self.refreshed.set()  # cross-module edits wait for it, as an editor re-pulls on it
             return None
 
     async def _drain_stderr(self) -> None:
@@ -229,7 +308,14 @@ class Session:
         )
         caps = t.ClientCapabilities(
             text_document=td,
-            workspace=t.WorkspaceClientCapabilities(configuration=True, workspace_folders=True),
+            workspace=t.WorkspaceClientCapabilities(
+                configuration=True,
+                workspace_folders=True,
+                # As VS Code; dbos-lsp (since 1f42dde) offers pull diagnostics only with refresh.
+                diagnostics=t.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+                if self.pull_requested
+                else None,
+            ),
             window=t.WindowClientCapabilities(work_done_progress=False),
             general=t.GeneralClientCapabilities(position_encodings=[t.PositionEncodingKind.Utf16]),
         )
@@ -261,8 +347,14 @@ class Session:
         )
 
     def expect_push(self, uri: str, version: int | None) -> asyncio.Future:
+        def wanted(p: t.PublishDiagnosticsParams) -> bool:
+            return p.uri == uri and (version is None or p.version is None or p.version >= version)
+
+        return self._expect(wanted)
+
+    def _expect(self, wanted: Callable[[t.PublishDiagnosticsParams], bool]) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
-        self._push_waiters.append((uri, version, fut))
+        self._push_waiters.append((wanted, fut))
         return fut
 
     async def diagnostics(self, doc: Doc) -> list[t.Diagnostic]:
@@ -275,8 +367,13 @@ class Session:
         return list(getattr(report, "items", None) or [])
 
     async def edit_and_wait(self, doc: Doc, line: int) -> tuple[float, list[t.Diagnostic]]:
-        """Seconds from sending ``didChange`` to having that version's diagnostics."""
-        change = doc.edit(line)
+        return await self.send_and_wait(doc, doc.edit(line))
+
+    async def send_and_wait(
+        self, doc: Doc, change: t.TextDocumentContentChangePartial
+    ) -> tuple[float, list[t.Diagnostic]]:
+        """Seconds from sending ``didChange`` with ``change`` (already applied to ``doc``)
+        to having that version's diagnostics."""
         if self.pull:
             t0 = time.perf_counter()
             self.change(doc, change)
@@ -298,6 +395,16 @@ class Session:
         t1, params = await asyncio.wait_for(fut, TIMEOUT)
         return t1, list(params.diagnostics)
 
+    async def wait_indexed(self, timeout: float = 60.0) -> bool:
+        """Until the server logs the end of its workspace scan (a server that never logs
+        it, such as an older checkout, costs ``timeout``)."""
+        try:
+            await asyncio.wait_for(self.indexed.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            log(f"  {self.name}: no 'indexed' log within {timeout:.0f} s; measuring anyway")
+            return False
+
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.client.shutdown_async(None), 10)
@@ -317,10 +424,31 @@ def dbos_cmd() -> list[str]:
     return [sys.executable, "-m", "dbos_lsp"]
 
 
-def dbos_env() -> dict[str, str]:
+def dbos_env(server_src: Path = SERVER_SRC) -> dict[str, str]:
+    """``python -m dbos_lsp`` imports the package from ``server_src``: PYTHONPATH comes
+    before site-packages, where the editable install points at this checkout."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(SERVER_SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(server_src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def server_dir(path: str) -> Path:
+    """The ``server/`` folder of a checkout, given the checkout or the folder itself."""
+    p = Path(path).resolve()
+    for cand in (p, p / "server"):
+        if (cand / "dbos_lsp" / "__init__.py").is_file():
+            return cand
+    raise SystemExit(f"{path}: no dbos_lsp package here or in its server/ folder")
+
+
+def load_engine(server_src: Path) -> tuple[Callable[[str], Any], str]:
+    """``analyze`` and the version from the same tree the server processes run, so the
+    in-process figures describe the same code."""
+    sys.path.insert(0, str(server_src))
+    from dbos_lsp import __version__
+    from dbos_lsp.engine.pipeline import analyze
+
+    return analyze, __version__
 
 
 def peer_servers() -> list[tuple[str, list[str], Any, bool]]:
@@ -345,7 +473,9 @@ def peer_servers() -> list[tuple[str, list[str], Any, bool]]:
 # ----- measurements ------------------------------------------------------------------------
 
 
-def engine_only(texts: dict[int, str], reps: dict[int, int]) -> dict[int, dict[str, float]]:
+def engine_only(
+    texts: dict[int, str], reps: dict[int, int], analyze: Callable[[str], Any]
+) -> dict[int, dict[str, float]]:
     out = {}
     for size, text in texts.items():
         eng, par = [], []
@@ -385,6 +515,7 @@ async def edit_latency(
         "edits": edits,
         "median_ms": ms(median(lat)),
         "p95_ms": ms(p95(lat)),
+        "p90_ms": ms(p90(lat)),
         "ast_parse_median_ms": ms(median(par)),
         "ratio": round(median(lat) / median(par), 2),
         "ratio_min": round(min(lat) / min(par), 2),
@@ -393,6 +524,251 @@ async def edit_latency(
     if expected is not None and counts and any(c != expected for c in counts):
         result["warning"] = f"diagnostic counts {sorted(set(counts))} differ from the engine's {expected}"
     return result
+
+
+# ----- edit kinds ---------------------------------------------------------------------------
+#
+# Each kind is one repetition of an edit a person makes, measured over a pull session:
+# ``didChange`` until the ``textDocument/diagnostic`` response for that version.  Every
+# repetition leaves the document as it found it (reverting edits are waited for, and
+# counted only where the kind says so), so repetitions and kinds do not drift.
+
+KINDS = ("body", "typing", "enter", "import", "cross-module")
+TYPED = "x = DBOS.sleep(1)"  # typed into an async workflow: a DBOS101 once complete
+ADDED_IMPORT = "import json\n"
+# The helper module of the cross-module trees: its steps read the clock, which is fine in
+# a step; deleting ``@DBOS.step()`` makes the helper a plain function that reads the clock,
+# and every workflow of the importing module that awaits it nondeterministic (DBOS201,
+# found through the workspace index).
+HELPER = '''"""Helpers shared by the generated module (benchmarks/run.py, cross-module edits)."""
+
+import time
+
+from dbos import DBOS
+
+
+@DBOS.step()
+def record_audit(kind: str, subject: str) -> None:
+    at = time.time()
+    DBOS.logger.info("audit %s %s at %f", kind, subject, at)
+
+
+@DBOS.step()
+async def record_audit_async(kind: str, subject: str) -> None:
+    at = time.time()
+    DBOS.logger.info("audit %s %s at %f", kind, subject, at)
+'''
+TOGGLED = "async def record_audit_async("
+CROSS_TRIES = 3  # pulls of the importing module after one helper edit, at most
+CROSS_REFRESH_WAIT = 2.0  # seconds to wait for a refresh (dbos-lsp batches them for 0.25 s)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    diagnostics: int
+    parse: float  # ast.parse of the same text, timed after the response
+    step: str = ""
+    ok: bool | None = None  # the diagnostics were as expected (None: not checked)
+    stale: bool = False  # cross-module: the answer never followed the edit (no latency)
+
+
+@dataclass
+class Target:
+    """What one session edits at one size: the module, and the helper module it imports
+    for cross-module edits; ``base`` is the unedited module's diagnostic count."""
+
+    doc: Doc
+    base: int = 0
+    helper: Doc | None = None
+
+
+def indent_of(text: str) -> str:
+    return text[: len(text) - len(text.lstrip())]
+
+
+async def timed(
+    s: Session, doc: Doc, change: t.TextDocumentContentChangePartial, fallback: str, step: str, expect: int | None
+) -> Sample:
+    seconds, items = await s.send_and_wait(doc, change)
+    ok = None if expect is None else len(items) == expect
+    return Sample(seconds, len(items), parse_time_or(doc.text, fallback), step, ok)
+
+
+async def rep_body(s: Session, tg: Target, k: int, of: int) -> list[Sample]:
+    """Bump the ``rev-N`` marker inside one function body (the original benchmark edit)."""
+    doc = tg.doc
+    return [await timed(s, doc, doc.edit(doc.marker_line(k, of)), doc.text, "", tg.base)]
+
+
+async def rep_typing(s: Session, tg: Target, k: int, of: int) -> list[Sample]:
+    """Enter at the end of an async workflow's first body line (the editor indents the new
+    line), then ``TYPED`` one character at a time: most intermediate texts do not parse;
+    then the typed line is deleted (one change, waited for, not counted)."""
+    doc = tg.doc
+    line = doc.workflow_body_line(k, of)
+    base, indent, col = doc.text, indent_of(doc.lines[line]), len(doc.lines[line])
+    out = [await timed(s, doc, doc.insert(line, col, "\n" + indent), base, "enter", tg.base)]
+    for i, ch in enumerate(TYPED):
+        done = i == len(TYPED) - 1
+        change = doc.insert(line + 1, len(indent) + i, ch)
+        out.append(await timed(s, doc, change, base, "char", tg.base + 1 if done else None))
+    await s.send_and_wait(doc, doc.replace((line, col), (line + 1, len(doc.lines[line + 1])), ""))
+    return out
+
+
+async def rep_enter(s: Session, tg: Target, k: int, of: int) -> list[Sample]:
+    """Enter after a function's last line: a new (auto-indented) blank line; then deleted
+    again (waited for, not counted)."""
+    doc = tg.doc
+    line = doc.function_end(doc.marker_line(k, of))
+    indent, col = indent_of(doc.lines[line]), len(doc.lines[line])
+    out = [await timed(s, doc, doc.insert(line, col, "\n" + indent), doc.text, "", tg.base)]
+    await s.send_and_wait(doc, doc.replace((line, col), (line + 1, len(indent)), ""))
+    return out
+
+
+async def rep_import(s: Session, tg: Target, k: int, of: int) -> list[Sample]:
+    """Add ``import json`` at the top of the imports, then remove it: both counted."""
+    doc = tg.doc
+    line = doc.first_import()
+    added = await timed(s, doc, doc.insert(line, 0, ADDED_IMPORT), doc.text, "add", tg.base)
+    removed = await timed(s, doc, doc.replace((line, 0), (line + 1, 0), ""), doc.text, "remove", tg.base)
+    return [added, removed]
+
+
+async def rep_cross(s: Session, tg: Target, k: int, of: int) -> list[Sample]:
+    """Delete ``@DBOS.step()`` above the helper module's ``record_audit_async``, then type it
+    back; each edit is saved (written, then ``didSave``: dbos-lsp reads other modules as
+    saved on disk), both counted.  Measured as an editor shows it: ``didChange`` and save
+    of the helper, pull the helper, pull the importing module; when that answer does not
+    reflect the edit yet, wait for the server's ``workspace/diagnostic/refresh`` and pull
+    again (``step`` gets a ``+refresh`` suffix), until it does, or ``CROSS_TRIES`` pulls
+    went by, or no refresh came within ``CROSS_REFRESH_WAIT``: then the sample is stale,
+    left out of the times and counted apart (and so is the restore after it, whose
+    unchanged answer proves nothing)."""
+    assert tg.helper is not None
+    helper, doc = tg.helper, tg.doc
+    line = next(n for n, text in enumerate(helper.lines) if text.startswith(TOGGLED)) - 1
+    decorator = helper.lines[line] + "\n"
+    out: list[Sample] = []
+    for step, change in (
+        ("remove", lambda: helper.replace((line, 0), (line + 1, 0), "")),
+        ("restore", lambda: helper.insert(line, 0, decorator)),
+    ):
+        edit = change()
+        s.refreshed.clear()
+        t0 = time.perf_counter()
+        s.change(helper, edit)
+        helper.path.write_text(helper.text)
+        s.client.text_document_did_save(t.DidSaveTextDocumentParams(t.TextDocumentIdentifier(helper.uri)))
+        await s.diagnostics(helper)
+        for tries in range(CROSS_TRIES):
+            items = await s.diagnostics(doc)
+            ok = (len(items) != tg.base) if step == "remove" else (len(items) == tg.base)
+            if ok or tries == CROSS_TRIES - 1:
+                break
+            try:
+                await asyncio.wait_for(s.refreshed.wait(), CROSS_REFRESH_WAIT)
+            except asyncio.TimeoutError:
+                break
+            s.refreshed.clear()
+        seconds = time.perf_counter() - t0
+        label = step + ("+refresh" if tries else "")
+        # A restore after a removal that never showed proves nothing: stale as well.
+        stale = not ok or (step == "restore" and out[-1].stale)
+        out.append(Sample(seconds, len(items), parse_time(doc.text), label, ok, stale=stale))
+    return out
+
+
+REPS = {"body": rep_body, "typing": rep_typing, "enter": rep_enter, "import": rep_import, "cross-module": rep_cross}
+
+
+def kind_reps(kind: str, edits: int, big: bool) -> int:
+    """Repetitions of ``kind``: ``--edits`` for one-change kinds (a third, at least 10, on
+    big modules, as for the body edits); fewer for kinds that type a whole statement or
+    make the server analyse the whole module again."""
+    if kind in ("body", "enter"):
+        return max(10, edits // 3) if big else edits
+    if kind == "typing":  # len(TYPED) + 1 keystrokes each
+        return max(2, edits // 15) if big else max(2, edits // 10)
+    return max(3, edits // 10) if big else max(3, edits // 5)
+
+
+def summarize(samples: list[Sample]) -> dict[str, Any]:
+    stale = [x for x in samples if x.stale]
+    samples = [x for x in samples if not x.stale]
+    lat, par = [x.seconds for x in samples], [x.parse for x in samples]
+    out: dict[str, Any] = {
+        "samples": len(samples),
+        "median_ms": ms(median(lat)),
+        "p90_ms": ms(p90(lat)),
+        "p95_ms": ms(p95(lat)),
+        "ast_parse_median_ms": ms(median(par)),
+        "ratio": round(median(lat) / median(par), 2) if samples else None,
+        "ratio_min": round(min(lat) / min(par), 2) if samples else None,
+        "diagnostics": samples[-1].diagnostics if samples else None,
+    }
+    steps = sorted({x.step for x in samples if x.step})
+    if len(steps) > 1:
+        out["steps"] = {
+            st: {"samples": len(v), "median_ms": ms(median(v))}
+            for st in steps
+            for v in [[x.seconds for x in samples if x.step == st]]
+        }
+    bad = [x for x in samples if x.ok is False]
+    if stale:
+        out["stale"] = len(stale)
+        out["warning"] = (
+            f"{len(stale)} of {len(stale) + len(samples)} edits ({', '.join(sorted({x.step for x in stale}))}) "
+            "never showed in the importing module's diagnostics, even after a refresh; left out of the times"
+        )
+    elif bad:
+        checked = sum(x.ok is not None for x in samples)
+        out["warning"] = f"{len(bad)} of {checked} checked responses had unexpected diagnostics"
+    return out
+
+
+async def measure_kind(
+    kind: str, pairs: list[tuple[Session, Target]], reps: int, warmup: int = 1
+) -> list[dict[str, Any]]:
+    """``reps`` repetitions of ``kind`` on each (session, target), interleaved repetition by
+    repetition (alternating which goes first) so machine noise hits them alike."""
+    fn = REPS[kind]
+    for s, tg in pairs:
+        for k in range(warmup):
+            await fn(s, tg, k, max(warmup, 2))
+    samples: list[list[Sample]] = [[] for _ in pairs]
+    for k in range(reps):
+        order = list(enumerate(pairs))
+        for i, (s, tg) in order if k % 2 == 0 else order[::-1]:
+            samples[i] += await fn(s, tg, k, reps)
+    return [summarize(x) for x in samples]
+
+
+def write_cross_tree(root: Path, size: int) -> tuple[Path, Path, Any]:
+    """A package with the helper module and a generated module of about ``size`` lines
+    that imports it; returns (helper path, module path, generated module)."""
+    pkg = root / f"xmod_{size}" / "app"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "shared.py").write_text(HELPER)
+    gen = generate(size, seed=size + 7, shared=True, first=size * 10 + 5)
+    (pkg / "service.py").write_text(gen.text)
+    return pkg / "shared.py", pkg / "service.py", gen
+
+
+async def open_target(s: Session, path: Path, gen: Any, helper: Path | None = None) -> Target:
+    """Open the module (and its helper first): pulled at once, so the server keeps pulling."""
+    hdoc = None
+    if helper is not None:
+        hdoc = Doc(helper, helper.read_text(), [])
+        s.open(hdoc)
+        await s.diagnostics(hdoc)
+    doc = Doc(path, gen.text, gen.markers)
+    s.open(doc)
+    items = await s.diagnostics(doc)
+    return Target(doc, len(items), hdoc)
 
 
 async def hover_and_actions(session: Session, doc: Doc, reps: int) -> dict[str, Any]:
@@ -523,11 +899,11 @@ def count_lines(root: Path) -> tuple[int, int]:
     return files, lines
 
 
-def check_throughput(tree: Path, lines: int) -> dict[str, Any]:
+def check_throughput(tree: Path, lines: int, env: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     proc = subprocess.run(
-        dbos_cmd() + ["check", "--format", "json", str(tree)], env=dbos_env(), capture_output=True, text=True
+        dbos_cmd() + ["check", "--format", "json", str(tree)], env=env, capture_output=True, text=True
     )
     seconds = time.perf_counter() - t0
     findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
@@ -559,7 +935,7 @@ def check_throughput(tree: Path, lines: int) -> dict[str, Any]:
 # ----- the run ---------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
+def machine(version: str, src: Path = SERVER_SRC) -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -574,7 +950,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "dbos_lsp": DBOS_LSP_VERSION,
+        "dbos_lsp": version,
     }
     try:
         import importlib.metadata as md
@@ -594,7 +970,7 @@ def machine() -> dict[str, Any]:
         ).stdout.strip()
     try:
         info["commit"] = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            ["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
     except OSError:
         pass
@@ -605,9 +981,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = [int(s) for s in args.sizes.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="dbos-lsp-bench-"))
+def write_modules(work: Path, sizes: list[int]) -> dict[int, Any]:
     (work / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0"\n')
     modules: dict[int, Any] = {}
     for size in sizes:
@@ -615,7 +989,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         path = work / f"svc_{size}.py"
         path.write_text(gen.text)
         modules[size] = (path, gen)
-    results: dict[str, Any] = {"machine": machine(), "sizes": {}, "peers": {}, "settings": vars(args)}
+    return modules
+
+
+def parse_kinds(spec: str) -> list[str]:
+    kinds = [k.strip() for k in spec.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise SystemExit(f"--kinds: unknown {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+    return kinds
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = parse_kinds(args.kinds)
+    src = server_dir(args.server_src)
+    analyze, version = load_engine(src)
+    work = Path(tempfile.mkdtemp(prefix="dbos-lsp-bench-"))
+    modules = write_modules(work, sizes)
+    results: dict[str, Any] = {"machine": machine(version, src), "sizes": {}, "peers": {}, "settings": vars(args)}
     for size in sizes:
         results["sizes"][str(size)] = {"lines": modules[size][1].lines, "seeded_findings": len(modules[size][1].seeded)}
 
@@ -623,12 +1015,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     reps = {
         s: (args.engine_reps if modules[s][1].lines <= BIG_MODULE else max(5, args.engine_reps // 3)) for s in sizes
     }
-    engine = engine_only({s: modules[s][1].text for s in sizes}, reps)
+    engine = engine_only({s: modules[s][1].text for s in sizes}, reps, analyze)
     for s in sizes:
         results["sizes"][str(s)]["engine"] = engine[s]
 
-    env = dbos_env()
-    for mode, pull, opts in (("pull", True, None), ("push", False, {"pushDebounceMs": 0})):
+    env = dbos_env(src)
+    # "body" is the original measurement (pull, then push with debounce 0); the other
+    # kinds run in the pull session after it, so its numbers stay comparable with history.
+    modes = [("pull", True, None), ("push", False, {"pushDebounceMs": 0})]
+    if "body" not in kinds:
+        modes = modes[:1]
+    for mode, pull, opts in modes:
         log(f"dbos-lsp {mode} diagnostics ...")
         session = Session("dbos-lsp", dbos_cmd(), work, pull=pull, init_options=opts, env=env)
         await session.start()
@@ -637,10 +1034,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await session.stop()
             continue
         try:
+            docs: dict[int, Doc] = {}
             for size in sizes:
                 path, gen = modules[size]
-                doc = Doc(path, gen.text, gen.markers)
+                doc = docs[size] = Doc(path, gen.text, gen.markers)
                 big = gen.lines > BIG_MODULE
+                if "body" not in kinds:
+                    session.open(doc)
+                    await session.diagnostics(doc)
+                    continue
                 edits = max(10, args.edits // 3) if big else args.edits
                 res = await edit_latency(session, doc, edits, expected=engine[size]["findings"])
                 results["sizes"][str(size)][mode] = res
@@ -648,8 +1050,45 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if pull:
                     reps = max(3, args.hover_reps // 3) if big else args.hover_reps
                     results["sizes"][str(size)]["hover_code_action"] = await hover_and_actions(session, doc, reps)
+            if pull:
+                for size in sizes:
+                    r = results["sizes"][str(size)]
+                    r["kinds"] = {"body": r["pull"]} if "body" in kinds else {}
+                    target = Target(docs[size], len(await session.diagnostics(docs[size])))
+                    for kind in kinds:
+                        if kind in ("body", "cross-module"):
+                            continue
+                        n = kind_reps(kind, args.edits, modules[size][1].lines > BIG_MODULE)
+                        (res,) = await measure_kind(kind, [(session, target)], n)
+                        r["kinds"][kind] = res
+                        log(f"  {size} {kind}: median {res['median_ms']} ms, p90 {res['p90_ms']}, ratio {res['ratio']}")
         finally:
             await session.stop()
+
+    if "cross-module" in kinds:
+        # Its own folder and session: the trees must not be in the other sessions' index.
+        log("dbos-lsp cross-module edits ...")
+        xwork = Path(tempfile.mkdtemp(prefix="dbos-lsp-bench-x-"))
+        (xwork / "pyproject.toml").write_text('[project]\nname = "bench-x"\nversion = "0"\n')
+        trees = {size: write_cross_tree(xwork, size) for size in sizes}
+        session = Session("dbos-lsp", dbos_cmd(), xwork, pull=True, env=env)
+        await session.start()
+        try:
+            await session.wait_indexed()
+            for size, (helper, path, gen) in trees.items():
+                target = await open_target(session, path, gen, helper)
+                n = kind_reps("cross-module", args.edits, gen.lines > BIG_MODULE)
+                (res,) = await measure_kind("cross-module", [(session, target)], n)
+                res["module_lines"] = gen.lines
+                results["sizes"][str(size)].setdefault("kinds", {})["cross-module"] = res
+                log(f"  {size} cross-module: median {res['median_ms']} ms, ratio {res['ratio']}")
+        finally:
+            await session.stop()
+            shutil.rmtree(xwork, ignore_errors=True)
+
+    if args.kinds_only:
+        shutil.rmtree(work, ignore_errors=True)
+        return results
 
     mid = min(sizes, key=lambda s: abs(s - 2600))
     log(f"cold start ({mid}-line module) ...")
@@ -714,9 +1153,148 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tree = work / "tree"
     generate_tree(str(tree), args.tree_modules)
     files, lines = count_lines(tree)
-    results["check"] = {"files": files, "lines": lines, **check_throughput(tree, lines)}
+    results["check"] = {"files": files, "lines": lines, **check_throughput(tree, lines, env)}
     shutil.rmtree(work, ignore_errors=True)
     return results
+
+
+async def run_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """The edit kinds on two server sources at once: one pull session each on the same
+    files, repetitions interleaved, so load on the machine hits both alike.  Cross-module
+    edits write the helper to disk, so each source gets its own copy of those trees (and
+    its own session on it)."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = parse_kinds(args.kinds)
+    srcs = {"current": server_dir(args.server_src), "other": server_dir(args.compare)}
+    _analyze, version = load_engine(srcs["current"])
+    work = Path(tempfile.mkdtemp(prefix="dbos-lsp-compare-"))
+    modules = write_modules(work, sizes)
+    cross = "cross-module" in kinds
+    xroots = {name: Path(tempfile.mkdtemp(prefix=f"dbos-lsp-compare-{name}-")) for name in srcs} if cross else {}
+    trees = {name: {size: write_cross_tree(root, size) for size in sizes} for name, root in xroots.items()}
+    results: dict[str, Any] = {
+        "machine": machine(version, srcs["current"]),
+        "compare": {
+            name: {"server_src": str(src), "commit": git_commit(src), "version": server_version(src)}
+            for name, src in srcs.items()
+        },
+        "sizes": {},
+        "settings": vars(args),
+    }
+    sessions = {
+        name: Session(f"dbos-lsp ({name})", dbos_cmd(), work, pull=True, env=dbos_env(src))
+        for name, src in srcs.items()
+    }
+    xsessions = {
+        name: Session(f"dbos-lsp ({name}, cross-module)", dbos_cmd(), root, pull=True, env=dbos_env(srcs[name]))
+        for name, root in xroots.items()
+    }
+    every = [*sessions.values(), *xsessions.values()]
+    try:
+        for session in every:
+            await session.start()
+            if not session.pull:
+                raise SystemExit(f"{session.name}: the server did not advertise pull diagnostics")
+        for session in every:
+            await session.wait_indexed()
+        for size in sizes:
+            path, gen = modules[size]
+            big = gen.lines > BIG_MODULE
+            row: dict[str, Any] = {"lines": gen.lines, "kinds": {}}
+            results["sizes"][str(size)] = row
+            targets = [await open_target(s, path, gen) for s in sessions.values()]
+            xtargets = []
+            for name, xs in xsessions.items():
+                helper, xpath, xgen = trees[name][size]
+                xtargets.append(await open_target(xs, xpath, xgen, helper))
+            for kind in kinds:
+                if kind == "cross-module":
+                    pairs = list(zip(xsessions.values(), xtargets, strict=True))
+                else:
+                    pairs = list(zip(sessions.values(), targets, strict=True))
+                cur, oth = await measure_kind(kind, pairs, kind_reps(kind, args.edits, big))
+                ratio = round(cur["median_ms"] / oth["median_ms"], 2) if oth["median_ms"] else None
+                row["kinds"][kind] = {"current": cur, "other": oth, "current/other": ratio}
+                log(f"  {size} {kind}: current {cur['median_ms']} ms, other {oth['median_ms']} ms, ratio {ratio}")
+    finally:
+        for session in every:
+            await session.stop()
+        for root in (work, *xroots.values()):
+            shutil.rmtree(root, ignore_errors=True)
+    return results
+
+
+def git_commit(src: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def server_version(src: Path) -> str | None:
+    m = re.search(r"__version__\s*=\s*[\"']([^\"']+)", (src / "dbos_lsp" / "__init__.py").read_text())
+    return m.group(1) if m else None
+
+
+def kind_rows(results: dict[str, Any]) -> list[tuple[int, str, dict[str, Any]]]:
+    return [
+        (r["lines"], kind, v)
+        for r in results["sizes"].values()
+        for kind in KINDS
+        for v in [r.get("kinds", {}).get(kind)]
+        if v
+    ]
+
+
+def report_compare(results: dict[str, Any]) -> str:
+    m, c = results["machine"], results["compare"]
+    out = [
+        f"dbos-lsp edit kinds, current vs other, {m['date']}: {m['cpu']} ({m['cpus']} CPUs), "
+        f"Python {m['python']}, load {m.get('load_average')}",
+        *(f"  {k}: {v['server_src']} (commit {v['commit']}, version {v['version']})" for k, v in c.items()),
+        "",
+        "Pull diagnostics after each edit, ms, interleaved in one run; "
+        "ratio = median / median ast.parse of the same texts",
+    ]
+    head = (
+        f"{'lines':>7} {'kind':<13} {'n':>4} | {'current':>8} {'p90':>7} {'ratio':>5} | "
+        f"{'other':>8} {'p90':>7} {'ratio':>5} | {'current/other':>13}"
+    )
+    out += [head, "-" * len(head)]
+    for r in results["sizes"].values():
+        for kind, v in r["kinds"].items():
+            cur, oth = v["current"], v["other"]
+            out.append(
+                f"{r['lines']:>7} {kind:<13} {cur['samples']:>4} | {cur['median_ms']:>8} {cur['p90_ms']:>7} "
+                f"{cur['ratio']!s:>5} | {oth['median_ms']:>8} {oth['p90_ms']:>7} {oth['ratio']!s:>5} | "
+                f"{v['current/other']!s:>13}"
+            )
+            for name, x in (("current", cur), ("other", oth)):
+                if x.get("warning"):
+                    out.append(f"        ! {name} {kind}: {x['warning']}")
+    return "\n".join(out)
+
+
+def markdown_compare(results: dict[str, Any]) -> str:
+    m, c = results["machine"], results["compare"]
+    out = [
+        f"Run {m['date']}: {m['cpu']}, {m['cpus']} CPUs, Python {m['python']}; "
+        + "; ".join(f"{k}: `{v['server_src']}` (commit {v['commit']})" for k, v in c.items())
+        + f". Total run time {results.get('total_seconds', '?')} s.",
+        "",
+        "| module | edit | samples | current median / p90 | ratio | other median / p90 | ratio | **current / other** |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["sizes"].values():
+        for kind, v in r["kinds"].items():
+            cur, oth = v["current"], v["other"]
+            out.append(
+                f"| {r['lines']:,} lines | {kind} | {cur['samples']} | {cur['median_ms']} / {cur['p90_ms']} ms "
+                f"| {cur['ratio']} | {oth['median_ms']} / {oth['p90_ms']} ms | {oth['ratio']} "
+                f"| **{v['current/other']}** |"
+            )
+    return "\n".join(out) + "\n"
 
 
 def report(results: dict[str, Any]) -> str:
@@ -749,6 +1327,23 @@ def report(results: dict[str, Any]) -> str:
         for mode in ("pull", "push"):
             if r.get(mode, {}).get("warning"):
                 out.append(f"        ! {mode}: {r[mode]['warning']}")
+    rows = kind_rows(results)
+    if rows:
+        out.append("")
+        out.append(
+            "Edit kinds, pull (didChange -> diagnostic response), ms; typing: per keystroke; "
+            "ratio = median / median ast.parse of the same texts (the last parsing text while typing)"
+        )
+        head = f"{'lines':>7} {'kind':<13} {'n':>4} | {'median':>8} {'p90':>7} {'parse':>7} {'ratio':>5} {'min/min':>7}"
+        out += [head, "-" * len(head)]
+        for lines, kind, v in rows:
+            n = v.get("samples", v.get("edits"))
+            out.append(
+                f"{v.get('module_lines', lines):>7} {kind:<13} {n:>4} | {v['median_ms']:>8} {v['p90_ms']:>7} "
+                f"{v['ast_parse_median_ms']:>7} {v['ratio']!s:>5} {v['ratio_min']!s:>7}"
+            )
+            if kind != "body" and v.get("warning"):
+                out.append(f"        ! {kind}: {v['warning']}")
     out.append("")
     out.append("Hover / code action on a finding (analysis cached), ms")
     for r in results["sizes"].values():
@@ -834,6 +1429,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"**{pu.get('ratio', '-')}** ({pu.get('ratio_min', '-')}) | "
             f"{ps.get('median_ms', '-')} ms | {ps.get('p95_ms', '-')} ms | {ps.get('ratio', '-')} |"
         )
+    rows = kind_rows(results)
+    if rows:
+        out += [
+            "",
+            "| module | edit kind | samples | pull median | p90 | `ast.parse` (same texts) | **ratio** (min/min) |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for lines, kind, v in rows:
+            out.append(
+                f"| {v.get('module_lines', lines):,} lines | {kind} | {v.get('samples', v.get('edits'))} "
+                f"| {v['median_ms']} ms | {v['p90_ms']} ms | {v['ast_parse_median_ms']} ms "
+                f"| **{v['ratio']}** ({v['ratio_min']}) |"
+            )
     out += [
         "",
         "| module | hover median / p95 | code action median / p95 | fix-all resolve median / max |",
@@ -913,8 +1521,34 @@ def main() -> int:
     ap.add_argument("--open-lines", type=int, default=2600, help="lines of each of those files")
     ap.add_argument("--no-peers", action="store_true", help="skip ruff and jedi-language-server")
     ap.add_argument("--quick", action="store_true", help="sizes 250,2600, 8 edits, 40-module tree")
-    ap.add_argument("--out", default=str(HERE / "results" / "latest.json"))
+    ap.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"edit kinds to measure, comma-separated, from {','.join(KINDS)} (default: all); "
+        "without body, the original pull/push table and the push session are skipped",
+    )
+    ap.add_argument(
+        "--kinds-only",
+        action="store_true",
+        help="only the engine figures and the edit kinds (no cold start, memory, check)",
+    )
+    ap.add_argument(
+        "--server-src",
+        default=str(SERVER_SRC),
+        metavar="PATH",
+        help="run the server (and the engine figures) from this checkout or its server/ folder, "
+        "e.g. a git worktree of an older commit (default: this checkout)",
+    )
+    ap.add_argument(
+        "--compare",
+        metavar="PATH",
+        help="only the edit kinds, on --server-src and on PATH (a checkout or its server/ folder) at once, "
+        "interleaved; prints current/other per kind and size (results in results/compare.json)",
+    )
+    ap.add_argument("--out", help="results file (default results/latest.json, or results/compare.json with --compare)")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = str(HERE / "results" / ("compare.json" if args.compare else "latest.json"))
     if args.quick:
         args.sizes, args.edits, args.engine_reps, args.hover_reps, args.cold_reps, args.tree_modules = (
             "250,2600",
@@ -926,13 +1560,13 @@ def main() -> int:
         )
         args.open_files = min(args.open_files, 10)
     t0 = time.perf_counter()
-    results = asyncio.run(run(args))
+    results = asyncio.run(run_compare(args) if args.compare else run(args))
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
     try:
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
-    text = report(results)
+    text = report_compare(results) if args.compare else report(results)
     print(text)
     print(f"\ntotal {results['total_seconds']} s; results in {args.out}")
     out = Path(args.out)
@@ -940,7 +1574,7 @@ def main() -> int:
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     tmp.replace(out)
-    out.with_suffix(".md").write_text(markdown(results))
+    out.with_suffix(".md").write_text(markdown_compare(results) if args.compare else markdown(results))
     return 0
 
 

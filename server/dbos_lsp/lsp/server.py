@@ -253,6 +253,16 @@ class DbosLanguageServer(LanguageServer):
     def index_changed(self, except_uri: str | None = None) -> None:
         """Other open documents' analyses are stale now; their refresh is batched."""
         self.session.index_changed(self.open_uris(), except_uri)
+        self._schedule_refresh()
+
+    def files_changed(self, paths: list[str], except_uri: str | None = None) -> None:
+        """Files changed on disk: the open documents whose analyses read them (a helper a
+        workflow calls, a module a name is imported from) are stale; refresh batched.
+        ``except_uri`` (the document saved) is current already."""
+        if self.session.files_changed(paths, [u for u in self.open_uris() if u != except_uri]):
+            self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
         if self._refresh_task is None or self._refresh_task.done():
             self._refresh_task = asyncio.ensure_future(self._refresh_later())
 

@@ -84,8 +84,13 @@ class Session:
         self._incremental_lock = threading.Lock()
         self._epochs: dict[str, int] = {}
         self._epoch_counter = itertools.count(1)
+        # Other files each open document's analyses read (helpers, imported names); a
+        # saved change of one of them makes the document stale.  Only ever grows until the
+        # document is reopened: incremental analyses reuse what earlier ones read.
+        self._reads: dict[str, set[str]] = {}
+        self._reads_lock = threading.Lock()
         self._refresh_all = False
-        self._refresh_except: set[str] = set()
+        self._refresh_pending: set[str] = set()
         self._shown_problems: set[str] = set()
         self._logged_rule_errors: set[tuple[str, str, int]] = set()
         self._shown_error_types: set[str] = set()
@@ -252,8 +257,12 @@ class Session:
         if uri is None:
             return analyze(text, settings, self.index, path)
         incremental, lock = self._incremental_for(uri)
-        with lock:
-            return incremental.analyze(text, settings, self.index, path)
+        with lock, self.index.recording() as read:
+            analysis = incremental.analyze(text, settings, self.index, path)
+        if read:
+            with self._reads_lock:
+                self._reads.setdefault(uri, set()).update(read)
+        return analysis
 
     def _incremental_for(self, uri: str) -> tuple[IncrementalAnalyzer, threading.Lock]:
         """The incremental analyzer of a document, kept for the few most recently edited
@@ -328,6 +337,8 @@ class Session:
         self._epochs.pop(uri, None)
 
     def forget(self, uri: str) -> None:
+        with self._reads_lock:
+            self._reads.pop(uri, None)
         self._analyses.pop(uri, None)
         self._models.pop(uri, None)
         self._fix_alls.pop(uri, None)
@@ -340,22 +351,34 @@ class Session:
         """What one file declares changed (a workflow name, a queue, an enqueue): the other
         open documents' analyses may differ (DBOS404).  ``except_uri`` caused it and is
         current already."""
+        if except_uri is None:
+            self._refresh_all = True
         for uri in open_uris:
             if uri != except_uri:
                 self._epochs[uri] = next(self._epoch_counter)
-                self._refresh_except.discard(uri)
-        if except_uri is not None and not self._refresh_all:
-            self._refresh_except.add(except_uri)
-        else:
-            self._refresh_all = True
-            self._refresh_except.clear()
+                self._refresh_pending.add(uri)
+        self._refresh_pending.discard(except_uri or "")  # analysed since: current
+
+    def files_changed(self, paths: list[str], open_uris: list[str]) -> list[str]:
+        """Files changed on disk (saved, created, deleted): the open documents whose
+        analyses read one of them, or searched a folder one is in, are stale.  Returns
+        those documents (their refresh is batched)."""
+        touched = {os.path.abspath(p) for p in paths}
+        touched |= {os.path.dirname(p) for p in touched}
+        with self._reads_lock:
+            stale = [u for u in open_uris if not touched.isdisjoint(self._reads.get(u, ()))]
+        for uri in stale:
+            self._epochs[uri] = next(self._epoch_counter)
+            self._refresh_pending.add(uri)
+        return stale
 
     def take_refresh(self, open_uris: list[str]) -> list[str]:
         """The documents a batched refresh should cover (and reset the batch)."""
-        skip = set() if self._refresh_all else set(self._refresh_except)
+        everything = self._refresh_all
+        pending = self._refresh_pending
         self._refresh_all = False
-        self._refresh_except.clear()
-        return [u for u in open_uris if u not in skip]
+        self._refresh_pending = set()
+        return [u for u in open_uris if everything or u in pending]
 
 
 __all__ = ["KEEP_PARSED", "Session", "Snapshot", "settings_section"]

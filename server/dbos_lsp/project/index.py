@@ -12,7 +12,9 @@ in it syntactically (``import *``, ``__getattr__``) is jedi asked.  Jedi runs in
 on the environment's import path read from its files (:mod:`.environment`): it never starts
 an interpreter and never executes user code.  Answers are cached per (importing file,
 import) and dropped when a file they were read from (or a folder searched in vain) changes,
-so the keystroke path pays at most once per import and module version.
+so the keystroke path pays at most once per import and module version.  While
+:meth:`JediProjectIndex.recording` is on, every file an answer was read from is noted, so
+the server knows which open documents a saved change of another file concerns.
 
 The index is also the authority on the workspace's files: their facts
 (:class:`WorkspaceIndex`), hence the workflow names DBOS404 compares.  The server
@@ -26,7 +28,8 @@ import ast
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dbos_lsp.analysis.module_model import ModuleModel
@@ -174,6 +177,23 @@ class JediProjectIndex:
         the model may ask it about any imported name."""
         return self._answer(path, imp, use_jedi=False)
 
+    @contextmanager
+    def recording(self) -> Iterator[set[str]]:
+        """Collect (in this thread) the other files that answers and models are read from:
+        what an analysis depends on besides its own text.  Nested recordings share one set."""
+        outer = getattr(self._busy, "read", None)
+        read: set[str] = outer if outer is not None else set()
+        self._busy.read = read
+        try:
+            yield read
+        finally:
+            self._busy.read = outer
+
+    def _noted(self, files: tuple[str, ...] | list[str]) -> None:
+        read = getattr(self._busy, "read", None)
+        if read is not None:
+            read.update(files)
+
     def _answer(self, path: str | None, imp: PendingImport, use_jedi: bool) -> Resolution | None:
         if not path:
             return None
@@ -186,6 +206,7 @@ class JediProjectIndex:
         if cached is not None and cached.stamp != _stamp_of(cached.files):
             cached = None  # a file it was read from changed
         if cached is not None and (cached.decided or not use_jedi):
+            self._noted(cached.files)
             return cached.resolution
         busy.add(key)
         try:
@@ -201,6 +222,7 @@ class JediProjectIndex:
             busy.discard(key)
         with self._lock:
             self._cache[key] = answer
+        self._noted(answer.files)
         return answer.resolution if answer.decided else None
 
     def _busy_set(self, name: str) -> set:
@@ -339,6 +361,7 @@ class JediProjectIndex:
     def module_model(self, file: str) -> ModuleModel | None:
         """The model of another project file as saved on disk (cached per modification
         time), e.g. to see what a helper imported from it does."""
+        self._noted((file,))
         return self._model(file)
 
     def _model(self, file: str) -> ModuleModel | None:

@@ -46,6 +46,7 @@ def did_save(ls: DbosLanguageServer, params: types.DidSaveTextDocumentParams) ->
         ls.settings_changed()
         return
     reindex(ls, path, doc.source)
+    ls.files_changed([path], except_uri=uri)
 
 
 def did_close(ls: DbosLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

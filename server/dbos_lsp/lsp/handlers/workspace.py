@@ -45,6 +45,8 @@ def did_change_watched_files(ls: DbosLanguageServer, params: types.DidChangeWatc
         ls.settings_changed()
     if work:
         ls.submit_index(lambda: session.workspace.apply_file_events(work, session.index_excluded))
+    changed = [ls.path_of(c.uri) for c in params.changes]
+    ls.files_changed([p for p in changed if p is not None and p.endswith(".py")])
 
 
 def reindex(ls: DbosLanguageServer, path: str, text: str | None = None) -> None:
