@@ -100,24 +100,60 @@ def test_typing_inside_a_function_reuses_the_rest() -> None:
     assert fingerprint(result) == fingerprint(analyze(broken))
 
 
+IMPORTS_TEXT = (
+    "import asyncio\n\nfrom dbos import DBOS\n\n\n@DBOS.step()\nasync def helper():\n    return 1\n\n\n"
+    "@DBOS.workflow()\nasync def wf():\n    helper()\n    DBOS.sleep(1)\n"
+)
+
+
+def test_a_role_change_falls_back() -> None:
+    analyzer = IncrementalAnalyzer()
+    analyzer.analyze(IMPORTS_TEXT)
+    edited = IMPORTS_TEXT.replace("@DBOS.workflow()\nasync def wf():", "@DBOS.step()\nasync def wf():")
+    assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
+    assert analyzer.last_path == "full"
+
+
 @pytest.mark.parametrize(
-    "old,new",
+    "old,new,path",
     [
-        ("@DBOS.workflow()\nasync def wf():", "@DBOS.step()\nasync def wf():"),  # a role changes
-        ("import asyncio\n", "import asyncio as aio\n"),  # module context changes
+        # nothing else uses the names these bind: the rest is kept as it was
+        ("import asyncio\n", "import asyncio\nimport json\n", "imports"),
+        ("import asyncio\n", "import asyncio\nfrom os import path as p\n", "imports"),
+        ("import asyncio\n\n", "", "imports"),
+        ("import asyncio\n", "import asyncio as aio\n", "imports"),
+        # a name used below changes what it is bound to: walked again, no compile of the file
+        ("from dbos import DBOS\n", "from mylib import DBOS\n", "imports+walk"),
+        ("from dbos import DBOS\n", "from dbos import DBOS as D\n", "imports+walk"),
+        ("from dbos import DBOS\n", "from dbos import DBOS\nimport time\n", "imports"),
+        ("from dbos import DBOS\n", "from dbos import DBOS\nfrom helpers import helper\n", "imports+walk"),
+        # not an import edit the import path takes
+        ("import asyncio\n", "from __future__ import annotations\nimport asyncio\n", "full"),
+        ("import asyncio\n", "from os import *\nimport asyncio\n", "full"),
+        ("import asyncio\n", "import asyncio\nx = 1\n", "full"),
+        ("import asyncio\n", "import asyncio\nimport\n", "full"),
     ],
 )
-def test_interface_and_context_changes_fall_back(old: str, new: str) -> None:
-    text = (
-        "import asyncio\n\nfrom dbos import DBOS\n\n\n@DBOS.step()\nasync def helper():\n    return 1\n\n\n"
-        "@DBOS.workflow()\nasync def wf():\n    helper()\n    DBOS.sleep(1)\n"
-    )
+def test_import_edits_reuse_the_rest_and_equal_the_full_analysis(old: str, new: str, path: str) -> None:
     analyzer = IncrementalAnalyzer()
-    analyzer.analyze(text)
-    edited = text.replace(old, new)
-    assert edited != text
+    analyzer.analyze(IMPORTS_TEXT)
+    edited = IMPORTS_TEXT.replace(old, new, 1)
+    assert edited != IMPORTS_TEXT
     assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
-    assert not analyzer.last_was_incremental
+    assert analyzer.last_path == path
+    # and back again, the same way, still equal
+    assert fingerprint(analyzer.analyze(IMPORTS_TEXT)) == fingerprint(analyze(IMPORTS_TEXT))
+    assert analyzer.last_path == path
+
+
+def test_an_import_edit_moves_the_findings_below_it() -> None:
+    analyzer = IncrementalAnalyzer()
+    before = analyzer.analyze(IMPORTS_TEXT)
+    edited = IMPORTS_TEXT.replace("import asyncio\n", "import asyncio\nimport json\nimport re\n")
+    after = analyzer.analyze(edited)
+    assert analyzer.last_path == "imports"
+    assert [f.span.start.line for f in after.findings] == [f.span.start.line + 2 for f in before.findings]
+    assert before.findings  # DBOS101 on DBOS.sleep, so the shift is seen
 
 
 def test_settings_change_falls_back() -> None:

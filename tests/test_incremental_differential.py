@@ -196,7 +196,67 @@ def insert_above_function(text: str, tree: ast.Module, rnd: random.Random) -> li
     return ["\n".join(lines)]
 
 
+# Imports a user adds at the top: unused ones, ones the rules care about, ones that rebind
+# a name the module uses.
+IMPORT_LINES = [
+    "import json",
+    "import time",
+    "import random",
+    "from datetime import datetime",
+    "import requests",
+    "from dbos import DBOS as D",
+    "from dbos import Queue",
+    "from mylib import DBOS",
+    "import asyncio as aio",
+    "from .helpers import fetch_rate",
+]
+
+
+def _top_imports(tree: ast.Module) -> list[ast.stmt]:
+    return [
+        s
+        for s in tree.body
+        if isinstance(s, ast.Import | ast.ImportFrom)
+        and s.lineno == s.end_lineno
+        and getattr(s, "module", None) != "__future__"
+    ]
+
+
+def edit_imports(text: str, tree: ast.Module, rnd: random.Random) -> list[str] | None:
+    """Add an import next to one, delete one, or alias one; sometimes typed character by
+    character (most prefixes of an import line parse: ``import js``)."""
+    imports = _top_imports(tree)
+    if not imports:
+        return None
+    stmt = rnd.choice(imports)
+    lines = _lines(text)
+    i = stmt.lineno - 1
+    how = rnd.choice(["add", "add", "type", "delete", "alias"])
+    if how == "delete":
+        del lines[i]
+        return ["\n".join(lines)]
+    if how == "alias":
+        first = stmt.names[0]
+        line = lines[i]
+        if first.asname is None and first.name != "*":
+            at = line.index(first.name) + len(first.name)
+            lines[i] = line[:at] + " as renamed_" + first.name.split(".")[0] + line[at:]
+        return ["\n".join(lines)]
+    new = rnd.choice(IMPORT_LINES)
+    at = i if rnd.random() < 0.5 else i + 1
+    if how == "add":
+        lines.insert(at, new)
+        return ["\n".join(lines)]
+    out = []
+    for n in range(1, len(new) + 1):
+        typed = list(lines)
+        typed.insert(at, new[:n])
+        out.append("\n".join(typed))
+    return out
+
+
 EDITS: list[Edit] = [
+    edit_imports,
     insert_in_body,
     delete_in_body,
     change_literal,

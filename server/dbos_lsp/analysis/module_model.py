@@ -78,6 +78,9 @@ class AttributeSite:
     fn: FunctionInfo | None
 
 
+_IMPORT_PART = 3  # leading entries of ``ModuleModel.context_key`` that imports bind
+
+
 class ModuleModel:
     def __init__(
         self,
@@ -86,11 +89,18 @@ class ModuleModel:
         path: str | None = None,
         index: ProjectIndex | None = None,
         reuse: tuple[ModuleModel, int] | None = None,
+        carry_over: tuple[ModuleModel, frozenset[int]] | None = None,
     ) -> None:
         """``reuse=(previous, k)``: ``tree`` is ``previous.tree`` with top-level statement
         ``k`` replaced; every other statement's walk results are taken over, provided the
         module-level context (imports, module bindings) is unchanged.  ``self.reused`` says
-        whether that happened."""
+        whether that happened.
+
+        ``carry_over=(previous, rewalk)``: ``tree`` is ``previous.tree`` with only top-level
+        import statements added, removed or changed, and the caller vouches that no name
+        those imports bind or bound appears in a statement outside ``rewalk`` (ids of
+        statements); every other statement's walk is taken over, provided the rest of the
+        module-level context is unchanged."""
         self.tree = tree
         self.lines = lines
         self.path = path
@@ -138,21 +148,28 @@ class ModuleModel:
         self._scan_module_level()
         self.context_key = self._context_key()
         self.reused = reuse is not None and reuse[0].context_key == self.context_key
-        if self.reused:
+        if carry_over is not None:
+            # The import part (bindings, module names) differs only in names no carried
+            # statement mentions; the rest must be the same.
+            self.reused = carry_over[0].context_key[_IMPORT_PART:] == self.context_key[_IMPORT_PART:]
+        if self.reused and carry_over is not None:
+            self._walk_carrying(*carry_over)
+        elif self.reused:
             self._walk_reusing(*reuse)  # type: ignore[misc]
         else:
             self._walk()
         self._roles_from_run_step()
 
     def _context_key(self) -> tuple:
-        """Everything module-level that roles, types and name resolution depend on."""
+        """Everything module-level that roles, types and name resolution depend on; the
+        first ``_IMPORT_PART`` entries are what import statements bind."""
         return (
             tuple(sorted(self.imports.known.items())),
             tuple(sorted((k, (v.module, v.level, v.name)) for k, v in self.imports.pending.items())),
+            tuple(sorted(self.module_names)),
             tuple(sorted(self.module_types.items(), key=lambda kv: kv[0])),
             tuple(sorted(self.datasources.items())),
             tuple(sorted(self.http_apps)),
-            tuple(sorted(self.module_names)),
             tuple(sorted((k, ast.dump(v)) for k, v in self.module_aliases.items())),
             tuple(sorted(self.top_returns.items())),
         )
@@ -286,6 +303,43 @@ class ModuleModel:
         self._api_cache = dict(previous._api_cache)
         lo, hi = old["calls"]
         for site in previous.calls[lo:hi]:
+            self._api_cache.pop((id(site.node), id(site.fn)), None)
+
+    def _walk_carrying(self, previous: ModuleModel, rewalk: frozenset[int]) -> None:
+        """Each statement's walk from ``previous`` (the same statement objects), except
+        for statements new in ``tree`` (imports, which walk to nothing) and those whose
+        ``id`` is in ``rewalk``, which are walked again."""
+        old = {id(stmt): slices for stmt, slices in zip(previous.tree.body, previous.statement_slices, strict=True)}
+        fresh: list[FunctionInfo] = []
+        dropped: list[CallSite] = []
+        for stmt in self.tree.body:
+            slices = old.get(id(stmt))
+            if slices is None or id(stmt) in rewalk:
+                start = len(self.functions)
+                self._walk_statement(stmt)
+                fresh.extend(self.functions[start:])
+                if slices is not None:
+                    lo, hi = slices["calls"]
+                    dropped.extend(previous.calls[lo:hi])
+                continue
+            marks = {}
+            for name in self._SLICED:
+                mine = getattr(self, name)
+                lo, hi = slices[name]
+                marks[name] = (len(mine), len(mine) + hi - lo)
+                mine.extend(getattr(previous, name)[lo:hi])
+            self.statement_slices.append(marks)
+        for info in self.functions:
+            if id(info.node) in previous.run_step_targets:
+                info.role = info.declared_role or info.role
+            self._register(info)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.ClassDef):
+                self.classes[stmt.name] = self._class_info(stmt)
+        for info in fresh:
+            self._infer_local_types(info)
+        self._api_cache = dict(previous._api_cache)
+        for site in dropped:  # answers about the old nodes go, before their ids can be reused
             self._api_cache.pop((id(site.node), id(site.fn)), None)
 
     def _walk_statement(self, stmt: ast.stmt) -> None:

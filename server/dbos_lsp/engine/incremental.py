@@ -15,6 +15,12 @@ rules, and after an edit:
    only, and every other rule (module and project scope: ordering, cross-function
    checks, other files) on the whole model.
 
+An edit among the top-level imports (one added, removed, aliased) parses only the
+import lines again and keeps every other statement's parse and walk, except the walks
+of statements that mention a name the old or new imports bind, which are walked again
+(``ModuleModel(carry_over=...)``).  When none does, the other statements' findings are
+kept too; otherwise every rule runs again, still without compiling the file.
+
 While the edited statement does not parse (the user is typing), it is repaired
 alone, exactly as the full analysis repairs a broken block
 (``analysis.parsing.parse_block``): one compile of that statement per keystroke.
@@ -34,6 +40,7 @@ from __future__ import annotations
 import ast
 import bisect
 import copy
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,7 +90,12 @@ class IncrementalAnalyzer:
 
     def __init__(self) -> None:
         self._state: _State | None = None
+        self._shifter = _LineShifter()
         self.last_was_incremental = False
+        # How the last analysis ran: "full", "statement" (one statement parsed again),
+        # "imports" (import lines parsed again, the rest kept) or "imports+walk" (import
+        # lines parsed again, the model walked again): for tests and benchmarks.
+        self.last_path = "full"
 
     def analyze(
         self,
@@ -94,9 +106,11 @@ class IncrementalAnalyzer:
     ) -> Analysis:
         settings = settings or Settings()
         lines = split_lines(text)
+        self.last_path = "statement"
         result = self._try_incremental(text, lines, settings, index, path)
         self.last_was_incremental = result is not None
         if result is None:
+            self.last_path = "full"
             result = self._full(text, lines, settings, index, path)
         return result
 
@@ -108,6 +122,7 @@ class IncrementalAnalyzer:
         run = setup(settings, index, path)
         analysis, raw, parsed = analyze_full(text, run, index, path)
         self._state = None
+        self._shifter = _LineShifter()
         model = analysis.model
         if model is None or analysis.rule_errors:
             return analysis  # failing rules: always start afresh
@@ -154,6 +169,8 @@ class IncrementalAnalyzer:
         # one (where Enter after a function's last line lands).
         k = bisect.bisect_right(state.starts, first) - 1
         following = state.starts[k + 1] if k + 1 < len(state.starts) else n_old
+        if k >= 0 and _is_plain_import(state.model.tree.body[k]) and state.broken is None:
+            return self._import_edit(text, lines, state, k, n_old - same_tail, n_new - n_old)
         if k < 0 or n_old - same_tail > following:
             return None  # the edit reaches outside one top-level statement's block
         if state.broken is not None and state.broken != k:
@@ -179,8 +196,7 @@ class IncrementalAnalyzer:
         if delta:
             # Later statements moved: renumber their nodes in place (cheaper than parsing
             # them again) and move the findings kept from them.
-            for stmt in state.model.tree.body[k + 1 :]:
-                _shift_lines(stmt, delta)
+            self._shifter.shift(state.model.tree.body, k + 1, delta)
             moved_from = n_old - same_tail  # old numbering: everything from here on moved
             state.local = [
                 bucket if i <= k else [_shifted(f, delta, moved_from) for f in bucket]
@@ -203,7 +219,63 @@ class IncrementalAnalyzer:
         state.broken, state.error = (k, error) if error is not None else (None, None)
         return self._rerun(text, lines, state, model, k)
 
-    def _rerun(self, text: str, lines: list[str], state: _State, model: ModuleModel, k: int | None) -> Analysis | None:
+    def _import_edit(
+        self, text: str, lines: list[str], state: _State, k: int, end_old: int, delta: int
+    ) -> Analysis | None:
+        """An edit within a run of top-level import statements (one added, removed or
+        changed): those lines are parsed again, every other statement's parse is kept.
+        When no name the old or new imports bind is used anywhere else, the other
+        statements' walks and findings are kept too; otherwise the model is walked again
+        and every rule re-run (still without compiling the file)."""
+        body, starts = state.model.tree.body, state.starts
+        j = k
+        while j + 1 < len(body) and starts[j + 1] < end_old:
+            j += 1
+        if not all(_is_plain_import(stmt) for stmt in body[k : j + 1]):
+            return None
+        region_end = starts[j + 1] if j + 1 < len(starts) else len(state.lines)
+        if region_end < end_old:
+            return None
+        new_end = region_end + delta
+        start = starts[k]
+        fresh = _parse_statements(lines, start, new_end)
+        if fresh is None or not all(_is_plain_import(stmt) for stmt in fresh):
+            return None
+        if any(_first_line(stmt) < start or (stmt.end_lineno or stmt.lineno) > new_end for stmt in fresh):
+            return None
+        if delta:
+            self._shifter.shift(body, j + 1, delta)
+        tree = ast.Module(body=[*body[:k], *fresh, *body[j + 1 :]], type_ignores=[])
+        changed = {name for name, _ in _bound_names(body[k : j + 1]) ^ _bound_names(fresh)}
+        new_starts, new_ends = _statement_lines(tree)
+        mentions = _statements_mentioning(changed, lines, new_starts, (start, new_end))
+        if state.model.used_index:
+            mentions = set(range(len(tree.body)))  # answers from other files: walk it all again
+        rewalk = frozenset(id(tree.body[i]) for i in mentions)
+        model = ModuleModel(tree, lines, state.path, state.index, carry_over=(state.model, rewalk))
+        if model.run_step_targets != state.model.run_step_targets:
+            return None
+        moved_from = region_end  # old numbering: everything from here on moved
+        kept_after = [[_shifted(f, delta, moved_from) for f in bucket] for bucket in state.local[j + 1 :]]
+        local = [*state.local[:k], *([[] for _ in fresh]), *kept_after]
+        self._state = state = replace(state, starts=new_starts, ends=new_ends, local=local)
+        if not model.reused or mentions:
+            # Other statements' findings may follow from what a name now is (a callee's role).
+            self.last_path = "imports+walk"
+            return self._rerun(text, lines, state, model, None, walk_all=True)
+        self.last_path = "imports"
+        return self._rerun(text, lines, state, model, None, statements=range(k, k + len(fresh)))
+
+    def _rerun(
+        self,
+        text: str,
+        lines: list[str],
+        state: _State,
+        model: ModuleModel,
+        k: int | None,
+        walk_all: bool = False,
+        statements: range | None = None,
+    ) -> Analysis | None:
         """Module and project rules on the whole model (project rules so on every call, as
         another file may have changed); statement rules on statement ``k`` only, unless some
         answer came from the project index, which other files can change."""
@@ -216,11 +288,13 @@ class IncrementalAnalyzer:
         local_rules = [r for r in run.rules if _statement_scope(r)]
         other_rules = [r for r in run.rules if not _statement_scope(r)]
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
-        if model.used_index or state.model.used_index:
+        if walk_all or model.used_index or state.model.used_index:
             fresh = run_rules(local_rules, model, source, run, result.rule_errors)
             local = _bucket(fresh, state.starts, state.ends)
         else:
             local = list(state.local)
+            for i in statements or ():
+                local[i] = run_rules(local_rules, statement_view(model, i), source, run, result.rule_errors)
             if k is not None:
                 view = statement_view(model, k)
                 follow = [r for r in local_rules if r.follows_calls] if _may_define_helpers(model, k) else []
@@ -242,6 +316,57 @@ class IncrementalAnalyzer:
         finish(result, raw, source, run)
         self._state = replace(state, lines=lines, model=model, local=local, analysis=result)
         return result
+
+
+def _is_plain_import(stmt: ast.stmt) -> bool:
+    """A top-level ``import`` / ``from ... import`` that binds names one by one (not
+    ``*``, not ``__future__``, which changes how the whole file compiles)."""
+    if isinstance(stmt, ast.Import):
+        return True
+    return isinstance(stmt, ast.ImportFrom) and stmt.module != "__future__" and all(a.name != "*" for a in stmt.names)
+
+
+def _bound_names(stmts: list[ast.stmt]) -> set[tuple[str, tuple]]:
+    """(local name, what it is bound to) for each name the import statements bind."""
+    out: set[tuple[str, tuple]] = set()
+    for stmt in stmts:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                out.add((a.asname or a.name.split(".")[0], ("import", a.name, a.asname)))
+        elif isinstance(stmt, ast.ImportFrom):
+            for a in stmt.names:
+                out.add((a.asname or a.name, ("from", stmt.module, stmt.level, a.name)))
+    return out
+
+
+def _statements_mentioning(names: set[str], lines: list[str], starts: list[int], skip: tuple[int, int]) -> set[int]:
+    """Top-level statements outside lines ``skip`` whose lines show one of ``names`` as a
+    word (in code, a string or a comment alike: a false mention only costs a walk);
+    lines between statements (comments) count for the statement before them."""
+    if not names:
+        return set()
+    word = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    text = "\n".join(lines)
+    offsets = [0]
+    for text_line in lines:
+        offsets.append(offsets[-1] + len(text_line) + 1)
+    found: set[int] = set()
+    for m in word.finditer(text):
+        at = bisect.bisect_right(offsets, m.start()) - 1
+        if skip[0] <= at < skip[1]:
+            continue
+        k = bisect.bisect_right(starts, at) - 1
+        found.add(max(k, 0))
+    return found
+
+
+def _parse_statements(lines: list[str], start: int, end: int) -> list[ast.stmt] | None:
+    """Lines [start, end) parsed alone, numbered as in the whole file."""
+    text = "\n" * start + "\n".join(lines[start:end]) + "\n"
+    try:
+        return compile_module(text).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _may_define_helpers(model: ModuleModel, k: int) -> bool:
@@ -337,21 +462,29 @@ def _bucket(findings: list[Finding], starts: list[int], ends: list[int]) -> list
     return local
 
 
-def _shift_lines(node: ast.AST, delta: int) -> None:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if "lineno" in n._attributes:
-            located: Any = n  # the node types that list "lineno" in _attributes have it
-            located.lineno += delta
-            if located.end_lineno is not None:
-                located.end_lineno += delta
-        for name in n._fields:
-            value = getattr(n, name, None)
-            if type(value) is list:
-                stack.extend(v for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST) and value._fields:
-                stack.append(value)
+class _LineShifter:
+    """Renumbers top-level statements' nodes in place after lines were added or removed
+    above them (cheaper than parsing them again).  Each statement's located nodes are
+    listed once and kept: walking a statement's tree costs three times shifting the list,
+    and Enter or an import edit shifts every statement below it on every keystroke."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[int, tuple[ast.stmt, list[Any]]] = {}
+
+    def shift(self, body: list[ast.stmt], first: int, delta: int) -> None:
+        """Move ``body[first:]`` by ``delta`` lines."""
+        for stmt in body[first:]:
+            entry = self._nodes.get(id(stmt))
+            if entry is None or entry[0] is not stmt:
+                entry = (stmt, [n for n in ast.walk(stmt) if "lineno" in n._attributes])
+                self._nodes[id(stmt)] = entry
+            for node in entry[1]:
+                node.lineno += delta
+                if node.end_lineno is not None:
+                    node.end_lineno += delta
+        if len(self._nodes) > len(body) + 64:  # statements replaced since: drop them
+            live = {id(stmt) for stmt in body}
+            self._nodes = {key: entry for key, entry in self._nodes.items() if key in live}
 
 
 def _shifted(f: Finding, delta: int, moved_from: int) -> Finding:
