@@ -61,8 +61,9 @@ VERSION_NOTE = """\
 2. when the project's environment is known (`environmentPath`, else the `VIRTUAL_ENV` the server was
    started with, e.g. from the shell that started the editor; `--environment-path` for `check`): the
    `dbos` distribution installed there (read from its metadata, never imported), else the
-   requirement in `uv.lock`, `pyproject.toml` or `requirements*.txt`;
-3. otherwise: that requirement, else the `dbos` installed beside dbos-lsp itself;
+   nearest `uv.lock`, `pyproject.toml` or `requirements*.txt` naming `dbos`, walking up from the
+   file (a uv workspace member: its workspace's `uv.lock`);
+3. otherwise: that requirement, else the `dbos` installed in the interpreter running the server;
 4. else the newest DBOS release dbos-lsp knows.
 
 Findings that depend on it say which version they assumed and why."""
