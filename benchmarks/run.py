@@ -842,6 +842,17 @@ async def cold_start(
     return {"first_diagnostics_median_ms": ms(median(totals)), "initialize_median_ms": ms(median(inits)), "reps": reps}
 
 
+def bare_pygls_import(reps: int) -> dict[str, Any]:
+    """Spawn to exit of ``python -c "import pygls.lsp.server"``: the floor any pygls server's
+    cold start sits on (lsprotocol's types are most of it), measured in the same run."""
+    times = []
+    for _ in range(max(reps, 3)):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import pygls.lsp.server"], check=True)
+        times.append(time.perf_counter() - t0)
+    return {"median_ms": ms(median(times)), "reps": len(times)}
+
+
 def rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -1102,6 +1113,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "dbos-lsp", dbos_cmd(), work, path, gen.text, gen.markers, False, {"pushDebounceMs": 0}, env, args.cold_reps
         ),
     }
+    bare = bare_pygls_import(args.cold_reps)
+    results["cold_start"]["bare pygls import"] = bare
+    for mode in ("dbos-lsp pull", "dbos-lsp push"):
+        v = results["cold_start"][mode]
+        v["ratio_to_bare_import"] = round(v["first_diagnostics_median_ms"] / bare["median_ms"], 2)
 
     log(f"memory with {args.open_files} open files ...")
     results["memory"] = {
@@ -1363,8 +1379,13 @@ def report(results: dict[str, Any]) -> str:
         out.append("")
         out.append(f"Cold start (spawn -> first diagnostics, {cs['module_lines']}-line module), ms")
         for k, v in cs.items():
-            if isinstance(v, dict):
-                out.append(f"  {k:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})")
+            if isinstance(v, dict) and "first_diagnostics_median_ms" in v:
+                ratio = f", {v['ratio_to_bare_import']}x a bare pygls import" if "ratio_to_bare_import" in v else ""
+                out.append(
+                    f"  {k:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']}{ratio})"
+                )
+        if "bare pygls import" in cs:
+            out.append(f"  {'python -c import pygls.lsp.server':<24} {cs['bare pygls import']['median_ms']:>8}")
         for name, peer in results.get("peers", {}).items():
             if "cold_start" in peer:
                 v = peer["cold_start"]
@@ -1463,10 +1484,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"| cold start, {cs['module_lines']:,}-line module | spawn to first diagnostics | of which `initialize` |",
             "|---|---:|---:|",
         ]
-        rows = [(k, v) for k, v in cs.items() if isinstance(v, dict)]
+        rows = [(k, v) for k, v in cs.items() if isinstance(v, dict) and "first_diagnostics_median_ms" in v]
         rows += [(k, p["cold_start"]) for k, p in results.get("peers", {}).items() if "cold_start" in p]
         for k, v in rows:
             out.append(f"| {k} | {v['first_diagnostics_median_ms']} ms | {v['initialize_median_ms']} ms |")
+        if "bare pygls import" in cs:
+            bare = cs["bare pygls import"]["median_ms"]
+            out.append(f'| `python -c "import pygls.lsp.server"`, same run | {bare} ms | |')
+            out += [
+                f"| {k} / bare import | {v['ratio_to_bare_import']} | |" for k, v in rows if "ratio_to_bare_import" in v
+            ]
     if results.get("peers"):
         out += [
             "",
