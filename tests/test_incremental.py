@@ -126,6 +126,8 @@ def test_a_role_change_falls_back() -> None:
         ("from dbos import DBOS\n", "from mylib import DBOS\n", "imports+walk"),
         ("from dbos import DBOS\n", "from dbos import DBOS as D\n", "imports+walk"),
         ("from dbos import DBOS\n", "from dbos import DBOS\nimport time\n", "imports"),
+        # bound again the same way: the name means what it meant
+        ("from dbos import DBOS\n", "from dbos import DBOS\nfrom dbos import DBOS\n", "imports"),
         ("from dbos import DBOS\n", "from dbos import DBOS\nfrom helpers import helper\n", "imports+walk"),
         # not an import edit the import path takes
         ("import asyncio\n", "from __future__ import annotations\nimport asyncio\n", "full"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -89,18 +89,19 @@ class ModuleModel:
         path: str | None = None,
         index: ProjectIndex | None = None,
         reuse: tuple[ModuleModel, int] | None = None,
-        carry_over: tuple[ModuleModel, frozenset[int]] | None = None,
+        carry_over: tuple[ModuleModel, Mapping[str, frozenset[int]]] | None = None,
     ) -> None:
         """``reuse=(previous, k)``: ``tree`` is ``previous.tree`` with top-level statement
         ``k`` replaced; every other statement's walk results are taken over, provided the
         module-level context (imports, module bindings) is unchanged.  ``self.reused`` says
         whether that happened.
 
-        ``carry_over=(previous, rewalk)``: ``tree`` is ``previous.tree`` with only top-level
-        import statements added, removed or changed, and the caller vouches that no name
-        those imports bind or bound appears in a statement outside ``rewalk`` (ids of
-        statements); every other statement's walk is taken over, provided the rest of the
-        module-level context is unchanged."""
+        ``carry_over=(previous, mentions)``: ``tree`` is ``previous.tree`` with only
+        top-level import statements added, removed or changed; ``mentions`` maps each name
+        those imports bind or bound to the ids of the statements that mention it.  Every
+        statement's walk is taken over except those mentioning a name whose binding did
+        change (``self.rewalked`` counts them), provided the rest of the module-level
+        context is unchanged."""
         self.tree = tree
         self.lines = lines
         self.path = path
@@ -148,12 +149,19 @@ class ModuleModel:
         self._scan_module_level()
         self.context_key = self._context_key()
         self.reused = reuse is not None and reuse[0].context_key == self.context_key
+        self.rewalked = 0
+        rewalk: set[int] = set()
         if carry_over is not None:
-            # The import part (bindings, module names) differs only in names no carried
-            # statement mentions; the rest must be the same.
-            self.reused = carry_over[0].context_key[_IMPORT_PART:] == self.context_key[_IMPORT_PART:]
+            previous, mentions = carry_over
+            changed = {n for n in mentions if self._binding(n) != previous._binding(n)}
+            for name in changed:
+                rewalk |= mentions[name]
+            self.reused = previous.context_key[_IMPORT_PART:] == self.context_key[
+                _IMPORT_PART:
+            ] and previous._bindings_except(mentions) == self._bindings_except(mentions)
         if self.reused and carry_over is not None:
-            self._walk_carrying(*carry_over)
+            self.rewalked = len(rewalk)
+            self._walk_carrying(carry_over[0], frozenset(rewalk))
         elif self.reused:
             self._walk_reusing(*reuse)  # type: ignore[misc]
         else:
@@ -172,6 +180,26 @@ class ModuleModel:
             tuple(sorted(self.http_apps)),
             tuple(sorted((k, ast.dump(v)) for k, v in self.module_aliases.items())),
             tuple(sorted(self.top_returns.items())),
+        )
+
+    def _binding(self, name: str) -> tuple:
+        """What the module's imports make of ``name``."""
+        pending = self.imports.pending.get(name)
+        return (
+            self.imports.known.get(name),
+            (pending.module, pending.level, pending.name) if pending is not None else None,
+            name in self.module_names,
+            name in self._imported_modules,
+            self._canonical_tails.get(name),
+        )
+
+    def _bindings_except(self, names: Mapping[str, object]) -> tuple:
+        """The import part of the context, leaving ``names`` out."""
+        known, pending, module_names = self.context_key[:_IMPORT_PART]
+        return (
+            tuple(item for item in known if item[0] not in names),
+            tuple(item for item in pending if item[0] not in names),
+            tuple(n for n in module_names if n not in names),
         )
 
     # ----- phase 1: module-level bindings -------------------------------------------------

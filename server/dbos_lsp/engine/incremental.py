@@ -17,9 +17,10 @@ rules, and after an edit:
 
 An edit among the top-level imports (one added, removed, aliased) parses only the
 import lines again and keeps every other statement's parse and walk, except the walks
-of statements that mention a name the old or new imports bind, which are walked again
-(``ModuleModel(carry_over=...)``).  When none does, the other statements' findings are
-kept too; otherwise every rule runs again, still without compiling the file.
+of statements that mention a name whose binding changed, which are walked again
+(``ModuleModel(carry_over=...)``; a second ``import json`` changes nothing).  When none
+is, the other statements' findings are kept too; otherwise every rule runs again, still
+without compiling the file.
 
 While the edited statement does not parse (the user is typing), it is repaired
 alone, exactly as the full analysis repairs a broken block
@@ -248,18 +249,18 @@ class IncrementalAnalyzer:
         tree = ast.Module(body=[*body[:k], *fresh, *body[j + 1 :]], type_ignores=[])
         changed = {name for name, _ in _bound_names(body[k : j + 1]) ^ _bound_names(fresh)}
         new_starts, new_ends = _statement_lines(tree)
-        mentions = _statements_mentioning(changed, lines, new_starts, (start, new_end))
-        if state.model.used_index:
-            mentions = set(range(len(tree.body)))  # answers from other files: walk it all again
-        rewalk = frozenset(id(tree.body[i]) for i in mentions)
-        model = ModuleModel(tree, lines, state.path, state.index, carry_over=(state.model, rewalk))
+        mentions = _mentions(changed, lines, new_starts, (start, new_end))
+        ids = {name: frozenset(id(tree.body[i]) for i in found) for name, found in mentions.items()}
+        # Answers from other files (the project index) may have changed: walk it all again.
+        carry = None if state.model.used_index else (state.model, ids)
+        model = ModuleModel(tree, lines, state.path, state.index, carry_over=carry)
         if model.run_step_targets != state.model.run_step_targets:
             return None
         moved_from = region_end  # old numbering: everything from here on moved
         kept_after = [[_shifted(f, delta, moved_from) for f in bucket] for bucket in state.local[j + 1 :]]
         local = [*state.local[:k], *([[] for _ in fresh]), *kept_after]
         self._state = state = replace(state, starts=new_starts, ends=new_ends, local=local)
-        if not model.reused or mentions:
+        if not model.reused or model.rewalked:
             # Other statements' findings may follow from what a name now is (a callee's role).
             self.last_path = "imports+walk"
             return self._rerun(text, lines, state, model, None, walk_all=True)
@@ -339,24 +340,22 @@ def _bound_names(stmts: list[ast.stmt]) -> set[tuple[str, tuple]]:
     return out
 
 
-def _statements_mentioning(names: set[str], lines: list[str], starts: list[int], skip: tuple[int, int]) -> set[int]:
-    """Top-level statements outside lines ``skip`` whose lines show one of ``names`` as a
-    word (in code, a string or a comment alike: a false mention only costs a walk);
+def _mentions(names: set[str], lines: list[str], starts: list[int], skip: tuple[int, int]) -> dict[str, set[int]]:
+    """For each of ``names``, the top-level statements outside lines ``skip`` that show it
+    as a word (in code, a string or a comment alike: a false mention only costs a walk);
     lines between statements (comments) count for the statement before them."""
+    found: dict[str, set[int]] = {name: set() for name in names}
     if not names:
-        return set()
+        return found
     word = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
     text = "\n".join(lines)
     offsets = [0]
     for text_line in lines:
         offsets.append(offsets[-1] + len(text_line) + 1)
-    found: set[int] = set()
     for m in word.finditer(text):
         at = bisect.bisect_right(offsets, m.start()) - 1
-        if skip[0] <= at < skip[1]:
-            continue
-        k = bisect.bisect_right(starts, at) - 1
-        found.add(max(k, 0))
+        if not skip[0] <= at < skip[1]:
+            found[m.group()].add(max(bisect.bisect_right(starts, at) - 1, 0))
     return found
 
 
