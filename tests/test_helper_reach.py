@@ -1,10 +1,12 @@
-"""Workflows see through the plain helpers they call, in this module and in others.
+"""Workflows, steps and async code see through the plain helpers they call, in this module
+and in others.
 
 The multi-module corpus (``tests/corpus_multi_module``: a package with workflows, steps
 and helpers in separate modules, reached through relative, absolute and module-member
 imports) must give exactly the findings its ``# expect:`` comments name, with the helper
 chain as related locations, in every output format.  Same-module chains, cycles, depth
-and clean counterparts are in the rule fixtures ``dbos20[123]_through_helpers.py``.
+and clean counterparts are in the rule fixtures ``dbos20[123]_through_helpers.py``,
+``dbos301_through_helpers.py`` and ``dbos10[12]_through_helpers.py``.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def test_check_gives_exactly_the_expected_findings_with_their_chains(shop: Path)
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert {(f["path"], f["line"], f["code"]) for f in report} == expected_findings(shop)
-    by_line = {f["line"]: f for f in report}
+    by_line = {f["line"]: f for f in report if f["path"] == "shop/workflows.py"}
     expiry = by_line[12]
     assert expiry["message"] == "`quote_expiry()` reads the clock via `time.time()` in workflow `checkout`"
     # The call chain, down to the clock read two modules away (a relative import in pricing.py).
@@ -73,6 +75,28 @@ def test_check_gives_exactly_the_expected_findings_with_their_chains(shop: Path)
     ]
     assert [(r["path"], r["line"]) for r in by_line[13]["related"]] == [("shop/pricing.py", 11)]
     assert [(r["path"], r["line"]) for r in by_line[14]["related"]] == [("shop/util/clock.py", 10)]
+
+
+def test_steps_and_async_code_see_through_helpers_in_other_modules(shop: Path) -> None:
+    report = json.loads(check(shop, "--format", "json").stdout)
+    found = {(f["path"], f["line"]): f for f in report}
+    charge = found[("shop/steps.py", 19)]
+    assert charge["code"] == "DBOS301"
+    assert charge["message"] == "`after_payment()` starts a workflow in step `charge_step`"
+    # steps.py -> billing.py (an absolute import) -> notify.py, where the workflow starts.
+    assert [(r["path"], r["line"], r["message"]) for r in charge["related"]] == [
+        ("shop/billing.py", 5, "`after_payment` calls `send_receipt()`"),
+        ("shop/notify.py", 7, "`DBOS.start_workflow()` starts a workflow"),
+    ]
+    ack = found[("shop/fulfilment.py", 11)]
+    assert ack["code"] == "DBOS101"
+    assert ack["message"] == "`notify.wait_for_ack()` calls `DBOS.recv()`, which raises in async code"
+    assert [(r["path"], r["line"], r["message"]) for r in ack["related"]] == [
+        ("shop/notify.py", 11, "`DBOS.recv()` raises RuntimeError in a running event loop"),
+    ]
+    blocking = found[("shop/fulfilment.py", 13)]
+    assert blocking["code"] == "DBOS102"
+    assert [(r["path"], r["line"]) for r in blocking["related"]] == [("shop/billing.py", 5), ("shop/notify.py", 7)]
 
 
 def test_text_and_sarif_show_the_chain(shop: Path) -> None:

@@ -308,7 +308,7 @@ CASES = [
         from dbos import DBOS, Queue
 
         def get_queue() -> Queue:
-            return DBOS.retrieve_queue("q")
+            return QUEUES["q"]  # a plain lookup: DBOS.retrieve_queue raises in a loop (DBOS101)
 
         async def f(w):
             get_queue().enqueue(w)
@@ -321,7 +321,7 @@ CASES = [
         from dbos import DBOS, Queue
 
         def get_queue() -> Queue:
-            return DBOS.retrieve_queue("q")
+            return QUEUES["q"]  # a plain lookup: DBOS.retrieve_queue raises in a loop (DBOS101)
 
         async def f(w):
             q = get_queue()
@@ -366,7 +366,7 @@ CASES = [
 
         class Shop:
             def queue(self) -> Queue:
-                return DBOS.retrieve_queue("q")
+                return QUEUES["q"]  # a plain lookup: DBOS.retrieve_queue raises in a loop (DBOS101)
 
             async def f(self, w):
                 self.queue().enqueue(w)
@@ -380,7 +380,7 @@ CASES = [
 
         async def f(w):
             def queue() -> Queue:
-                return DBOS.retrieve_queue("q")
+                return QUEUES["q"]  # a plain lookup: DBOS.retrieve_queue raises in a loop (DBOS101)
 
             queue().enqueue(w)
         """,
@@ -392,7 +392,7 @@ CASES = [
         from dbos import DBOS
 
         def get_queue():
-            return DBOS.retrieve_queue("q")
+            return QUEUES["q"]  # a plain lookup: DBOS.retrieve_queue raises in a loop (DBOS101)
 
         async def f(w):
             get_queue().enqueue(w)

@@ -9,6 +9,7 @@ from dbos_lsp.analysis.findings import Edit, Finding, Position, Severity, Span
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
 from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules import helper_reach
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
     api_call_text,
@@ -38,6 +39,29 @@ _TASK_TAILS = (
 
 def _in_async(site: CallSite) -> bool:
     return site.fn is not None and site.fn.is_async
+
+
+# What a sync DBOS API reached through a helper does to async code, in a finding's message
+# (the related note at the API says it in full).
+_CONSEQUENCE = {
+    helper_reach.RAISES_IN_LOOP: "which raises in async code",
+    helper_reach.BLOCKS_LOOP: "which blocks the loop",
+}
+
+
+def _through_helpers(ctx: RuleContext, code: str) -> Iterator[Finding]:
+    """Findings at the calls of async code into plain sync helpers that call, themselves or
+    further down, a sync DBOS API that rule ``code`` flags in async code; the helper runs on
+    the loop's thread.  The chain is related info."""
+    for site in ctx.model.calls:
+        if not _in_async(site):
+            continue
+        found = helper_reach.reach(ctx.model, site, code)
+        if found is None:
+            continue
+        effect = found.effect
+        called = helper_reach.called_text(ctx.source, site.node.func)
+        yield ctx.finding(site.node.func, f"{called} calls {effect.text}, {_CONSEQUENCE[code]}", related=found.related)
 
 
 def _in_sync(site: CallSite) -> bool:
@@ -93,6 +117,7 @@ def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
     fix="safe",
     min_version=sdk.CHECK_ASYNC_SINCE,
     scope="statement",
+    follows_calls=True,
 )
 def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -118,6 +143,7 @@ def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             f"Use `await {recv}.{twin}(...)`",
             edits,
         )
+    yield from _through_helpers(ctx, helper_reach.RAISES_IN_LOOP)
 
 
 def _receiver(ctx: RuleContext, func: ast.expr, cls: str) -> str:
@@ -167,6 +193,7 @@ def _comprehension_for_keyword(ctx: RuleContext, comp: ast.comprehension) -> Pos
     "A sync DBOS API that blocks the event loop (without raising), called in async code",
     fix="mixed",
     scope="statement",
+    follows_calls=True,
 )
 def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -211,6 +238,7 @@ def async_blocking_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
             f"Use `await {recv}.{getter}()`",
             [Edit(ctx.source.span(node), replacement)],
         )
+    yield from _through_helpers(ctx, helper_reach.BLOCKS_LOOP)
 
 
 def _async_fix_is_safe(ctx: RuleContext, site: CallSite, cls: str, method: str) -> bool:

@@ -1,8 +1,10 @@
-"""What one call or attribute read does that a workflow must not do itself.
+"""What one call or attribute read does that a workflow (or a step, or async code) must
+not do itself.
 
-The classifiers behind DBOS201-DBOS203, shared by the rules that look at a workflow
-body and by :mod:`.helper_reach`, which looks into the helpers a workflow calls.
-Each takes the module model the node comes from and the function it sits in.
+The classifiers behind DBOS201-DBOS203 (and DBOS101, DBOS102, DBOS301's DBOS calls),
+shared by the rules that look at a function's own body and by :mod:`.helper_reach`, which
+looks into the helpers it calls.  Each takes the module model the node comes from and the
+function it sits in.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import ast
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, is_local
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.knowledge import sdk_facts as sdk
-from dbos_lsp.rules.toolkit import tail_name
+from dbos_lsp.rules.toolkit import runs_coroutine, tail_name
 
 # ----- logging exclusion ------------------------------------------------------------------
 
@@ -172,3 +174,66 @@ def io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | No
 
 def is_zero(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and not isinstance(expr.value, bool) and expr.value == 0
+
+
+# ----- starting a workflow (DBOS301) ------------------------------------------------------
+
+# APIs that start a workflow: an AssertionError when the current context is a step
+# (dbos 3.4.0 ``_context.py:280``, ``assert cur_ctx.is_workflow()``).
+STARTS_WORKFLOW = {
+    sdk.DBOS: frozenset(
+        {
+            "start_workflow",
+            "start_workflow_async",
+            "enqueue_workflow",
+            "enqueue_workflow_async",
+            "enqueue_workflow_with_options",
+            "enqueue_workflow_with_options_async",
+        }
+    ),
+    sdk.QUEUE: frozenset({"enqueue", "enqueue_async"}),
+}
+STARTS_WORKFLOW_TAILS = frozenset().union(*STARTS_WORKFLOW.values())
+
+
+def executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
+    """The call's body really runs here: a sync call, or a coroutine that is awaited or
+    handed to an event-loop API.  A dropped coroutine never runs (DBOS104/DBOS105 say so)."""
+    if not coroutine or site.awaited:
+        return True
+    parent = site.parent
+    return isinstance(parent, ast.Call) and parent.func is not site.node and runs_coroutine(model, parent, site.fn)
+
+
+def workflow_start_api(model: ModuleModel, site: CallSite) -> tuple[str, str] | None:
+    """``(class, method)`` of a call that starts or enqueues a workflow and runs here."""
+    if tail_name(site.node.func) not in STARTS_WORKFLOW_TAILS:
+        return None
+    api = model.api_of(site.node, site.fn)
+    if api is None or api[1] not in STARTS_WORKFLOW.get(api[0], ()):
+        return None
+    return api if executes(model, site, api[1].endswith("_async")) else None
+
+
+# ----- sync DBOS APIs in a running event loop (DBOS101, DBOS102) ---------------------------
+
+
+def raising_in_loop_api(model: ModuleModel, site: CallSite) -> tuple[str, str] | None:
+    """``(class, method)`` of a sync DBOS API call that raises RuntimeError when an event
+    loop is running on this thread (the SDK's ``check_async``)."""
+    if site.awaited:
+        return None
+    api = model.api_of(site.node, site.fn)
+    return api if api is not None and sdk.raises_in_loop(*api) else None
+
+
+def blocking_in_loop_api(model: ModuleModel, site: CallSite) -> tuple[str, str] | None:
+    """``(class, method)`` of a sync DBOS API call that blocks a running event loop (no
+    ``check_async``, so it does not raise)."""
+    if site.awaited:
+        return None
+    api = model.api_of(site.node, site.fn)
+    if api is None:
+        return None
+    cls, method = api
+    return api if sdk.blocks_in_loop(cls, method) or method in sdk.BLOCKS_WITHOUT_PAIR.get(cls, ()) else None

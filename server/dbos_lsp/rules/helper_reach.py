@@ -1,9 +1,11 @@
-"""What a workflow does through the plain helpers it calls.
+"""What a workflow, a step or async code does through the plain helpers it calls.
 
 A workflow that calls ``load_rates()``, which reads the clock, is as nondeterministic
-as one that reads it itself.  For each plain helper (no DBOS role, no decorator that
-could give it one) a *summary* lists what its own body does, by the classifiers of
-:mod:`.call_effects`, and which other plain helpers it calls.  :func:`reach` follows
+as one that reads it itself; a step whose helper starts a workflow fails as if the step
+started it (DBOS301); an ``async def`` whose sync helper calls ``DBOS.sleep`` raises as
+if it called it itself (DBOS101), or blocks its loop (DBOS102).  For each plain helper
+(no DBOS role, no decorator that could give it one) a *summary* lists what its own body
+does, by the classifiers of :mod:`.call_effects`, and which other plain helpers it calls.  :func:`reach` follows
 those calls from a call site, depth first in source order, at most ``MAX_DEPTH``
 helpers deep, each helper once (cycles end), into helpers of this module and of other
 project modules the index finds (a relative import counts like an absolute one).
@@ -27,15 +29,19 @@ from dbos_lsp.analysis.source_text import SourceText
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.rules.call_effects import (
     IO_MESSAGES,
+    blocking_in_loop_api,
+    executes,
     io_of_call,
     is_logging_call,
     is_zero,
     nondeterminism_of_call,
+    raising_in_loop_api,
     reads_environ,
+    workflow_start_api,
 )
-from dbos_lsp.rules.toolkit import one_line
+from dbos_lsp.rules.toolkit import api_call_text, called_name, one_line
 
-MAX_DEPTH = 4  # helpers followed below the workflow's own call
+MAX_DEPTH = 4  # helpers followed below the call in the workflow, step or async code
 
 # Decorators that leave a helper's body running as written, on every call.
 _TRANSPARENT_DECORATORS = frozenset({"staticmethod", "classmethod"})
@@ -43,6 +49,12 @@ _TRANSPARENT_DECORATORS = frozenset({"staticmethod", "classmethod"})
 CLOCK_RANDOM_ENV = "DBOS201"
 IO = "DBOS202"
 SLEEP = "DBOS203"
+RAISES_IN_LOOP = "DBOS101"
+BLOCKS_LOOP = "DBOS102"
+STARTS_WORKFLOW = "DBOS301"
+# Rules about the event loop: only a sync helper runs on the loop's thread as part of the
+# call (an awaited ``async def`` helper is async code, judged directly where it is defined).
+_LOOP_CODES = frozenset({RAISES_IN_LOOP, BLOCKS_LOOP})
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class Effect:
     what: str  # a verb phrase: "reads the clock", "makes a network call", "sleeps with `time.sleep`"
     node: ast.expr
     text: str  # the callee: "`time.time()`"
+    note: str = ""  # the related location's text, when not "<text> <what>"
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
     if site.fn is None:
         return None
     first = helper_called(model, site.node, site.fn, site.awaited)
-    if first is None:
+    if first is None or (code in _LOOP_CODES and first.info.is_async):
         return None
     visited = {id(first.info.node)}
     chain: list[tuple[Helper, ast.Call]] = []
@@ -98,7 +111,7 @@ def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
     for helper, call in chain:
         callee = _name_of_call(helper.model, call)
         related.append(_related(helper, call.func, f"`{helper.info.name}` calls {callee}"))
-    note = f"{effect.text} is not durable" if effect.code == SLEEP else f"{effect.text} {effect.what}"
+    note = effect.note or (f"{effect.text} is not durable" if effect.code == SLEEP else f"{effect.text} {effect.what}")
     related.append(_related(where, effect.node, note))
     return Reached(effect, tuple(related))
 
@@ -137,6 +150,12 @@ def _source(model: ModuleModel) -> SourceText:
 def _name_of_call(model: ModuleModel, call: ast.Call) -> str:
     text = one_line(_source(model), call.func, 40)
     return f"`{text}()`" if text is not None else "a helper"
+
+
+def called_text(source: SourceText, func: ast.expr) -> str:
+    """How a finding at a call into a helper names that call: "`quote_expiry()`"."""
+    text = one_line(source, func, 40)
+    return f"`{text}()`" if text is not None else "this call"
 
 
 # ----- which calls land in a plain helper --------------------------------------------------
@@ -234,6 +253,35 @@ def _call_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Ite
         runs = q == "time.sleep" or site.awaited  # asyncio.sleep() not awaited never waits
         if runs and not (simple and is_zero(call.args[0])):
             yield Effect(SLEEP, f"sleeps with `{q}`", call, text)
+    yield from _dbos_effects(model, source, site)
+
+
+def _dbos_effects(model: ModuleModel, source: SourceText, site: CallSite) -> Iterator[Effect]:
+    call, fn = site.node, site.fn
+    assert fn is not None
+    start = workflow_start_api(model, site)
+    if start is not None:
+        what = "enqueues a workflow" if "enqueue" in start[1] else "starts a workflow"
+        yield Effect(STARTS_WORKFLOW, what, call, api_call_text(source, call.func, *start))
+    elif _runs_workflow(model, site):
+        name = called_name(source, call.func)
+        yield Effect(STARTS_WORKFLOW, f"calls workflow `{name}`", call, f"`{name}()`", f"`{name}` is a workflow")
+    if fn.is_async:
+        return  # async code calling the API is judged directly (DBOS101, DBOS102)
+    api = raising_in_loop_api(model, site)
+    if api is not None:
+        yield Effect(
+            RAISES_IN_LOOP, "raises RuntimeError in a running event loop", call, api_call_text(source, call.func, *api)
+        )
+    api = blocking_in_loop_api(model, site)
+    if api is not None:
+        yield Effect(BLOCKS_LOOP, "blocks the event loop", call, api_call_text(source, call.func, *api))
+
+
+def _runs_workflow(model: ModuleModel, site: CallSite) -> bool:
+    """The call runs a ``@DBOS.workflow`` function directly (an awaited or run coroutine)."""
+    callee = model.callee(site.node, site.fn)
+    return callee is not None and callee.role is Role.WORKFLOW and executes(model, site, callee.is_async)
 
 
 def _reads_environ(model: ModuleModel, node: ast.Attribute, parent: ast.AST, fn: FunctionInfo) -> bool:

@@ -14,6 +14,8 @@ from dbos_lsp.analysis.findings import Edit, Finding, Severity
 from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, Role
 from dbos_lsp.analysis.source_text import insert
 from dbos_lsp.knowledge import sdk_facts as sdk
+from dbos_lsp.rules import helper_reach
+from dbos_lsp.rules.call_effects import executes, workflow_start_api
 from dbos_lsp.rules.registry import RuleContext, rule
 from dbos_lsp.rules.toolkit import (
     api_call_text,
@@ -25,7 +27,6 @@ from dbos_lsp.rules.toolkit import (
     has_unpacking,
     keyword,
     loaders,
-    runs_coroutine,
     str_constant,
     tail_name,
 )
@@ -35,22 +36,6 @@ SKILL_RETRIES = "step-retries"
 SKILL_CONTEXT = "workflow-context"
 
 _IN_STEP = (Role.STEP, Role.TRANSACTION)
-
-# APIs that start a workflow: an AssertionError when the current context is a step.
-_STARTS_WORKFLOW = {
-    sdk.DBOS: frozenset(
-        {
-            "start_workflow",
-            "start_workflow_async",
-            "enqueue_workflow",
-            "enqueue_workflow_async",
-            "enqueue_workflow_with_options",
-            "enqueue_workflow_with_options_async",
-        }
-    ),
-    sdk.QUEUE: frozenset({"enqueue", "enqueue_async"}),
-}
-_STARTS_WORKFLOW_TAILS = frozenset().union(*_STARTS_WORKFLOW.values())
 
 _RECV_SLEEP_PATCH = frozenset({"recv", "recv_async", "sleep", "sleep_async", "patch", "patch_async"})
 # DBOS methods that only work in a workflow body (not in a step, not outside a workflow).
@@ -67,21 +52,12 @@ def _in_step(fn: FunctionInfo | None) -> TypeGuard[FunctionInfo]:
     return fn is not None and fn.role in _IN_STEP
 
 
-def _executes(model: ModuleModel, site: CallSite, coroutine: bool) -> bool:
-    """The call's body really runs here: a sync call, or a coroutine that is awaited or
-    handed to an event-loop API.  A dropped coroutine never runs (DBOS104/DBOS105 say so)."""
-    if not coroutine or site.awaited:
-        return True
-    parent = site.parent
-    return isinstance(parent, ast.Call) and parent.func is not site.node and runs_coroutine(model, parent, site.fn)
-
-
 def _running_dbos_method(model: ModuleModel, site: CallSite, methods: frozenset[str]) -> str | None:
     """The method of a ``DBOS.<method>(...)`` call among ``methods`` whose body runs here."""
     api = _dbos_api(model, site, methods)
     if api is None or api[0] != sdk.DBOS or api[1] not in methods:
         return None
-    return api[1] if _executes(model, site, api[1].endswith("_async")) else None
+    return api[1] if executes(model, site, api[1].endswith("_async")) else None
 
 
 def _context_name(fn: FunctionInfo) -> str:
@@ -107,6 +83,7 @@ def _dbos_api(model: ModuleModel, site: CallSite, tails: frozenset[str]) -> tupl
     SKILL_BASICS,
     "A step or transaction calls, starts or enqueues a workflow (an AssertionError at run time)",
     scope="statement",
+    follows_calls=True,
 )
 def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -115,19 +92,26 @@ def step_starts_workflow(ctx: RuleContext) -> Iterator[Finding]:
         if not _in_step(fn):
             continue
         func = site.node.func
-        api = _dbos_api(model, site, _STARTS_WORKFLOW_TAILS)
+        api = workflow_start_api(model, site)
         if api is not None:
-            cls, method = api
-            if method in _STARTS_WORKFLOW.get(cls, ()) and _executes(model, site, method.endswith("_async")):
-                call = api_call_text(ctx.source, func, cls, method)
-                yield ctx.finding(func, f"{call} in {_context_name(fn)} raises AssertionError")
+            call = api_call_text(ctx.source, func, *api)
+            yield ctx.finding(func, f"{call} in {_context_name(fn)} raises AssertionError")
             continue
         callee = model.callee(site.node, fn)
-        if callee is not None and callee.role is Role.WORKFLOW and _executes(model, site, callee.is_async):
-            yield ctx.finding(
-                func,
-                f"workflow `{called_name(ctx.source, func)}` called in {_context_name(fn)} raises AssertionError",
-            )
+        if callee is not None and callee.role is Role.WORKFLOW:
+            if executes(model, site, callee.is_async):
+                yield ctx.finding(
+                    func,
+                    f"workflow `{called_name(ctx.source, func)}` called in {_context_name(fn)} raises AssertionError",
+                )
+            continue
+        if fn.is_lambda:
+            continue  # a lambda step's helpers are left alone
+        found = helper_reach.reach(model, site, helper_reach.STARTS_WORKFLOW)
+        if found is not None:
+            # The API (or workflow) is named in the chain; the message stays one short line.
+            message = f"{helper_reach.called_text(ctx.source, func)} {found.effect.what} in {_context_name(fn)}"
+            yield ctx.finding(func, message, related=found.related)
 
 
 # ----- DBOS302 ----------------------------------------------------------------------------
@@ -365,7 +349,7 @@ def step_nested_step_call(ctx: RuleContext) -> Iterator[Finding]:
         if fn is None or fn.role is not Role.STEP:
             continue
         callee = model.callee(site.node, fn)
-        if callee is None or callee.role is not Role.STEP or not _executes(model, site, callee.is_async):
+        if callee is None or callee.role is not Role.STEP or not executes(model, site, callee.is_async):
             continue
         if callee.info is not None and callee.info is fn:
             continue  # recursion
@@ -469,7 +453,7 @@ def run_step_callable_without_qualname(ctx: RuleContext) -> Iterator[Finding]:
         is_async = method.endswith("_async")
         # The sync form raises RuntimeError in a coroutine first (DBOS101); an async form
         # that is never awaited never runs (DBOS104/DBOS105).
-        if (fn.is_async and not is_async) or not _executes(model, site, is_async):
+        if (fn.is_async and not is_async) or not executes(model, site, is_async):
             continue
         func = _step_runner_argument(site.node, 1, "func")
         options = _step_runner_argument(site.node, 0, "dbos_step_options")
