@@ -5,7 +5,7 @@ The multi-module corpus (``tests/corpus_multi_module``: a package with workflows
 and helpers in separate modules, reached through relative, absolute and module-member
 imports) must give exactly the findings its ``# expect:`` comments name, with the helper
 chain as related locations, in every output format.  Same-module chains, cycles, depth
-and clean counterparts are in the rule fixtures ``dbos20[123]_through_helpers.py``,
+and clean counterparts are in the rule fixtures ``dbos20[1234]_through_helpers.py``,
 ``dbos301_through_helpers.py`` and ``dbos10[12]_through_helpers.py``.
 """
 
@@ -75,6 +75,12 @@ def test_check_gives_exactly_the_expected_findings_with_their_chains(shop: Path)
     ]
     assert [(r["path"], r["line"]) for r in by_line[13]["related"]] == [("shop/pricing.py", 11)]
     assert [(r["path"], r["line"]) for r in by_line[14]["related"]] == [("shop/util/clock.py", 10)]
+    # A helper in another module that bumps its own module's counter (DBOS204).
+    counter = by_line[15]
+    assert counter["message"] == "`pricing.record_quote()` changes global `quotes_made` in workflow `checkout`"
+    assert [(r["path"], r["line"], r["message"]) for r in counter["related"]] == [
+        ("shop/pricing.py", 23, "`record_quote` changes module-level `quotes_made`"),
+    ]
 
 
 def test_steps_and_async_code_see_through_helpers_in_other_modules(shop: Path) -> None:
@@ -125,14 +131,14 @@ def test_a_changed_helper_module_changes_the_finding(shop: Path) -> None:
         analysis = analyze(workflows.read_text(encoding="utf-8"), Settings(), index, str(workflows))
         return {f.span.start.line + 1: f.code for f in analysis.findings}
 
-    assert codes_by_line() == {12: "DBOS201", 13: "DBOS202", 14: "DBOS201"}
+    assert codes_by_line() == {12: "DBOS201", 13: "DBOS202", 14: "DBOS201", 15: "DBOS204"}
     clock = shop / "shop" / "util" / "clock.py"
     text = clock.read_text(encoding="utf-8").replace("return time.time()", "return 0.0")
     clock.write_text(text, encoding="utf-8")
     # The index notices the saved change (its models are stamped with modification times).
     st = os.stat(clock)
     os.utime(clock, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert codes_by_line() == {13: "DBOS202", 14: "DBOS201"}
+    assert codes_by_line() == {13: "DBOS202", 14: "DBOS201", 15: "DBOS204"}
 
 
 def _fixture(name: str) -> str:

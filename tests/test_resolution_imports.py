@@ -155,6 +155,48 @@ def test_members_of_imported_modules(shop: Path, imports: str, call: str) -> Non
     assert len(findings(shop, "shop/orders/api.py", text)) == 1
 
 
+@pytest.mark.parametrize(
+    "imports, call",
+    [
+        ("import shop", 'shop.steps.charge("x")'),  # a package, its submodule, then its member
+        ("import shop.steps", 'shop.steps.charge("x")'),
+        ("import shop as s", 's.steps.charge("x")'),
+        ("from .. import orders", 'orders.api_steps.charge("x")'),  # relative, then a submodule
+    ],
+)
+def test_members_of_submodules_reached_by_attribute(shop: Path, imports: str, call: str) -> None:
+    write(shop, "shop/orders/api_steps.py", STEPS)
+    text = f"{imports}\n\n\nasync def handler() -> None:\n    {call}\n"
+    index = JediProjectIndex(str(shop))
+    assert findings(shop, "shop/orders/api.py", text, index) == [(5, "DBOS104")]
+    assert index.jedi_calls == 0
+
+
+@pytest.mark.parametrize(
+    "init, call",
+    [
+        ("from .steps import charge as steps\n", 'shop.steps.charge("x")'),  # `steps` is a function here
+        ("", 'shop.missing.charge("x")'),  # no such submodule
+        ("", 'shop.steps.unknown("x")'),
+    ],
+)
+def test_attribute_chains_that_are_not_submodule_members(shop: Path, init: str, call: str) -> None:
+    write(shop, "shop/__init__.py", init)
+    text = f"import shop\n\n\nasync def handler() -> None:\n    {call}\n"
+    assert findings(shop, "shop/orders/api.py", text) == []
+
+
+def test_a_local_named_like_the_package_is_not_resolved(shop: Path) -> None:
+    text = """\
+        import shop
+
+
+        async def handler(shop) -> None:
+            shop.steps.charge("x")
+        """
+    assert findings(shop, "shop/orders/api.py", text) == []
+
+
 def test_two_dots_from_a_subpackage_and_a_local_shadow(shop: Path) -> None:
     text = """\
         from ..shared import q

@@ -14,7 +14,7 @@ from dbos_lsp.knowledge.skills import (
     parse_skill_document,
 )
 
-ASYNC_RULES = [f"DBOS{n}" for n in range(101, 111)]
+ASYNC_RULES = [f"DBOS{n}" for n in range(101, 112)]
 
 GOOD_DOC = textwrap.dedent(
     """\

@@ -125,7 +125,7 @@ class ModuleModel:
         # ``x: T = value`` statements anywhere (DBOSConfig / EnqueueOptions literals).
         self.annotated_assignments: list[ast.AnnAssign] = []
         self._resolved_pending: dict[str, object] = {}
-        self._members: dict[tuple[str, str], Resolution | None] = {}
+        self._members: dict[tuple[str, ...], Resolution | None] = {}
         # Local names of ``import x`` / ``import x as y`` statements (modules, not members).
         self._imported_modules: set[str] = set()
         # Module-level names bound exactly once to a dotted name: ``sleep = DBOS.sleep``,
@@ -621,27 +621,38 @@ class ModuleModel:
         self._resolved_pending[local] = result
         return result
 
-    def module_member(self, owner: str, attr: str) -> Resolution | None:
+    def module_member(self, owner: str, attr: str, via: tuple[str, ...] = ()) -> Resolution | None:
         """What ``owner.attr`` is when ``owner`` is one of the user's modules, imported as
-        ``from . import owner`` or ``import pkg.owner as owner``: by syntax only (the index's
-        ``resolve_syntactic``), never jedi.  The caller checks ``owner`` is not local."""
-        key = (owner, attr)
+        ``from . import owner``, ``import pkg.owner as owner`` or ``import pkg``: by syntax only
+        (the index's ``resolve_syntactic``), never jedi.  ``via`` names submodules in between,
+        as an IDE reads them: ``shop.steps.charge`` is ``owner="shop", via=("steps",),
+        attr="charge"``.  The caller checks ``owner`` is not local."""
+        key = (owner, *via, attr)
         if key in self._members:
             return self._members[key]
         result: Resolution | None = None
         syntactic = getattr(self.index, "resolve_syntactic", None) if self.index is not None else None
-        imp: PendingImport | None = None
+        base: tuple[str, int] | None = None  # (module, level) that ``owner`` names
         pending = self.imports.pending.get(owner)
         if pending is not None:
-            module = f"{pending.module}.{pending.name}" if pending.module else pending.name
-            imp = PendingImport(module, pending.level, attr, pending.line, pending.col)
+            base = (f"{pending.module}.{pending.name}" if pending.module else pending.name, pending.level)
         elif owner in self._imported_modules:
             known = self.imports.known.get(owner)
             if known is not None and not is_syntactic_module(known):
-                imp = PendingImport(known, 0, attr, 0, 0)
-        if imp is not None and syntactic is not None:
+                base = (known, 0)
+        if base is not None and syntactic is not None:
             self.used_index = True
-            result = syntactic(self.path, imp)
+            module, level = base
+            line, col = (pending.line, pending.col) if pending is not None else (0, 0)
+            for sub in via:
+                # ``pkg.sub`` must be the submodule: a package that binds ``sub`` to a
+                # function, a DBOS object or a re-export is not read past.
+                if syntactic(self.path, PendingImport(module, level, sub, line, col)) is not None:
+                    module = ""
+                    break
+                module = f"{module}.{sub}"
+            if module:
+                result = syntactic(self.path, PendingImport(module, level, attr, line, col))
         self._members[key] = result
         return result
 
@@ -921,6 +932,12 @@ class ModuleModel:
                 return method.as_callee() if method else None
             elif not is_local(owner, fn):  # ``steps.charge(...)`` after ``from . import steps``
                 member = self.module_member(owner, func.attr)
+                return _with_source(member) if member is not None and member.function is not None else None
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute):
+            # ``shop.steps.charge(...)`` after ``import shop`` (or ``import shop.steps``)
+            parts = dotted(func.value)
+            if parts is not None and not is_local(parts[0], fn) and parts[0] not in self.class_methods:
+                member = self.module_member(parts[0], func.attr, tuple(parts[1:]))
                 return _with_source(member) if member is not None and member.function is not None else None
         return None
 

@@ -1,4 +1,4 @@
-"""Rules DBOS101-DBOS110: DBOS in coroutines (skill document ``advanced-async``)."""
+"""Rules DBOS101-DBOS111: DBOS in coroutines (skill document ``advanced-async``)."""
 
 from __future__ import annotations
 
@@ -650,3 +650,70 @@ def async_datasource_module_await(ctx: RuleContext) -> Iterator[Finding]:
             f"Use `{aio}.run(...)`",
             edits,
         )
+
+
+# ----- DBOS111 ----------------------------------------------------------------------------
+
+_START_ASYNC = (sdk.DBOS, "start_workflow_async")
+# Decorators known to leave a sync workflow sync: the coroutine check sees the function under
+# ``@DBOS.workflow()``, and ``DBOS.required_roles`` wraps it in a plain ``def``.
+_SYNC_KEEPING_DECORATORS = frozenset({"dbos.DBOS.workflow", "dbos.DBOS.required_roles"})
+_METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+
+def _workflow_argument(call: ast.Call) -> ast.expr | None:
+    """The function passed as ``func`` (first positional, or ``func=``), when syntax shows it."""
+    if call.args:
+        first = call.args[0]
+        return None if isinstance(first, ast.Starred) else first
+    kw = keyword(call, "func")
+    return kw.value if kw is not None else None
+
+
+def _certainly_sync_workflow(model: ModuleModel, expr: ast.expr, fn: FunctionInfo | None) -> str | None:
+    """The name of the plain-``def`` workflow ``expr`` names, or None unless certain: a
+    project function whose only decorators are DBOS's workflow (and roles) decorators."""
+    if isinstance(expr, ast.Lambda):
+        return None
+    callee = model.callee_of_expr(expr, fn)
+    if callee is None or callee.role is not Role.WORKFLOW or callee.is_async:
+        return None
+    found = helper_reach.definition_of(model, callee)
+    if found is None or found.info.is_lambda or found.info.is_async:
+        return None
+    info = found.info
+    if info.parent is None and info.class_node is None and info.name in found.model.module_values:
+        return None  # rebound at module level (``ship = wrap(ship)``): maybe no longer sync
+    node = info.node
+    assert not isinstance(node, ast.Lambda)
+    for dec in node.decorator_list:
+        if isinstance(dec, ast.Name) and dec.id in _METHOD_DECORATORS:
+            continue
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if found.model.qualname(target, None) not in _SYNC_KEEPING_DECORATORS:
+            return None
+    return callee.name
+
+
+@rule(
+    "DBOS111",
+    "start-workflow-async-sync-workflow",
+    Severity.ERROR,
+    SKILL,
+    "`DBOS.start_workflow_async` given a sync workflow, which runs and then fails with TypeError",
+)
+def start_workflow_async_sync_workflow(ctx: RuleContext) -> Iterator[Finding]:
+    """``DBOS.start_workflow_async(ship, ...)`` where ``ship`` is certainly a plain-``def``
+    workflow.  The SDK runs the body on the event loop's thread and then awaits its return
+    value, so the workflow ends in ERROR with a TypeError.  Enqueueing (``enqueue_async``,
+    ``DBOS.enqueue_workflow_async``) runs the workflow from the queue and is fine."""
+    model = ctx.model
+    for site, cls, method in model.api_calls():
+        if (cls, method) != _START_ASYNC:
+            continue
+        target = _workflow_argument(site.node)
+        name = _certainly_sync_workflow(model, target, site.fn) if target is not None else None
+        if name is None:
+            continue
+        call = api_call_text(ctx.source, site.node.func, cls, method)
+        yield ctx.finding(site.node.func, f"{call} of sync workflow `{name}` fails")

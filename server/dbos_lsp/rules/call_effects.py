@@ -1,7 +1,7 @@
 """What one call or attribute read does that a workflow (or a step, or async code) must
 not do itself.
 
-The classifiers behind DBOS201-DBOS203 (and DBOS101, DBOS102, DBOS301's DBOS calls),
+The classifiers behind DBOS201-DBOS204 (and DBOS101, DBOS102, DBOS301's DBOS calls),
 shared by the rules that look at a function's own body and by :mod:`.helper_reach`, which
 looks into the helpers it calls.  Each takes the module model the node comes from and the
 function it sits in.
@@ -10,8 +10,9 @@ function it sits in.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
-from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, is_local
+from dbos_lsp.analysis.module_model import CallSite, FunctionInfo, ModuleModel, is_local, own_statements
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.knowledge import sdk_facts as sdk
 from dbos_lsp.rules.toolkit import runs_coroutine, tail_name
@@ -174,6 +175,103 @@ def io_of_call(model: ModuleModel, call: ast.Call, fn: FunctionInfo) -> str | No
 
 def is_zero(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and not isinstance(expr.value, bool) and expr.value == 0
+
+
+# ----- module-level state (DBOS204) ------------------------------------------------------
+
+_MUTATORS = frozenset("append extend insert update setdefault pop popitem remove clear add discard".split())
+_COLLECTION_FACTORIES = frozenset({"list", "dict", "set", "bytearray"})
+
+
+def _plain_state(model: ModuleModel, value: ast.expr) -> bool:
+    """Module-level values whose mutation is plain program state: displays, constants,
+    ``list()``/``dict()``/``set()`` and ``collections`` containers."""
+    if isinstance(value, ast.Constant):
+        # ``None`` is left out: ``_client = None`` plus ``global _client`` is a lazy singleton.
+        return value.value is not None
+    if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.ListComp, ast.DictComp, ast.SetComp)):
+        return True
+    if isinstance(value, ast.UnaryOp) and isinstance(value.operand, ast.Constant):
+        return True
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Name) and func.id in _COLLECTION_FACTORIES and func.id not in model.module_names:
+            return True
+        q = model.qualname(func, None)
+        return q is not None and q.startswith("collections.") and q != "collections.abc"
+    return False
+
+
+def _root_name(expr: ast.expr) -> ast.Name | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr if isinstance(expr, ast.Name) else None
+
+
+def _assigned_targets(stmt: ast.stmt) -> list[ast.expr]:
+    """The plain targets a statement binds or deletes, tuples and starred unpacked."""
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.Delete):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    flat: list[ast.expr] = []
+    while targets:
+        t = targets.pop()
+        if isinstance(t, (ast.Tuple, ast.List)):
+            targets.extend(t.elts)
+        elif isinstance(t, ast.Starred):
+            targets.append(t.value)
+        else:
+            flat.append(t)
+    return flat
+
+
+def module_state_changes(model: ModuleModel, fn: FunctionInfo, sites: Iterable[CallSite]) -> list[tuple[ast.expr, str]]:
+    """``(node, name)`` for each change that the body of ``fn`` (``sites``: its own calls)
+    certainly makes to module-level state of ``model``, in source order: an assignment to a
+    ``global`` name, an assignment or ``del`` into a module-level container, or a mutating
+    method call on one.  Only names whose module-level value is plain state count."""
+    if not model.module_values or isinstance(fn.node, ast.Lambda):
+        return []
+    statements = list(own_statements(fn.node.body))
+    declared = {name for stmt in statements if isinstance(stmt, ast.Global) for name in stmt.names}
+
+    def module_level(name: str) -> bool:
+        value = model.module_values.get(name)
+        if value is None or (name not in declared and is_local(name, fn)):
+            return False
+        return _plain_state(model, value)
+
+    hits: list[tuple[ast.expr, str]] = []
+    for stmt in statements:
+        for t in _assigned_targets(stmt):
+            if isinstance(t, ast.Name):
+                if t.id in declared and module_level(t.id):
+                    hits.append((t, t.id))
+            elif isinstance(t, (ast.Attribute, ast.Subscript)):
+                root = _root_name(t)
+                if root is not None and module_level(root.id):
+                    hits.append((t, root.id))
+    for site in sites:
+        func = site.node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in _MUTATORS:
+            continue
+        root = _root_name(func.value)
+        if root is not None and module_level(root.id):
+            hits.append((func, root.id))
+    seen: set[tuple[int, int]] = set()
+    changes: list[tuple[ast.expr, str]] = []
+    for node, name in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):
+        key = (node.lineno, node.col_offset)
+        if key not in seen:
+            seen.add(key)
+            changes.append((node, name))
+    return changes
 
 
 # ----- starting a workflow (DBOS301) ------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeGuard
 
 from dbos_lsp.analysis.findings import Edit, Finding, Severity
-from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role, is_local, own_statements
+from dbos_lsp.analysis.module_model import Callee, CallSite, FunctionInfo, ModuleModel, Role
 from dbos_lsp.knowledge import determinism_catalog as catalog
 from dbos_lsp.rules import helper_reach
 from dbos_lsp.rules.call_effects import (
@@ -22,6 +22,7 @@ from dbos_lsp.rules.call_effects import (
     io_of_call,
     is_zero,
     logging_argument_ids,
+    module_state_changes,
     nondeterminism_of_call,
     reads_environ,
 )
@@ -59,7 +60,7 @@ def _workflow_calls(model: ModuleModel) -> dict[FunctionInfo, list[CallSite]]:
     return {fn: sites for fn, sites in model.calls_by_function().items() if _in_workflow(fn)}
 
 
-# ----- through helpers (DBOS201-DBOS203) --------------------------------------------------
+# ----- through helpers (DBOS201-DBOS204) --------------------------------------------------
 
 
 def _through_helpers(
@@ -78,6 +79,8 @@ def _through_helpers(
         effect, where = found.effect, _workflow_label(fn)
         if code == helper_reach.SLEEP:
             message = f"{called} {effect.what} in {where}, which is not durable"
+        elif code == helper_reach.MUTATES_GLOBAL:
+            message = f"{called} {effect.what} in {where}"
         else:
             message = f"{called} {effect.what} via {effect.text} in {where}"
         yield ctx.finding(site.node.func, message, related=found.related)
@@ -203,34 +206,7 @@ def workflow_nondurable_sleep(ctx: RuleContext) -> Iterator[Finding]:
 
 # ----- DBOS204 ----------------------------------------------------------------------------
 
-_MUTATORS = frozenset("append extend insert update setdefault pop popitem remove clear add discard".split())
-_COLLECTION_FACTORIES = frozenset({"list", "dict", "set", "bytearray"})
 _STATEFUL_ROLES = (Role.WORKFLOW, Role.STEP, Role.TRANSACTION)
-
-
-def _literal_value(model: ModuleModel, value: ast.expr) -> bool:
-    """Module-level values whose mutation is plain program state: displays, constants,
-    ``list()``/``dict()``/``set()`` and ``collections`` containers."""
-    if isinstance(value, ast.Constant):
-        # ``None`` is left out: ``_client = None`` plus ``global _client`` is a lazy singleton.
-        return value.value is not None
-    if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.ListComp, ast.DictComp, ast.SetComp)):
-        return True
-    if isinstance(value, ast.UnaryOp) and isinstance(value.operand, ast.Constant):
-        return True
-    if isinstance(value, ast.Call):
-        func = value.func
-        if isinstance(func, ast.Name) and func.id in _COLLECTION_FACTORIES and func.id not in model.module_names:
-            return True
-        q = model.qualname(func, None)
-        return q is not None and q.startswith("collections.") and q != "collections.abc"
-    return False
-
-
-def _root_name(expr: ast.expr) -> ast.Name | None:
-    while isinstance(expr, (ast.Attribute, ast.Subscript)):
-        expr = expr.value
-    return expr if isinstance(expr, ast.Name) else None
 
 
 def _role_label(fn: FunctionInfo) -> str:
@@ -252,72 +228,24 @@ def _global_message(fn: FunctionInfo, name: str) -> str:
     DETERMINISM,
     "A workflow or step assigns or mutates module-level state",
     scope="statement",
+    follows_calls=True,
 )
 def workflow_mutates_global(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
-    if not model.module_values:
-        return
     calls: dict[FunctionInfo, list[CallSite]] = {}
     for site in model.calls:
         if site.fn is not None and site.fn.role in _STATEFUL_ROLES:
             calls.setdefault(site.fn, []).append(site)
     for fn in model.functions:
-        if fn.role not in _STATEFUL_ROLES or isinstance(fn.node, ast.Lambda):
+        if fn.role not in _STATEFUL_ROLES or fn.is_lambda:
             continue
-        declared: set[str] = set()
-        hits: list[tuple[ast.expr, str]] = []
-        statements = list(own_statements(fn.node.body))
-        for stmt in statements:
-            if isinstance(stmt, ast.Global):
-                declared.update(stmt.names)
-
-        def module_level(name: str, fn: FunctionInfo = fn, declared: set[str] = declared) -> bool:
-            value = model.module_values.get(name)
-            if value is None or (name not in declared and is_local(name, fn)):
-                return False
-            return _literal_value(model, value)
-
-        for stmt in statements:
-            targets: list[ast.expr] = []
-            if isinstance(stmt, ast.Assign):
-                targets = list(stmt.targets)
-            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-                targets = [stmt.target]
-            elif isinstance(stmt, ast.Delete):
-                targets = list(stmt.targets)
-            elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-                targets = [stmt.target]
-            flat: list[ast.expr] = []
-            while targets:
-                t = targets.pop()
-                if isinstance(t, (ast.Tuple, ast.List)):
-                    targets.extend(t.elts)
-                elif isinstance(t, ast.Starred):
-                    targets.append(t.value)
-                else:
-                    flat.append(t)
-            for t in flat:
-                if isinstance(t, ast.Name):
-                    if t.id in declared and module_level(t.id):
-                        hits.append((t, t.id))
-                elif isinstance(t, (ast.Attribute, ast.Subscript)):
-                    root = _root_name(t)
-                    if root is not None and module_level(root.id):
-                        hits.append((t, root.id))
-        for site in calls.get(fn, ()):
-            func = site.node.func
-            if not isinstance(func, ast.Attribute) or func.attr not in _MUTATORS:
-                continue
-            root = _root_name(func.value)
-            if root is not None and module_level(root.id):
-                hits.append((func, root.id))
-        seen: set[tuple[int, int]] = set()
-        for node, name in sorted(hits, key=lambda h: (h[0].lineno, h[0].col_offset)):
-            key = (node.lineno, node.col_offset)
-            if key in seen:
-                continue
-            seen.add(key)
+        sites = calls.get(fn, [])
+        for node, name in module_state_changes(model, fn, sites):
             yield ctx.finding(node, _global_message(fn, name))
+        if fn.role is Role.WORKFLOW:
+            # Only a workflow's helpers: a step or transaction is judged on its own body.  A
+            # helper called in a logging argument still changes the state, so it counts.
+            yield from _through_helpers(ctx, fn, sites, set(), helper_reach.MUTATES_GLOBAL)
 
 
 # ----- DBOS205 ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What a workflow, a step or async code does through the plain helpers it calls.
 
 A workflow that calls ``load_rates()``, which reads the clock, is as nondeterministic
-as one that reads it itself; a step whose helper starts a workflow fails as if the step
+as one that reads it itself (DBOS201-DBOS203; one whose helper bumps a module-level counter
+changes module state as if it did it itself, DBOS204); a step whose helper starts a workflow fails as if the step
 started it (DBOS301); an ``async def`` whose sync helper calls ``DBOS.sleep`` raises as
 if it called it itself (DBOS101), or blocks its loop (DBOS102).  For each plain helper
 (no DBOS role, no decorator that could give it one) a *summary* lists what its own body
@@ -34,6 +35,7 @@ from dbos_lsp.rules.call_effects import (
     io_of_call,
     is_logging_call,
     is_zero,
+    module_state_changes,
     nondeterminism_of_call,
     raising_in_loop_api,
     reads_environ,
@@ -49,6 +51,7 @@ _TRANSPARENT_DECORATORS = frozenset({"staticmethod", "classmethod"})
 CLOCK_RANDOM_ENV = "DBOS201"
 IO = "DBOS202"
 SLEEP = "DBOS203"
+MUTATES_GLOBAL = "DBOS204"
 RAISES_IN_LOOP = "DBOS101"
 BLOCKS_LOOP = "DBOS102"
 STARTS_WORKFLOW = "DBOS301"
@@ -168,13 +171,16 @@ def helper_called(model: ModuleModel, call: ast.Call, fn: FunctionInfo, awaited:
     callee = model.callee(call, fn)
     if callee is None or callee.role is not Role.PLAIN or (callee.is_async and not awaited):
         return None
-    helper = _helper_of(model, callee)
+    helper = definition_of(model, callee)
     if helper is None or not _plain(helper):
         return None
     return helper
 
 
-def _helper_of(model: ModuleModel, callee: Callee) -> Helper | None:
+def definition_of(model: ModuleModel, callee: Callee) -> Helper | None:
+    """Where ``callee`` is defined, with its file's model: this file, or a top-level
+    function of another project file the index found (None when that file has no function
+    of that name and role)."""
     if callee.info is not None:
         return Helper(callee.info, model, None)
     if callee.source_path is None or model.index is None:
@@ -183,7 +189,7 @@ def _helper_of(model: ModuleModel, callee: Callee) -> Helper | None:
     if other is None:
         return None
     info = other.top_functions.get(callee.name)
-    if info is None or info.role is not Role.PLAIN:
+    if info is None or info.role is not callee.role:
         return None
     model.used_index = True
     return Helper(info, other, callee.source_path)
@@ -233,6 +239,9 @@ def _summarise(helper: Helper) -> Summary:
     for node, parent in _own_nodes(fn.node):
         if isinstance(node, ast.Attribute) and id(node) not in logged and _reads_environ(model, node, parent, fn):
             effects.append(Effect(CLOCK_RANDOM_ENV, catalog.ENVIRONMENT, node, "`os.environ`"))
+    for node, name in module_state_changes(model, fn, sites):
+        note = f"`{fn.name}` changes module-level `{name}`"
+        effects.append(Effect(MUTATES_GLOBAL, f"changes global `{name}`", node, f"`{name}`", note))
     effects.sort(key=lambda e: (getattr(e.node, "lineno", 0), getattr(e.node, "col_offset", 0)))
     return Summary(tuple(effects), tuple(calls))
 

@@ -104,8 +104,9 @@ _DATASOURCE_CREATE = {
 )
 def datasource_after_launch(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
+    events = _launch_events(model)
     for site, cls, _method in api_sites(model, _DATASOURCE_CREATE):
-        if model.relative_to_launch(site.node, site.fn) != "after":
+        if not _while_launched(model, events, site.node, site.fn):
             continue
         kind = cls.rsplit(".", 1)[-1]
         yield ctx.finding(site.node.func, f"`{kind}.create()` after `DBOS.launch()` raises")
@@ -154,7 +155,13 @@ def _while_launched(
 ) -> bool:
     """``node`` comes after a launch of its body with no ``DBOS.destroy()`` in between: the
     SDK's ``destroy`` drops the launched instance (dbos 3.4.0 ``DBOS.destroy`` sets the global
-    instance to None), so a call between it and the next launch sees an unlaunched DBOS."""
+    instance to None), so a call between it and the next launch sees an unlaunched DBOS.
+
+    A datasource (DBOS502) asks the registry, which keeps the destroyed instance until a new
+    ``DBOS(config=...)`` replaces it (``DBOSRegistry.register_datasource``): ``create`` right
+    after a bare ``destroy()`` still raises.  That instance may be built anywhere (a test
+    fixture, a helper), so any destroy ends the launch here too: a miss, never a false
+    finding."""
     if model.relative_to_launch(node, fn) != "after":
         return False
     last = None

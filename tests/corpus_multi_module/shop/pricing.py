@@ -13,3 +13,11 @@ def fetch_rate(currency: str) -> float:
 
 def total(amount: float) -> int:
     return cents(amount)
+
+
+quotes_made = 0
+
+
+def record_quote() -> None:
+    global quotes_made
+    quotes_made += 1

@@ -12,6 +12,7 @@ def checkout(amount: float, currency: str) -> dict:
     expires = quote_expiry()  # expect: DBOS201
     rate = pricing.fetch_rate(currency)  # expect: DBOS202
     label = clock.today_label()  # expect: DBOS201
+    pricing.record_quote()  # expect: DBOS204
     return {"total": total(amount), "expires": expires, "rate": rate, "label": label}
 
 
