@@ -22,7 +22,8 @@ Not part of the test suite.  Measured per generated module size (~250, ~2,600 an
   helper module until the importing open module's pulled diagnostics show it;
 * hover and code-action latency on a finding (analysis already cached);
 * cold start: process spawn until the first diagnostics of the ~2,600-line module;
-* ``dbos-lsp check`` throughput (lines/s) on a generated tree of ~200 modules.
+* ``dbos-lsp check`` throughput (lines/s) on a generated tree of ~200 modules, serial
+  (``--jobs 1``) and with ``--jobs 2`` in the same run, and their ratio.
 
 Peers, when installed (``pip install ruff jedi-language-server``), run in the same
 session on the same inputs: ``ruff check`` on the same tree, ``ruff server`` and
@@ -910,20 +911,36 @@ def count_lines(root: Path) -> tuple[int, int]:
     return files, lines
 
 
-def check_throughput(tree: Path, lines: int, env: dict[str, str]) -> dict[str, Any]:
+def check_throughput(tree: Path, lines: int, env: dict[str, str], src: Path = SERVER_SRC) -> dict[str, Any]:
+    """``dbos-lsp check`` serial (``--jobs 1``, the historical figure) and over two worker
+    processes (``--jobs 2``) in the same run, and ``ruff check`` when installed.  A server
+    source from before ``--jobs`` (``--server-src``) runs serially only, without the option."""
     out: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        dbos_cmd() + ["check", "--format", "json", str(tree)], env=env, capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - t0
-    findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
-    out["dbos-lsp check"] = {
-        "seconds": round(seconds, 2),
-        "lines_per_s": round(lines / seconds),
-        "exit": proc.returncode,
-        "findings": findings,
-    }
+    outputs = {}
+    runs = [("dbos-lsp check", ["--jobs", "1"]), ("dbos-lsp check --jobs 2", ["--jobs", "2"])]
+    if not (src / "dbos_lsp" / "cli" / "parallel.py").is_file():
+        runs = [("dbos-lsp check", [])]
+    for key, jobs in runs:
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            dbos_cmd() + ["check", "--format", "json", *jobs, str(tree)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - t0
+        findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith("[") else None
+        outputs[key] = (proc.returncode, proc.stdout, proc.stderr)
+        out[key] = {
+            "seconds": round(seconds, 2),
+            "lines_per_s": round(lines / seconds),
+            "exit": proc.returncode,
+            "findings": findings,
+        }
+    par = out.get("dbos-lsp check --jobs 2")
+    if par:  # > 1: the parallel run checks more lines per second; its output must be the serial run's.
+        par["ratio_to_serial"] = round(par["lines_per_s"] / out["dbos-lsp check"]["lines_per_s"], 2)
+        par["same_output"] = outputs["dbos-lsp check --jobs 2"] == outputs["dbos-lsp check"]
     ruff = shutil.which("ruff")
     if ruff:
         t0 = time.perf_counter()
@@ -1169,7 +1186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tree = work / "tree"
     generate_tree(str(tree), args.tree_modules)
     files, lines = count_lines(tree)
-    results["check"] = {"files": files, "lines": lines, **check_throughput(tree, lines, env)}
+    results["check"] = {"files": files, "lines": lines, **check_throughput(tree, lines, env, src)}
     shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -1418,12 +1435,16 @@ def report(results: dict[str, Any]) -> str:
     if c:
         out.append("")
         out.append(f"Command-line throughput on {c['files']} files, {c['lines']} lines")
-        for k in ("dbos-lsp check", "ruff check"):
+        for k in ("dbos-lsp check", "dbos-lsp check --jobs 2", "ruff check"):
             if k in c:
                 v = c[k]
+                ratio = ""
+                if "ratio_to_serial" in v:
+                    same = "same output" if v["same_output"] else "OUTPUT DIFFERS"
+                    ratio = f", {v['ratio_to_serial']}x the serial lines/s, {same}"
                 out.append(
-                    f"  {k:<16} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  "
-                    f"({v['findings']} findings, exit {v['exit']})"
+                    f"  {k:<24} {v['seconds']:>7} s  {v['lines_per_s']:>10} lines/s  "
+                    f"({v['findings']} findings, exit {v['exit']}{ratio})"
                 )
     return "\n".join(out)
 
@@ -1529,10 +1550,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"| command line, {c['files']} files, {c['lines']:,} lines | time | lines/s | findings |",
             "|---|---:|---:|---:|",
         ]
-        for k in ("dbos-lsp check", "ruff check"):
+        for k in ("dbos-lsp check", "dbos-lsp check --jobs 2", "ruff check"):
             if k in c:
                 v = c[k]
                 out.append(f"| `{k}` | {v['seconds']} s | {v['lines_per_s']:,} | {v['findings']} |")
+        par = c.get("dbos-lsp check --jobs 2")
+        if par and "ratio_to_serial" in par:
+            same = "same output" if par["same_output"] else "**output differs**"
+            out.append(f"| `--jobs 2` / serial, lines/s | | **{par['ratio_to_serial']}** | {same} |")
     return "\n".join(out) + "\n"
 
 

@@ -27,12 +27,16 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dbos_lsp import __version__
 from dbos_lsp.analysis.findings import Finding
 from dbos_lsp.cli import rule_doc
 from dbos_lsp.cli.report_formats import Notice, finding_to_json, related_lines, text_line
+
+if TYPE_CHECKING:
+    from dbos_lsp.analysis.settings import Settings
+    from dbos_lsp.project.index import JediProjectIndex
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -128,11 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when problems are found (usage errors still exit 2)"
     )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="analyse files in N processes (default: the number of usable cores; 1: in this process)",
+    )
     rule_doc.add_parser(sub)
     return parser
 
 
 # ----- file discovery ---------------------------------------------------------------------
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return n
 
 
 def _split(values: Iterable[str]) -> tuple[str, ...]:
@@ -220,132 +241,240 @@ def read_source(path: str) -> str:
     return read(path).text
 
 
-def check_files(
-    files: Sequence[str] | Sequence[tuple[str, bool]],
-    overrides: dict | None = None,
-    fix: str | None = None,
-    add_noqa: bool = False,
-) -> CheckResult:
-    """Analyse ``files`` with the settings of each file's ``pyproject.toml``
-    (``[tool.dbos-lsp]``), the command-line ``overrides`` on top, key by key.
+@dataclass
+class FileOutcome:
+    """What checking one file adds to a :class:`CheckResult`, in the order the checks ran.
+    Plain data (it pickles): a worker process of a parallel run sends it back as is."""
 
-    ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
-    that parses (recorded in ``changes``, never written here); the problems reported are
-    then those of the new text."""
-    from dbos_lsp.analysis.settings import parse_version
-    from dbos_lsp.engine.pipeline import analyze
-    from dbos_lsp.features.code_actions import parses
-    from dbos_lsp.project.config import exclusion_test, is_excluded, settings_for
-    from dbos_lsp.project.files import ProjectRoots, SkippedFile, read_source
-    from dbos_lsp.project.index import JediProjectIndex
-    from dbos_lsp.project.workspace import WorkspaceIndex
-    from dbos_lsp.rules import REGISTRY
-    from dbos_lsp.rules.registry import version_text
+    path: str
+    # ("config", message) | ("skip", path, reason) | ("fill", folder) | ("note", Notice):
+    # deduplicated and turned into notices by CheckResult.add, in file order.
+    notes: list[tuple] = field(default_factory=list)
+    checked: bool = False
+    failed: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    change: FileChange | None = None
+    lines: list[str] | None = None
+    unsuppressible: int = 0
+    version_assumed: str | None = None
+    pid: int = 0  # the process that analysed the file (tests check the pool ran)
 
-    entries = [(f, True) if isinstance(f, str) else f for f in files]
-    result = CheckResult()
-    common = _common_dir([f for f, _ in entries])
-    # One project index per run: every file shares the file facts (each application folder
-    # is scanned once, for DBOS404) and the project-root cache.
-    facts = WorkspaceIndex()
-    roots = ProjectRoots(ttl=None)
-    excluded = exclusion_test(overrides or {})
-    skip_noted: set[str] = set()
+    def note(self, notice: Notice) -> None:
+        self.notes.append(("note", notice))
 
-    def note_skip(path: str, reason: str) -> None:
-        key = os.path.abspath(path)
-        if key not in skip_noted:
-            skip_noted.add(key)
-            if os.path.isabs(path):  # found by the project scan: shown like the files named
-                rel = os.path.relpath(path)
-                path = rel if not rel.startswith("..") else path
-            result.note(Notice(reason, level="warning", path=path))
 
-    indexes: dict[tuple[str, str | None, int], JediProjectIndex] = {}
-    reported_config: set[str] = set()
-    for path, explicit in entries:
-        settings, config_errors = settings_for(os.path.abspath(path), overrides or {})
-        for error in config_errors:
-            if error not in reported_config:
-                reported_config.add(error)
-                result.note(Notice(error, level="warning"))
-        if not explicit and settings.exclude and is_excluded(os.path.abspath(path), settings):
-            continue
+class FileChecker:
+    """Checks one file at a time with what one run shares: each file's settings, the
+    project-root cache, the file facts (each application folder is scanned once, for
+    DBOS404) and one project index per (root, environment, size limit)."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        overrides: dict | None = None,
+        fix: str | None = None,
+        add_noqa: bool = False,
+    ) -> None:
+        from dbos_lsp.project.config import exclusion_test
+        from dbos_lsp.project.files import ProjectRoots
+        from dbos_lsp.project.workspace import WorkspaceIndex
+
+        self.overrides = overrides or {}
+        self.fix = fix
+        self.add_noqa = add_noqa
+        self.common = _common_dir(paths)
+        self.facts = WorkspaceIndex()
+        self.roots = ProjectRoots(ttl=None)
+        self.excluded = exclusion_test(self.overrides)
+        self.indexes: dict[tuple[str, str | None, int], JediProjectIndex] = {}
+        self._settings: dict[str, tuple[Settings, list[str]]] = {}
+        self._outcome = FileOutcome("")  # the file being checked: where notes go
+
+    def settings(self, path: str) -> tuple[Settings, list[str]]:
+        """(settings, configuration errors) of ``path``, computed once per run."""
+        from dbos_lsp.project.config import settings_for
+
+        abspath = os.path.abspath(path)
+        found = self._settings.get(abspath)
+        if found is None:
+            found = self._settings[abspath] = settings_for(abspath, self.overrides)
+        return found
+
+    def index_root(self, path: str) -> str:
+        """The folder of ``path``'s project index: its project folder, else the common folder."""
+        return self.roots.find(os.path.abspath(path)) or self.common
+
+    def note_skip(self, path: str, reason: str) -> None:
+        self._outcome.notes.append(("skip", path, reason))
+
+    def note_fill(self, folder: str) -> None:
+        """An analysis asked for the facts of ``folder``, scanned before (parallel runs)."""
+        self._outcome.notes.append(("fill", os.path.abspath(folder)))
+
+    def check(self, path: str, explicit: bool) -> FileOutcome:
+        outcome = self._outcome = FileOutcome(path, pid=os.getpid())
+        try:
+            self._check(outcome, path, explicit)
+        finally:
+            self._outcome = FileOutcome("")
+        return outcome
+
+    def _check(self, out: FileOutcome, path: str, explicit: bool) -> None:
+        from dbos_lsp.analysis.settings import parse_version
+        from dbos_lsp.engine.pipeline import analyze
+        from dbos_lsp.features.code_actions import parses
+        from dbos_lsp.project.config import is_excluded
+        from dbos_lsp.project.files import SkippedFile, read_source
+        from dbos_lsp.project.index import JediProjectIndex
+        from dbos_lsp.rules import REGISTRY
+        from dbos_lsp.rules.registry import version_text
+
+        settings, config_errors = self.settings(path)
+        out.notes.extend(("config", error) for error in config_errors)
+        abspath = os.path.abspath(path)
+        if not explicit and settings.exclude and is_excluded(abspath, settings):
+            return
         try:
             source = read_source(path, settings.max_file_bytes)
             text, bom, encoding = source.text, source.bom, source.encoding
         except SkippedFile as exc:  # a FIFO, device or socket, or over max-file-bytes
-            note_skip(path, exc.reason)
-            continue
+            self.note_skip(path, exc.reason)
+            return
         except UnicodeDecodeError as exc:
-            result.files_checked += 1
-            result.note(
-                Notice(
-                    f"cannot decode as UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); skipped",
-                    path=path,
-                )
-            )
-            result.files_failed += 1
-            continue
+            out.checked = out.failed = True
+            byte = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+            out.note(Notice(f"cannot decode as UTF-8 ({byte}); skipped", path=path))
+            return
         except OSError as exc:
-            result.files_checked += 1
-            result.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path))
-            result.files_failed += 1
-            continue
-        result.files_checked += 1
-        abspath = os.path.abspath(path)
-        root = roots.find(abspath) or common
+            out.checked = out.failed = True
+            out.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path))
+            return
+        out.checked = True
+        root = self.index_root(abspath)
         key = (root, settings.environment_path, settings.max_file_bytes)
-        index = indexes.get(key)
+        index = self.indexes.get(key)
         if index is None:
-            index = indexes[key] = JediProjectIndex(
+            index = self.indexes[key] = JediProjectIndex(
                 root=root,
                 environment_path=settings.environment_path,
-                workspace=facts,
+                workspace=self.facts,
                 scan=True,
-                roots=roots,
-                excluded=excluded,
-                skipped=note_skip,
+                roots=self.roots,
+                excluded=self.excluded,
+                skipped=self.note_skip,
                 max_file_bytes=settings.max_file_bytes,
             )
 
-        def reanalyze(t: str, settings=settings, index=index, abspath=abspath):
+        def reanalyze(t: str):
             return analyze(t, settings, index, abspath)
 
         analysis = reanalyze(text)
         if analysis.syntax_error is not None:
             pos = analysis.syntax_error.span.start
             message = f"syntax error: {analysis.syntax_error.message}"
-            result.note(Notice(message, path=path, line=pos.line + 1, column=pos.character + 1))
-            result.files_failed += 1
-            if fix or add_noqa:
-                result.note(Notice("not changed: the file has a syntax error", path=path))
-        elif fix or add_noqa:
-            new, count, analysis = _transform(text, analysis, reanalyze, fix, add_noqa, result, path)
+            out.note(Notice(message, path=path, line=pos.line + 1, column=pos.character + 1))
+            out.failed = True
+            if self.fix or self.add_noqa:
+                out.note(Notice("not changed: the file has a syntax error", path=path))
+        elif self.fix or self.add_noqa:
+            new, count, analysis = _transform(text, analysis, reanalyze, self.fix, self.add_noqa, out)
             if new != text:
                 if parses(new):
-                    result.changes.append(FileChange(path, text, new, count, bom, encoding))
+                    out.change = FileChange(path, text, new, count, bom, encoding)
                     text = new
                 else:  # never write text that does not parse
-                    result.note(Notice("not changed: the changed text would not parse", path=path))
+                    out.note(Notice("not changed: the changed text would not parse", path=path))
                     analysis = reanalyze(text)
         for code, error in analysis.rule_errors:
-            result.note(Notice(f"internal error in rule {code}: {error}", path=path))
+            out.note(Notice(f"internal error in rule {code}: {error}", path=path))
         if analysis.findings:
             from dbos_lsp.analysis.source_text import split_lines
 
-            result.lines[path] = split_lines(text)
-        for f in analysis.findings:
-            result.problems.append(Problem(path, f))
+            out.lines = split_lines(text)
+        out.problems = [Problem(path, f) for f in analysis.findings]
         if any(REGISTRY[f.code].version_sensitive for f in analysis.findings):
             assumed = parse_version(analysis.dbos_version or "")
             shown = version_text(assumed) if assumed else analysis.dbos_version
-            result.versions_assumed.setdefault(f"DBOS {shown} assumed from {analysis.dbos_version_source}")
+            out.version_assumed = f"DBOS {shown} assumed from {analysis.dbos_version_source}"
+
+
+class _Merge:
+    """Adds outcomes to a result in file order, as the serial loop did: each configuration
+    error and each skipped path noted once; a folder scanned before the files were
+    analysed (``prescanned``: folder -> its skipped entries) reports them where the first
+    file asking for it stands."""
+
+    def __init__(self, result: CheckResult, prescanned: dict[str, list[tuple[str, str]]]) -> None:
+        self.result = result
+        self.prescanned = prescanned
+        self.config: set[str] = set()
+        self.skipped: set[str] = set()
+        self.filled: set[str] = set()
+
+    def add(self, out: FileOutcome) -> None:
+        result = self.result
+        for entry in out.notes:
+            kind = entry[0]
+            if kind == "config" and entry[1] not in self.config:
+                self.config.add(entry[1])
+                result.note(Notice(entry[1], level="warning"))
+            elif kind == "skip":
+                self._skip(entry[1], entry[2])
+            elif kind == "fill" and entry[1] not in self.filled:
+                self.filled.add(entry[1])
+                for path, reason in self.prescanned.get(entry[1], ()):
+                    self._skip(path, reason)
+            elif kind == "note":
+                result.note(entry[1])
+        result.files_checked += out.checked
+        result.files_failed += out.failed
+        result.problems.extend(out.problems)
+        if out.change is not None:
+            result.changes.append(out.change)
+        if out.lines is not None:
+            result.lines[out.path] = out.lines
+        result.unsuppressible += out.unsuppressible
+        if out.version_assumed:
+            result.versions_assumed.setdefault(out.version_assumed)
+
+    def _skip(self, path: str, reason: str) -> None:
+        key = os.path.abspath(path)
+        if key not in self.skipped:
+            self.skipped.add(key)
+            if os.path.isabs(path):  # found by the project scan: shown like the files named
+                rel = os.path.relpath(path)
+                path = rel if not rel.startswith("..") else path
+            self.result.note(Notice(reason, level="warning", path=path))
+
+
+def check_files(
+    files: Sequence[str] | Sequence[tuple[str, bool]],
+    overrides: dict | None = None,
+    fix: str | None = None,
+    add_noqa: bool = False,
+    jobs: int = 1,
+) -> CheckResult:
+    """Analyse ``files`` with the settings of each file's ``pyproject.toml``
+    (``[tool.dbos-lsp]``), the command-line ``overrides`` on top, key by key.
+
+    ``fix`` (``"safe"`` or ``"unsafe"``) or ``add_noqa`` compute new text for each file
+    that parses (recorded in ``changes``, never written here); the problems reported are
+    then those of the new text.  ``jobs`` > 1 analyses the files in that many worker
+    processes when the run is big enough (:mod:`.parallel`); the result is the same."""
+    from dbos_lsp.cli import parallel
+
+    entries = [(f, True) if isinstance(f, str) else f for f in files]
+    checker = FileChecker([f for f, _ in entries], overrides, fix, add_noqa)
+    result = CheckResult()
+    prescanned: dict[str, list[tuple[str, str]]] = {}
+    merge = _Merge(result, prescanned)
+    for outcome in parallel.check_outcomes(checker, entries, jobs, prescanned):
+        merge.add(outcome)
     result.problems.sort(key=lambda p: (p.path, p.finding.span.start, p.finding.span.end, p.finding.code))
     return result
 
 
-def _transform(text, analysis, reanalyze, fix, add_noqa, result: CheckResult, path: str):
+def _transform(text, analysis, reanalyze, fix, add_noqa, out: FileOutcome):
     """(new text, count, analysis of the new text) for --fix/--diff or --add-noqa."""
     from dbos_lsp.features.code_actions import fix_text
 
@@ -356,9 +485,9 @@ def _transform(text, analysis, reanalyze, fix, add_noqa, result: CheckResult, pa
         return fixed.text, len(fixed.applied), fixed.analysis or reanalyze(fixed.text)
     new, added, skipped = add_noqa_comments(text, analysis.findings)
     if skipped:
-        result.unsuppressible += skipped
+        out.unsuppressible += skipped
         why = "its line ends inside a string or after a `\\` continuation"
-        result.note(Notice(f"could not add a noqa comment for {_plural(skipped, 'finding')}: {why}", "warning", path))
+        out.note(Notice(f"could not add a noqa comment for {_plural(skipped, 'finding')}: {why}", "warning", out.path))
     if new == text:
         return text, 0, analysis
     return new, added, reanalyze(new)
@@ -484,7 +613,10 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
-    result = check_files(files, overrides, fix=fix, add_noqa=args.add_noqa)
+    from dbos_lsp.cli.parallel import default_jobs
+
+    jobs = args.jobs or default_jobs()
+    result = check_files(files, overrides, fix=fix, add_noqa=args.add_noqa, jobs=jobs)
 
     status = _report(args, result, stdout, stderr)
     return EXIT_OK if args.exit_zero else status

@@ -304,6 +304,16 @@ def fuzzy_score(query: str, name: str) -> int | None:
     return None
 
 
+def file_stamp(path: str) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, None when it cannot be stat'ed: what tells a re-scan
+    that a file read before is unchanged."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 class WorkspaceIndex:
     """Facts of every indexed file, keyed by absolute path."""
 
@@ -349,24 +359,43 @@ class WorkspaceIndex:
         non-regular file is dropped.  ``if_changed``: skip a file read before whose
         modification time and size are the same."""
         path = os.path.abspath(path)
-        stamp = None
-        if text is None:
-            try:
-                st = os.stat(path)
-            except OSError:
-                return self.remove(path)
-            stamp = (st.st_mtime_ns, st.st_size)
-            if if_changed and path in self._files and self._stamps.get(path) == stamp:
-                return False
-            text = read_text_or_none(path, self.max_file_bytes)
-            if text is None:
-                return self.remove(path)
-            self.parses += 1
-        changed = self.set_facts(scan_text(path, text, self.module_for(path)))
-        if stamp is not None:
-            with self._lock:
-                self._stamps[path] = stamp
+        if text is not None:
+            return self.set_facts(scan_text(path, text, self.module_for(path)))
+        stamp = file_stamp(path)
+        if stamp is None:
+            return self.remove(path)
+        if if_changed and path in self._files and self._stamps.get(path) == stamp:
+            return False
+        return self.store_read(path, stamp, self.read_facts(path))
+
+    def read_facts(self, path: str) -> FileFacts | None:
+        """One file's facts read from disk and stored nowhere (None: unreadable, undecodable,
+        oversized or not a regular file).  ``dbos-lsp check`` reads them in worker
+        processes and stores the answers here with :meth:`store_read`."""
+        text = read_text_or_none(path, self.max_file_bytes)
+        return None if text is None else scan_text(path, text, self.module_for(path))
+
+    def store_read(self, path: str, stamp: tuple[int, int] | None, facts: FileFacts | None) -> bool:
+        """Store facts :meth:`read_facts` gave for ``path`` with the :func:`file_stamp` taken
+        before reading (None: the file vanished; facts None: drop the file)."""
+        path = os.path.abspath(path)
+        if stamp is None or facts is None:
+            return self.remove(path)
+        self.parses += 1
+        changed = self.set_facts(facts)
+        with self._lock:
+            self._stamps[path] = stamp
         return changed
+
+    def mark_scanned(self, folder: str) -> bool:
+        """Note ``folder`` as scanned, so :meth:`ensure_scanned` leaves it alone; False when
+        it already was."""
+        folder = os.path.abspath(folder)
+        with self._lock:
+            if folder in self._scanned_folders:
+                return False
+            self._scanned_folders.add(folder)
+            return True
 
     def remove(self, path: str) -> bool:
         with self._lock:
@@ -423,10 +452,8 @@ class WorkspaceIndex:
         """Index every Python file under ``folder`` once (``dbos-lsp check``: one scan per
         application per run, shared by every checked file)."""
         folder = os.path.abspath(folder)
-        with self._lock:
-            if folder in self._scanned_folders:
-                return
-            self._scanned_folders.add(folder)
+        if not self.mark_scanned(folder):
+            return
         for path in walk_python_files([folder], excluded, self.max_file_bytes, skipped):
             self.update_file(path, if_changed=True)
 
@@ -572,6 +599,7 @@ __all__ = [
     "Symbol",
     "WorkspaceIndex",
     "facts_from_model",
+    "file_stamp",
     "fuzzy_score",
     "module_name",
     "python_files",
