@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -154,7 +155,7 @@ def _short(qualname: str) -> str:
 def _api_at(model: ModuleModel, source: SourceText, pos: Position) -> tuple[tuple[str, str], Span] | None:
     """The innermost DBOS attribute (``DBOS.sleep``, ``q.enqueue``) or class name under ``pos``."""
     best: tuple[tuple[str, str], Span] | None = None
-    for node in ast.walk(model.tree):
+    for node in _nodes_on_line(model.tree, pos.line):
         if not isinstance(node, (ast.Attribute, ast.Name)) or not hasattr(node, "end_lineno"):
             continue
         if not (node.lineno - 1 <= pos.line <= (node.end_lineno or node.lineno) - 1):
@@ -176,6 +177,15 @@ def _api_at(model: ModuleModel, source: SourceText, pos: Position) -> tuple[tupl
                 if best is None:
                     best = ((q, "__init__"), span)
     return best
+
+
+def _nodes_on_line(tree: ast.Module, line: int) -> Iterator[ast.AST]:
+    """Every node of the top-level statements that span 0-based ``line`` (decorators
+    included): a hover walks one statement, not a 10,000-line module."""
+    for stmt in tree.body:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+        if first - 1 <= line <= (stmt.end_lineno or stmt.lineno) - 1:
+            yield from ast.walk(stmt)
 
 
 def _function_at(model: ModuleModel, node: ast.expr) -> FunctionInfo | None:

@@ -18,12 +18,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import FeatureRequestError
+from pygls.exceptions import FeatureRequestError, JsonRpcContentModified
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from dbos_lsp import __version__
+from dbos_lsp.analysis.findings import Analysis
 from dbos_lsp.lsp.convert import client_has, diagnostics
 from dbos_lsp.lsp.delivery import PullWatch
 from dbos_lsp.lsp.protocol import DbosProtocol
@@ -121,15 +122,23 @@ class DbosLanguageServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         return os.path.abspath(path) if path else None
 
-    async def snapshot(self, doc: TextDocument) -> Snapshot:
+    async def snapshot(self, doc: TextDocument, exact: bool = False) -> Snapshot:
+        """The analysis of the document's current text, or of a newer text when the
+        document changed while this one waited (see :meth:`Session.snapshot`).  ``exact``:
+        a request whose positions refer to this text gets ContentModified instead (the
+        client drops the answer, as LSP intends)."""
         version = doc.version if doc.version is not None else 0
+        text = doc.source
         path = to_fs_path(doc.uri) if doc.uri.startswith("file:") else None
-        snap, problems = await self.session.snapshot(doc.uri, version, doc.source, path)
+        snap, problems = await self.session.snapshot(doc.uri, version, text, path)
         self.report_settings_errors(problems)
         if snap.analysis.skipped is not None and self.session.first_of_kind(f"skipped:{doc.uri}"):
             self.log(f"dbos-lsp: {doc.uri} {snap.analysis.skipped}", types.MessageType.Warning)
-        for code, error in self.session.new_rule_errors(doc.uri, version, snap.analysis):
-            self.log(f"dbos-lsp: rule {code} failed on {doc.uri} (version {version}): {error}", types.MessageType.Error)
+        for code, error in self.session.new_rule_errors(doc.uri, snap.version, snap.analysis):
+            message = f"dbos-lsp: rule {code} failed on {doc.uri} (version {snap.version}): {error}"
+            self.log(message, types.MessageType.Error)
+        if exact and (snap.version != version or snap.text != text):
+            raise JsonRpcContentModified(f"{doc.uri} changed while the request waited")
         return snap
 
     async def settled(self, uri: str) -> None:
@@ -150,13 +159,12 @@ class DbosLanguageServer(LanguageServer):
                     await self.snapshot(doc)
         await self.session.workspace.worker.drained()
 
-    def _index_analysis(self, uri: str, path: str | None, future: asyncio.Future) -> None:
+    def _index_analysis(self, uri: str, path: str | None, analysis: Analysis, excluded: bool) -> None:
         """After an analysis (off the diagnostics path): update the workspace index from the
         open document's model, on the index thread, without parsing again."""
         workspace = self.session.workspace
-        if future.cancelled() or future.exception() is not None or not path or not workspace.in_workspace(path):
+        if not path or not workspace.in_workspace(path):
             return
-        analysis, _problems, excluded = future.result()
         if excluded:
             self.submit_index(lambda: workspace.workspace_index.remove(path), except_uri=uri)
         elif analysis.model is not None and analysis.syntax_error is None:

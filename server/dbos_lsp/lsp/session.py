@@ -37,6 +37,39 @@ Stamp = tuple[int, int]  # (settings generation, document epoch)
 
 
 @dataclass(frozen=True)
+class _Job:
+    key: tuple[int, Stamp, str]  # (version, stamp, text)
+    path: str | None
+    future: asyncio.Future  # resolves to a _Done
+
+
+@dataclass(frozen=True)
+class _Done:
+    key: tuple[int, Stamp, str]  # what was analysed: maybe newer than what a caller asked for
+    path: str | None
+    analysis: Analysis
+    problems: list[str]
+    excluded: bool
+    lines: tuple[str, ...]  # of the analysed text, split once (not per request)
+
+
+def _forward(source: asyncio.Future, target: asyncio.Future) -> None:
+    """Settle ``target`` as ``source`` settles."""
+
+    def copy(f: asyncio.Future) -> None:
+        if target.done():
+            return
+        if f.cancelled():
+            target.cancel()
+        elif f.exception() is not None:
+            target.set_exception(f.exception())  # type: ignore[arg-type]
+        else:
+            target.set_result(f.result())
+
+    source.add_done_callback(copy)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One analysed version of a document; positions in results refer to ``lines``."""
 
@@ -77,7 +110,11 @@ class Session:
         self.generation = 0  # bumped on settings changes; invalidates cached analyses
         self.pending_logs: list[tuple[str, str]] = []  # (level, message) for the output log
         self._nonce = os.urandom(6).hex()  # result ids of an earlier server process never match
-        self._analyses: dict[str, tuple[tuple[int, Stamp, str], asyncio.Future]] = {}
+        self._analyses: dict[str, tuple[tuple[int, Stamp, str], asyncio.Future]] = {}  # newest asked
+        self._running: dict[str, asyncio.Future] = {}  # the analysis thread of each document
+        self._waiting: dict[str, _Job] = {}  # the next analysis of each document
+        self._started = 0
+        self._result_ids: dict[str, tuple[tuple[int, Stamp], str, str]] = {}
         self._models: dict[str, tuple[tuple, Any]] = {}
         self._fix_alls: dict[str, tuple[tuple, FixAllResult]] = {}
         self._incremental: OrderedDict[str, tuple[IncrementalAnalyzer, threading.Lock]] = OrderedDict()
@@ -201,10 +238,15 @@ class Session:
     def result_id(self, uri: str, version: int, text: str, stamp: Stamp) -> str:
         """Changes whenever the text or anything the analysis used changes, so a client's
         previous result id can only match the very same input."""
+        cached = self._result_ids.get(uri)
+        if cached is not None and cached[0] == (version, stamp) and cached[1] is text:
+            return cached[2]  # every pull asks again: hash a 100 KB text once per version
         digest = hashlib.blake2b(digest_size=8)
         digest.update(f"{self._nonce}\0{stamp[0]}\0{stamp[1]}\0".encode())
         digest.update(text.encode("utf-8", "surrogatepass"))
-        return f"{uri}@{version}#{digest.hexdigest()}"
+        rid = f"{uri}@{version}#{digest.hexdigest()}"
+        self._result_ids[uri] = ((version, stamp), text, rid)
+        return rid
 
     def current_result_id(self, uri: str, version: int, text: str) -> str:
         return self.result_id(uri, version, text, self.stamp(uri))
@@ -213,28 +255,77 @@ class Session:
         return self.result_id(snap.uri, snap.version, snap.text, snap.stamp)
 
     async def snapshot(self, uri: str, version: int, text: str, path: str | None) -> tuple[Snapshot, list[str]]:
-        """The analysis of this version (computed once, in a worker thread) and its settings
-        problems."""
+        """The analysis of this version and its settings problems, computed once, in a
+        worker thread.
+
+        Coalesced per document: at most one analysis runs and one waits.  A request for a
+        newer text replaces the waiting one, whose callers then get the newer analysis
+        (``Snapshot.version`` says which): under an edit storm only the versions the
+        server has time for are analysed, and the default thread pool stays free for
+        everything else (hover, ``workspace/symbol``)."""
         stamp = self.stamp(uri)
         key = (version, stamp, text)
         entry = self._analyses.get(uri)
         if entry is not None and entry[0] == key and not entry[1].cancelled():
             future = entry[1]
         else:
-            future = asyncio.ensure_future(asyncio.to_thread(self.analyze, text, path, uri))
-            future.add_done_callback(lambda f: self.on_analysed(uri, path, f))
+            future = asyncio.get_running_loop().create_future()
             self._analyses[uri] = (key, future)
+            waiting = self._waiting.pop(uri, None)
+            if waiting is not None:  # superseded before it started: its callers get this one
+                _forward(future, waiting.future)
+            self._waiting[uri] = _Job(key, path, future)
+            self._start_next(uri)
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
-        analysis, problems, _excluded = await asyncio.shield(future)
+        done: _Done = await asyncio.shield(future)
         self.first_analysis.set()
-        lines = tuple(split_lines(text, keepends=True))
-        return Snapshot(uri, version, text, lines, path, analysis, stamp), problems
+        (version, stamp, text) = done.key
+        return Snapshot(uri, version, text, done.lines, done.path, done.analysis, stamp), done.problems
 
-    def on_analysed(self, uri: str, path: str | None, future: asyncio.Future) -> None:
+    def _start_next(self, uri: str) -> None:
+        """Start the waiting analysis of ``uri`` unless one is running."""
+        if uri in self._running:
+            return
+        job = self._waiting.pop(uri, None)
+        if job is None:
+            return
+        if job.future.done():  # cancelled meanwhile
+            return self._start_next(uri)
+        text = job.key[2]
+        thread = asyncio.ensure_future(asyncio.to_thread(self._analyze_and_split, text, job.path, uri))
+        self._running[uri] = thread
+
+        def finished(t: asyncio.Future) -> None:
+            self._running.pop(uri, None)
+            if not job.future.done():
+                if t.cancelled():
+                    job.future.cancel()
+                elif t.exception() is not None:
+                    job.future.set_exception(t.exception())  # type: ignore[arg-type]
+                else:
+                    analysis, problems, excluded, lines = t.result()
+                    job.future.set_result(_Done(job.key, job.path, analysis, problems, excluded, lines))
+                    self.on_analysed(uri, job.path, analysis, excluded)
+            self._start_next(uri)
+
+        thread.add_done_callback(finished)
+
+    def analyses_started(self) -> int:
+        """Analyses started so far (tests: an edit storm does not analyse every version)."""
+        return self._started
+
+    def on_analysed(self, uri: str, path: str | None, analysis: Analysis, excluded: bool) -> None:
         """Hook for the server (keeps the workspace index current); nothing by default."""
+
+    def _analyze_and_split(
+        self, text: str, path: str | None, uri: str
+    ) -> tuple[Analysis, list[str], bool, tuple[str, ...]]:
+        analysis, problems, excluded = self.analyze(text, path, uri)
+        return analysis, problems, excluded, tuple(split_lines(text, keepends=True))
 
     def analyze(self, text: str, path: str | None, uri: str | None = None) -> tuple[Analysis, list[str], bool]:
         """Worker thread: (analysis, settings problems, whether the file is excluded)."""
+        self._started += 1
         problems: list[str] = []
         try:
             settings, problems = self.settings_for(path)
@@ -289,7 +380,7 @@ class Session:
         cached = self._analyses.get(uri)
         future = cached[1] if cached is not None else None
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            future.result()[0].model = None
+            future.result().analysis.model = None
 
     def model_for(self, snap: Snapshot):
         """The parsed module for hover and lenses, built once per analysed version (worker thread)."""
@@ -316,9 +407,18 @@ class Session:
         return result
 
     def reanalyzer(self, path: str | None):
-        """A full analysis with this document's settings (fix-all re-analyses its edits)."""
-        settings, index = self.settings_for(path)[0], self.index
-        return lambda text: analyze(text, settings, index, path)
+        """A full analysis with this document's settings (fix-all re-analyses its edits).
+        The settings are looked up at the first call, on the worker thread: finding the
+        nearest pyproject takes a stat per folder, which the event loop must not wait on."""
+        index = self.index
+        found: list[Settings] = []
+
+        def reanalyze(text: str) -> Analysis:
+            if not found:
+                found.append(self.settings_for(path)[0])
+            return analyze(text, found[0], index, path)
+
+        return reanalyze
 
     def invalidate(self) -> None:
         """Settings changed: every cached analysis is stale."""
@@ -340,6 +440,7 @@ class Session:
         with self._reads_lock:
             self._reads.pop(uri, None)
         self._analyses.pop(uri, None)
+        self._result_ids.pop(uri, None)
         self._models.pop(uri, None)
         self._fix_alls.pop(uri, None)
         with self._incremental_lock:

@@ -19,11 +19,14 @@ server whose client died should not linger.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 import threading
 from typing import Any, BinaryIO
+
+from pygls.io_ import StdoutWriter, run_async
 
 log = logging.getLogger(__name__)
 
@@ -112,27 +115,65 @@ def _alive(pid: int) -> bool:
         return True
 
 
-class _WatchedInput:
-    """stdin for pygls: EOF means the client is gone."""
+class ChunkedInput:
+    """stdin for pygls's message loop, read in chunks by one thread and served from a
+    buffer on the event loop.
+
+    pygls's own reader hands every header line and every body to a worker thread and back.
+    While an analysis thread holds the GIL each hand-off waits for a GIL switch (5 ms), so
+    during an edit storm the server read about one message per analysis, and analysed
+    every version.  Here one blocking read takes whatever the client has sent (the GIL is
+    released while it waits) and the loop parses every buffered message in one go; the
+    analyses then see the newest text.  EOF means the client is gone."""
+
+    CHUNK = 1 << 16
 
     def __init__(self, stream: BinaryIO, lifecycle: Lifecycle) -> None:
         self._stream = stream
         self._lifecycle = lifecycle
+        self._buffer: asyncio.StreamReader | None = None
 
-    def readline(self, *args: Any) -> bytes:
-        data = self._stream.readline(*args)
+    def _start(self) -> asyncio.StreamReader:
+        loop = asyncio.get_running_loop()
+        buffer = self._buffer = asyncio.StreamReader(limit=1 << 30, loop=loop)
+        read = getattr(self._stream, "read1", self._stream.read)
+
+        def pump() -> None:
+            while True:
+                try:
+                    data = read(self.CHUNK)
+                except (OSError, ValueError):
+                    data = b""
+                try:
+                    if data:
+                        loop.call_soon_threadsafe(buffer.feed_data, data)
+                    else:
+                        loop.call_soon_threadsafe(buffer.feed_eof)
+                except RuntimeError:  # the loop is closed: the server is going away
+                    return
+                if not data:
+                    # Here, not on the loop: a loop busy for seconds must not keep a
+                    # server whose client is gone alive.
+                    self._lifecycle.end("stdin closed")
+                    return
+
+        threading.Thread(target=pump, name="dbos-lsp-stdin", daemon=True).start()
+        return buffer
+
+    async def readline(self) -> bytes:
+        buffer = self._buffer or self._start()
+        data = await buffer.readline()
         if not data:
             self._lifecycle.end("stdin closed")
         return data
 
-    def read(self, *args: Any) -> bytes:
-        data = self._stream.read(*args)
-        if not data:
+    async def readexactly(self, n: int) -> bytes:
+        buffer = self._buffer or self._start()
+        try:
+            return await buffer.readexactly(n)
+        except asyncio.IncompleteReadError:
             self._lifecycle.end("stdin closed")
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+            return b""
 
 
 class _WatchedOutput:
@@ -159,17 +200,39 @@ class _WatchedOutput:
         return getattr(self._stream, name)
 
 
+def _serve(server: Any, reader: ChunkedInput, output: _WatchedOutput) -> None:
+    """What pygls 2's ``start_io`` does, with our reader (it builds its own)."""
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(output))  # type: ignore[arg-type]
+    try:
+        asyncio.run(
+            run_async(
+                stop_event=server._stop_event,
+                reader=reader,
+                protocol=server.protocol,
+                logger=log,
+                error_handler=server.report_server_error,
+            )
+        )
+    except BrokenPipeError:
+        log.error("dbos-lsp: the client is gone")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()
+
+
 def run_stdio(server: Any) -> None:
     """Serve over stdin/stdout until the client leaves; then end the process with the LSP
     exit code (never returns)."""
     lifecycle = Lifecycle(server)
     lifecycle.start_watchdog()
     try:
-        server.start_io(_WatchedInput(sys.stdin.buffer, lifecycle), _WatchedOutput(sys.stdout.buffer, lifecycle))
+        _serve(server, ChunkedInput(sys.stdin.buffer, lifecycle), _WatchedOutput(sys.stdout.buffer, lifecycle))
     finally:
         lifecycle.end("the message loop ended")
     code = lifecycle.exit_code()
     Lifecycle._force_exit(code)  # worker threads may still be busy: do not wait for them
 
 
-__all__ = ["GRACE_SECONDS", "Lifecycle", "run_stdio"]
+__all__ = ["GRACE_SECONDS", "ChunkedInput", "Lifecycle", "run_stdio"]

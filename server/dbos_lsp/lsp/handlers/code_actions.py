@@ -16,7 +16,7 @@ async def code_action(ls: DbosLanguageServer, params: types.CodeActionParams) ->
     doc = ls.open_document(params.text_document.uri)
     if doc is None:
         return []
-    snap = await ls.snapshot(doc)
+    snap = await ls.snapshot(doc, exact=True)
     span = to_span(doc, snap.lines, params.range)
     only = [getattr(k, "value", k) for k in params.context.only] if params.context.only else None
     session = ls.session
@@ -73,7 +73,7 @@ async def lenses(ls: DbosLanguageServer, params: types.CodeLensParams) -> list[t
     doc = ls.open_document(params.text_document.uri)
     if doc is None:
         return []
-    snap = await ls.snapshot(doc)
+    snap = await ls.snapshot(doc, exact=True)
     session = ls.session
     index = session.workspace.workspace_index
 

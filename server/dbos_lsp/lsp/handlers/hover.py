@@ -15,7 +15,7 @@ async def hover(ls: DbosLanguageServer, params: types.HoverParams) -> types.Hove
     doc = ls.open_document(params.text_document.uri)
     if doc is None:
         return None
-    snap = await ls.snapshot(doc)
+    snap = await ls.snapshot(doc, exact=True)
     pos = to_position(doc, snap.lines, params.position)
     session = ls.session
     library = session.library
