@@ -106,12 +106,36 @@ IMPORTS_TEXT = (
 )
 
 
-def test_a_role_change_falls_back() -> None:
+def edited_once(text: str, old: str, new: str):
+    """(analyzer, analysis of the edited text, edited text) after analysing ``text`` first."""
     analyzer = IncrementalAnalyzer()
-    analyzer.analyze(IMPORTS_TEXT)
-    edited = IMPORTS_TEXT.replace("@DBOS.workflow()\nasync def wf():", "@DBOS.step()\nasync def wf():")
-    assert fingerprint(analyzer.analyze(edited)) == fingerprint(analyze(edited))
+    analyzer.analyze(text)
+    edited = text.replace(old, new)
+    result = analyzer.analyze(edited)
+    assert fingerprint(result) == fingerprint(analyze(edited))
+    return analyzer, result, edited
+
+
+def test_a_role_change_falls_back() -> None:
+    analyzer, _, _ = edited_once(IMPORTS_TEXT, "@DBOS.workflow()\nasync def wf():", "@DBOS.step()\nasync def wf():")
     assert analyzer.last_path == "full"
+
+
+INLINE_TEXT = (
+    "from dbos import DBOS\n\n\n@DBOS.workflow()\ndef approve(order_id):\n    return order_id\n\n\n"
+    "async def handler(order_id):\n    return approve(order_id)\n"
+)
+
+
+def test_an_edit_in_a_sync_workflow_reaches_the_async_caller_incrementally() -> None:
+    # A sync workflow called from async code runs inline, so DBOS101 follows it: typing a
+    # raising call into its body must flag the caller without a full analysis.
+    typed = "    DBOS.recv('approval')\n    return order_id\n"
+    analyzer, result, _ = edited_once(INLINE_TEXT, "    return order_id\n", typed)
+    assert analyzer.last_was_incremental
+    assert [(f.code, f.span.start.line) for f in result.findings] == [("DBOS101", 10)]
+    back = analyzer.analyze(INLINE_TEXT)
+    assert analyzer.last_was_incremental and back.findings == []
 
 
 @pytest.mark.parametrize(

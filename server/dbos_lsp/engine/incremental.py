@@ -298,7 +298,7 @@ class IncrementalAnalyzer:
                 local[i] = run_rules(local_rules, statement_view(model, i), source, run, result.rule_errors)
             if k is not None:
                 view = statement_view(model, k)
-                follow = [r for r in local_rules if r.follows_calls] if _may_define_helpers(model, k) else []
+                follow = _rules_following_into(local_rules, _may_define_helpers(model, k))
                 own = [r for r in local_rules if r not in follow]
                 local[k] = run_rules(own, view, source, run, result.rule_errors)
                 if follow:
@@ -368,16 +368,27 @@ def _parse_statements(lines: list[str], start: int, end: int) -> list[ast.stmt] 
         return None
 
 
-def _may_define_helpers(model: ModuleModel, k: int) -> bool:
-    """Whether top-level statement ``k`` defines a function that workflows elsewhere may
-    call as a plain helper: a def without a DBOS role, or a class (its methods)."""
+def _rules_following_into(rules: list[Rule], defines: str | None) -> list[Rule]:
+    """The rules whose walk may enter what an edited statement defines."""
+    if defines is None:
+        return []
+    return [r for r in rules if r.follows_calls and (defines == "helper" or r.follows_sync_dbos)]
+
+
+def _may_define_helpers(model: ModuleModel, k: int) -> str | None:
+    """What top-level statement ``k`` defines that code elsewhere may call and a rule may
+    walk into: "helper" (a def without a DBOS role, or a class: its methods), "sync dbos"
+    (a sync step or workflow: it runs inline, which DBOS101 follows), or None."""
     stmt = model.tree.body[k]
     if isinstance(stmt, ast.ClassDef):
-        return True
+        return "helper"
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
         info = model.top_functions.get(stmt.name)
-        return info is None or info.node is not stmt or info.role is Role.PLAIN
-    return False
+        if info is None or info.node is not stmt or info.role is Role.PLAIN:
+            return "helper"
+        if info.role in (Role.STEP, Role.WORKFLOW) and not info.is_async:
+            return "sync dbos"
+    return None
 
 
 def _one_repaired_statement(parsed: Parsed, starts: list[int], lines: list[str]) -> int | None:

@@ -118,6 +118,7 @@ def _bound_and_awaited_later(model: ModuleModel, site: CallSite) -> bool:
     min_version=sdk.CHECK_ASYNC_SINCE,
     scope="statement",
     follows_calls=True,
+    follows_sync_dbos=True,
 )
 def async_sync_dbos_call(ctx: RuleContext) -> Iterator[Finding]:
     model = ctx.model
@@ -658,7 +659,6 @@ _START_ASYNC = (sdk.DBOS, "start_workflow_async")
 # Decorators known to leave a sync workflow sync: the coroutine check sees the function under
 # ``@DBOS.workflow()``, and ``DBOS.required_roles`` wraps it in a plain ``def``.
 _SYNC_KEEPING_DECORATORS = frozenset({"dbos.DBOS.workflow", "dbos.DBOS.required_roles"})
-_METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
 
 
 def _workflow_argument(call: ast.Call) -> ast.expr | None:
@@ -681,17 +681,8 @@ def _certainly_sync_workflow(model: ModuleModel, expr: ast.expr, fn: FunctionInf
     found = helper_reach.definition_of(model, callee)
     if found is None or found.info.is_lambda or found.info.is_async:
         return None
-    info = found.info
-    if info.parent is None and info.class_node is None and info.name in found.model.module_values:
-        return None  # rebound at module level (``ship = wrap(ship)``): maybe no longer sync
-    node = info.node
-    assert not isinstance(node, ast.Lambda)
-    for dec in node.decorator_list:
-        if isinstance(dec, ast.Name) and dec.id in _METHOD_DECORATORS:
-            continue
-        target = dec.func if isinstance(dec, ast.Call) else dec
-        if found.model.qualname(target, None) not in _SYNC_KEEPING_DECORATORS:
-            return None
+    if not helper_reach.only_decorated_by(found, _SYNC_KEEPING_DECORATORS):
+        return None
     return callee.name
 
 

@@ -12,9 +12,13 @@ helpers deep, each helper once (cycles end), into helpers of this module and of 
 project modules the index finds (a relative import counts like an absolute one).
 
 Calls into steps, workflows and transactions stop the walk: their bodies are durable
-or run once.  Calls into installed libraries are judged only by the catalog, never
-walked.  Summaries live in the model's memo (another module's model is the index's,
-cached per modification time), so a changed module is summarised again.
+or run once.  The exception is DBOS101: a sync step or sync workflow called directly runs
+its body inline, on the caller's thread (the SDK's wrapper is a plain ``def``; a workflow's
+``Outcome`` for a sync function is ``Immediate``), so from async code it is walked like a
+helper when DBOS's own decorators are its only ones.  Calls into installed libraries
+are judged only by the catalog, never walked.  Summaries live in the model's memo
+(another module's model is the index's, cached per modification time), so a changed
+module is summarised again.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ MAX_DEPTH = 4  # helpers followed below the call in the workflow, step or async 
 
 # Decorators that leave a helper's body running as written, on every call.
 _TRANSPARENT_DECORATORS = frozenset({"staticmethod", "classmethod"})
+# DBOS decorators under which a sync function stays sync and, called directly, runs in the
+# caller's thread (dbos 3.4.0: the step wrapper at _core.py:2687, ``Outcome.make`` giving
+# ``Immediate`` for a sync workflow at _outcome.py:112; ``required_roles`` wraps in a ``def``).
+INLINE_DBOS_DECORATORS = frozenset({"dbos.DBOS.step", "dbos.DBOS.workflow", "dbos.DBOS.required_roles"})
+_INLINE_ROLES = frozenset({Role.STEP, Role.WORKFLOW})
 
 CLOCK_RANDOM_ENV = "DBOS201"
 IO = "DBOS202"
@@ -101,7 +110,7 @@ def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
     helpers, or None.  The call itself is not judged: the direct rule does that."""
     if site.fn is None:
         return None
-    first = helper_called(model, site.node, site.fn, site.awaited)
+    first = helper_called(model, site.node, site.fn, site.awaited, code == RAISES_IN_LOOP)
     if first is None or (code in _LOOP_CODES and first.info.is_async):
         return None
     visited = {id(first.info.node)}
@@ -111,6 +120,11 @@ def reach(model: ModuleModel, site: CallSite, code: str) -> Reached | None:
         return None
     effect, where = found
     related: list[Related] = []
+    if first.info.role in _INLINE_ROLES and not isinstance(first.info.node, ast.Lambda):
+        kind = "step" if first.info.role is Role.STEP else "workflow"
+        decorator = first.info.node.decorator_list[-1]  # the innermost: the role's own
+        note = f"sync {kind} `{first.info.name}` runs inline, on the event loop's thread"
+        related.append(_related(first, decorator, note))
     for helper, call in chain:
         callee = _name_of_call(helper.model, call)
         related.append(_related(helper, call.func, f"`{helper.info.name}` calls {callee}"))
@@ -129,7 +143,7 @@ def _search(
     if depth >= MAX_DEPTH:
         return None
     for site in summary.calls:
-        inner = helper_called(helper.model, site.node, helper.info, site.awaited)
+        inner = helper_called(helper.model, site.node, helper.info, site.awaited, code == RAISES_IN_LOOP)
         if inner is None or id(inner.info.node) in visited:
             continue
         visited.add(id(inner.info.node))
@@ -164,15 +178,23 @@ def called_text(source: SourceText, func: ast.expr) -> str:
 # ----- which calls land in a plain helper --------------------------------------------------
 
 
-def helper_called(model: ModuleModel, call: ast.Call, fn: FunctionInfo, awaited: bool) -> Helper | None:
+def helper_called(
+    model: ModuleModel, call: ast.Call, fn: FunctionInfo, awaited: bool, inline_dbos: bool = False
+) -> Helper | None:
     """The plain helper ``call`` runs (defined in this file or another project file), or
     None: not a helper, a DBOS function, or an ``async def`` called without ``await``
-    (which only makes a coroutine)."""
+    (which only makes a coroutine).  ``inline_dbos``: a sync step or sync workflow whose
+    only decorators are DBOS's counts too (its body runs in the caller's thread)."""
     callee = model.callee(call, fn)
-    if callee is None or callee.role is not Role.PLAIN or (callee.is_async and not awaited):
+    if callee is None or (callee.is_async and not awaited):
+        return None
+    if callee.role is Role.PLAIN:
+        helper = definition_of(model, callee)
+        return helper if helper is not None and _plain(helper) else None
+    if not inline_dbos or callee.role not in _INLINE_ROLES or callee.is_async:
         return None
     helper = definition_of(model, callee)
-    if helper is None or not _plain(helper):
+    if helper is None or helper.info.is_async or not only_decorated_by(helper, INLINE_DBOS_DECORATORS):
         return None
     return helper
 
@@ -196,10 +218,26 @@ def definition_of(model: ModuleModel, callee: Callee) -> Helper | None:
 
 
 def _plain(helper: Helper) -> bool:
-    node = helper.info.node
+    return only_decorated_by(helper, frozenset())
+
+
+def only_decorated_by(helper: Helper, qualnames: frozenset[str]) -> bool:
+    """Every decorator of the helper is ``staticmethod``/``classmethod`` or one of
+    ``qualnames`` (``dbos.DBOS.step``); a DBOS function must also not be rebound at module
+    level (``ship = wrap(ship)``: the registered function may no longer be what runs)."""
+    info = helper.info
+    node = info.node
     if isinstance(node, ast.Lambda):
         return False
-    return all(isinstance(d, ast.Name) and d.id in _TRANSPARENT_DECORATORS for d in node.decorator_list)
+    if qualnames and info.parent is None and info.class_node is None and info.name in helper.model.module_values:
+        return False
+    for dec in node.decorator_list:
+        if isinstance(dec, ast.Name) and dec.id in _TRANSPARENT_DECORATORS:
+            continue
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if not qualnames or helper.model.qualname(target, None) not in qualnames:
+            return False
+    return True
 
 
 # ----- summaries ---------------------------------------------------------------------------

@@ -59,6 +59,8 @@ class Rule:
     # A statement-scope rule whose findings also follow calls into plain helpers defined
     # elsewhere in the module: an edit to a helper re-runs it on the whole module.
     follows_calls: bool = False
+    # ... and into sync steps and workflows too (called directly, they run inline).
+    follows_sync_dbos: bool = False
 
     def applies_to(self, version: Version) -> bool:
         if self.min_version is not None and version < self.min_version:
@@ -147,6 +149,7 @@ def rule(
     severity_since: Mapping[Version, Severity] | None = None,
     severity_when: Sequence[SeverityCase] = (),
     follows_calls: bool = False,
+    follows_sync_dbos: bool = False,
 ):
     """Register a check.  ``severity_since={(3, 4): Severity.INFORMATION}``: from DBOS 3.4
     on, findings are information (``severity`` below); ``severity_when``: severities the
@@ -158,6 +161,8 @@ def rule(
         raise ValueError(f"{code}: scope {scope!r} is not one of {', '.join(SCOPES)}")
     if follows_calls and scope != "statement":
         raise ValueError(f"{code}: follows_calls is for statement-scope rules (others see the whole module)")
+    if follows_sync_dbos and not follows_calls:
+        raise ValueError(f"{code}: follows_sync_dbos extends follows_calls")
     if fix not in FIXES:
         raise ValueError(f"{code}: fix {fix!r} is not one of {', '.join(FIXES)}")
     if len({c.key for c in severity_when}) != len(severity_when):
@@ -181,6 +186,7 @@ def rule(
             since,
             tuple(severity_when),
             follows_calls,
+            follows_sync_dbos,
         )
         REGISTRY[code] = r
         BY_NAME[name] = r
