@@ -138,6 +138,36 @@ def test_an_edit_in_a_sync_workflow_reaches_the_async_caller_incrementally() -> 
     assert analyzer.last_was_incremental and back.findings == []
 
 
+BRACKET_TEXT = (
+    '"""Orders.\n\nA docstring whose lines start at the margin.\n"""\n\nfrom dbos import DBOS\n\n\n'
+    "@DBOS.workflow()\nasync def checkout(order_id):\n    total = 1\n    return total\n\n\n"
+    "def helper(x):\n    return [x,\n        x]\n"
+)
+OPEN_STRING = "x = '''open"
+
+
+@pytest.mark.parametrize("typed", ["DBOS.sleep(", "DBOS.sleep(1", "f(a, [b, {c:", OPEN_STRING])
+def test_typing_an_open_bracket_compiles_only_the_statement(typed: str, monkeypatch) -> None:
+    # Code after a statement that leaves only brackets open cannot close them: the file's
+    # repair is that statement's, with no compile of the whole file.  An open string might
+    # be closed further down: there the file is compiled once.
+    from dbos_lsp.engine import incremental
+
+    whole: list[str] = []
+    real = incremental.compile_module
+
+    def recording(text: str, *args, **kwargs):
+        if text.startswith('"""Orders.'):
+            whole.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(incremental, "compile_module", recording)
+    analyzer, result, _ = edited_once(BRACKET_TEXT, "    total = 1\n", f"    total = 1\n    {typed}\n")
+    assert analyzer.last_was_incremental
+    assert result.syntax_error is not None
+    assert bool(whole) == (typed == OPEN_STRING)
+
+
 @pytest.mark.parametrize(
     "old,new,path",
     [

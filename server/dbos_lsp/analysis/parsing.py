@@ -253,6 +253,28 @@ def tokens_balanced(lines: list[str]) -> bool:
     return True
 
 
+def open_brackets_only(lines: list[str]) -> bool:
+    """Whether ``lines`` end inside an open bracket and nothing else: no open string, no
+    backslash continuation.  Code after such a block cannot close that bracket when every
+    later statement parses on its own (each one's brackets balance), so the file cannot
+    parse and its repair is the repair of this block alone (what lets typing ``f(`` stay
+    incremental without compiling the file)."""
+    if not lines or lines[-1].rstrip("\r\n").endswith("\\"):
+        return False
+    depth = 0
+    try:
+        for tok in tokenize.generate_tokens(iter(lines).__next__):
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth -= 1
+    except tokenize.TokenError as exc:  # "EOF in multi-line statement" / "... string"
+        return depth > 0 and "statement" in str(exc.args[0])
+    except SyntaxError:
+        return False
+    return False
+
+
 def _describe(exc: BaseException) -> tuple[int, int, str]:
     if isinstance(exc, SyntaxError):
         return exc.lineno or 1, max((exc.offset or 1) - 1, 0), exc.msg or "invalid syntax"

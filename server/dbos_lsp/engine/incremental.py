@@ -52,6 +52,7 @@ from dbos_lsp.analysis.parsing import (
     SyntaxErrorAt,
     block_around,
     compile_module,
+    open_brackets_only,
     parse_block,
     tokens_balanced,
 )
@@ -416,15 +417,20 @@ def _repair_statement(
     the code before and after it as it is.  When the block closes every bracket and string
     it opens, that error is in it (or on the next statement's first line, for a header
     with no body yet, which leads back to it) and every other statement is left as it is,
-    provided that next statement is one indentation block.  Otherwise (an unclosed ``(`` while typing) the
-    code after it might close it, so one compile of the file says where the error is."""
+    provided that next statement is one indentation block.  When it leaves only brackets
+    open (typing ``f(``), no later statement can close them (each parses alone, so its own
+    brackets balance), and CPython reports the file's error in it: at the unclosed
+    bracket, or at an earlier line of it (pegen replaces a later error by "'(' was never
+    closed").  Otherwise (an open string, a backslash) the code after it might close it,
+    so one compile of the file says where the error is."""
     start = state.starts[k]
     n = _parsed_line_count(lines)
     end = state.starts[k + 1] + delta if k + 1 < len(state.starts) else n
     if _block_at(lines, start, n) != (start, end):
         return None  # a line at column 0 inside it, or it reaches into the next statement
     block = [line + "\n" for line in lines[start:end]]  # as ``normalized_lines`` has them
-    if not (tokens_balanced(block) and _next_aligned(state, lines, k, delta, n)):
+    balanced = tokens_balanced(block) and _next_aligned(state, lines, k, delta, n)
+    if not balanced and not open_brackets_only(block):
         try:
             compile_module(text)
             return None  # the file parses after all: not a repair
