@@ -183,13 +183,25 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_scenario(
-    scenario: str, *, tools, extensions_dir: Path, base: Path, settings: dict, path: str, pythonpath: str | None = None
+    scenario: str,
+    *,
+    tools,
+    extensions_dir: Path,
+    base: Path,
+    settings: dict,
+    path: str,
+    pythonpath: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> dict:
-    """Start code-server on a free loopback port, run one driver scenario, return its JSON result."""
+    """Start code-server on a free loopback port, run one driver scenario, return its JSON
+    result.  ``files``: more files of the project, by relative path."""
     proj, udd = base / "proj", base / "user-data"
     proj.mkdir()
     (proj / "pyproject.toml").write_text(PYPROJECT)
     (proj / "app.py").write_text(APP_PY)
+    for rel, text in (files or {}).items():
+        (proj / rel).parent.mkdir(parents=True, exist_ok=True)
+        (proj / rel).write_text(text)
     (udd / "User").mkdir(parents=True)
     (udd / "User/settings.json").write_text(
         json.dumps(
@@ -424,6 +436,30 @@ def test_vscode_falls_back_to_bundled_server(tools, extensions_dir, tmp_path):
         "fallback: no error notification",
     )
     assert f"{python3} " in result["log"], result["log"]
+
+
+def test_vscode_interpreter_ignores_a_shadowing_package_in_the_workspace(tools, extensions_dir, tmp_path):
+    """dbos.interpreter runs `<python> -m dbos_lsp` with the workspace folder as working
+    directory; a `dbos_lsp/` package planted in the workspace must not be imported (it
+    would run the repository's code instead of the installed server)."""
+    marker = tmp_path / "shadow-ran"
+    plant = f"open({str(marker)!r}, 'w').write('the workspace package ran')\n"
+    result = run_scenario(
+        "interpreter",
+        tools=tools,
+        extensions_dir=extensions_dir,
+        base=tmp_path,
+        settings={"dbos.interpreter": sys.executable},
+        path=search_path(),
+        files={"dbos_lsp/__init__.py": plant, "dbos_lsp/__main__.py": plant},
+    )
+    assert_checks(
+        result,
+        "interpreter: Problems panel shows DBOS101",
+        "interpreter: squiggle under DBOS.sleep(30) in the editor",
+        "interpreter: server started as <python> -m dbos_lsp off the working directory",
+    )
+    assert not marker.exists(), "the dbos_lsp package planted in the workspace was imported"
 
 
 def test_vscode_wrong_server_path_shows_error(tools, extensions_dir, tmp_path):

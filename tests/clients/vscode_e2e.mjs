@@ -3,7 +3,7 @@
 // Problems panel, hover, Ctrl+. quick fix, "DBOS: Restart Server", error notifications.
 //
 // Usage: node vscode_e2e.mjs CONFIG.json
-//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "fallback" | "badpath", logsDir,
+//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "fallback" | "interpreter" | "badpath", logsDir,
 //              settingsFile, shotsDir, playwrightDir, chromium, timeoutMs }
 // Prints one JSON line {"scenario", "checks": [{name, pass, detail}], "log": "..."} as the
 // last line of stdout; tests/clients/test_vscode.py asserts on it. Exit code 0 iff all passed.
@@ -246,14 +246,19 @@ async function bundled(page) {
     check('useBundled: server launched from bundled/tool/lsp_server.py', /bundled[\\/]tool[\\/]lsp_server\.py/.test(line) && /useBundled/.test(line), line);
 }
 
-async function fallback(page) {
-    // no dbos-lsp installed anywhere and no dbos.* settings: the .vsix's own server must start
+/** Opens the file; checks that the DBOS101 row and its squiggle appear (checks named `label: ...`). */
+async function diagnosticShown(page, label) {
     await openFile(page);
-    const ok = await waitForDiagnostic(page, 60000, 'fallback');
+    const ok = await waitForDiagnostic(page, 60000, label);
     if (ok) {
         const n = await waitUntil(() => squiggles(page), 10000);
-        check('fallback: squiggle under DBOS.sleep(30) in the editor', n > 0, n);
+        check(`${label}: squiggle under DBOS.sleep(30) in the editor`, n > 0, n);
     }
+}
+
+async function fallback(page) {
+    // no dbos-lsp installed anywhere and no dbos.* settings: the .vsix's own server must start
+    await diagnosticShown(page, 'fallback');
     await shot(page, 'vscode-bundled-fallback.png');
     const log = readChannelLog();
     const info = log.split('\n').filter((l) => /using the server bundled in the extension/.test(l));
@@ -262,6 +267,14 @@ async function fallback(page) {
     check('fallback: server launched from bundled/tool/lsp_server.py', /bundled[\\/]tool[\\/]lsp_server\.py/.test(line) && /bundled fallback/.test(line), line);
     const toasts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map(norm);
     check('fallback: no error notification', !toasts.some((t) => /could not be started/.test(t)), toasts);
+}
+
+async function interpreter(page) {
+    // dbos.interpreter set, and the workspace holds a dbos_lsp/ package of its own: the
+    // installed server must run, not the workspace's package (test_vscode.py checks its marker)
+    await diagnosticShown(page, 'interpreter');
+    const line = readChannelLog().split('\n').find((l) => /Starting DBOS language server/.test(l)) ?? '';
+    check('interpreter: server started as <python> -m dbos_lsp off the working directory', /-m dbos_lsp \(working directory off sys\.path\)/.test(line) && /dbos\.interpreter/.test(line), line);
 }
 
 async function badpath(page) {
@@ -289,7 +302,7 @@ async function badpath(page) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         page.setDefaultTimeout(15000);
         page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
-        const scenarios = { full, bundled, fallback, badpath };
+        const scenarios = { full, bundled, fallback, interpreter, badpath };
         if (!scenarios[cfg.scenario]) throw new Error(`unknown scenario ${cfg.scenario}`);
         await scenarios[cfg.scenario](page);
     } catch (e) {

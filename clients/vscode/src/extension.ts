@@ -37,9 +37,23 @@ interface ServerCommand {
     env: NodeJS.ProcessEnv;
     /** human-readable: which rule of the search order picked this command */
     source: string;
+    /** how the log shows the arguments, when not as they are */
+    shown?: string[];
 }
 
 class NoServerError extends Error {}
+
+// `<python> -m dbos_lsp`, except that the working directory (the workspace folder) is not on
+// sys.path: with a plain `-m`, a `dbos_lsp/` folder in the workspace would be imported, and
+// run, instead of the installed server. Python 3.11's `-P` does this too; 3.10 lacks it.
+const DROP_CWD = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]";
+const RUN_SERVER = `${DROP_CWD}; import runpy; runpy.run_module('dbos_lsp', run_name='__main__', alter_sys=True)`;
+// Whether dbos_lsp is installed, without importing (running) it.
+const HAS_SERVER = `${DROP_CWD}; import importlib.util; sys.exit(0 if importlib.util.find_spec('dbos_lsp') else 1)`;
+
+function runModule(python: string[]): { args: string[]; shown: string[] } {
+    return { args: [...python.slice(1), '-c', RUN_SERVER], shown: [...python.slice(1), '-m', 'dbos_lsp', '(working directory off sys.path)'] };
+}
 
 let log: vscode.LogOutputChannel;
 let client: LanguageClient | undefined;
@@ -132,9 +146,9 @@ function commandExists(command: string): boolean {
     return findOnPath(command) !== undefined;
 }
 
-function canImport(python: string[], module: string): boolean {
+function hasServerModule(python: string[]): boolean {
     try {
-        const r = cp.spawnSync(python[0], [...python.slice(1), '-c', `import ${module}`], { timeout: 15000, stdio: 'ignore' });
+        const r = cp.spawnSync(python[0], [...python.slice(1), '-c', HAS_SERVER], { timeout: 15000, stdio: 'ignore', cwd: os.tmpdir() });
         return r.status === 0;
     } catch {
         return false;
@@ -203,12 +217,12 @@ async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerComman
         if (!commandExists(interpreter[0])) {
             throw new NoServerError(`dbos.interpreter is "${interpreter.join(' ')}", but ${interpreter[0]} does not exist or is not executable.`);
         }
-        return { command: interpreter[0], args: [...interpreter.slice(1), '-m', 'dbos_lsp'], env, source: 'dbos.interpreter' };
+        return { command: interpreter[0], ...runModule(interpreter), env, source: 'dbos.interpreter' };
     }
     const py = await pythonExtensionInterpreter(folder?.uri);
     if (py) {
-        if (canImport(py, 'dbos_lsp')) {
-            return { command: py[0], args: [...py.slice(1), '-m', 'dbos_lsp'], env, source: 'Python extension interpreter' };
+        if (hasServerModule(py)) {
+            return { command: py[0], ...runModule(py), env, source: 'Python extension interpreter' };
         }
         log.info(`The Python extension's interpreter (${py.join(' ')}) has no dbos_lsp module; looking for dbos-lsp on PATH`);
     }
@@ -282,7 +296,7 @@ async function startClient(ctx: vscode.ExtensionContext): Promise<void> {
     currentSource = server.source;
     const folder = workspaceFolder();
     const cwd = folder?.uri.fsPath ?? os.homedir();
-    const cmdline = [server.command, ...server.args].join(' ');
+    const cmdline = [server.command, ...(server.shown ?? server.args)].join(' ');
     log.info(`Starting DBOS language server (start #${n}): ${cmdline}  [${server.source}; cwd=${cwd}]`);
 
     const serverOptions: ServerOptions = { command: server.command, args: server.args, options: { cwd, env: server.env } };
