@@ -46,3 +46,45 @@ def test_invalid_settings_warn_once_until_they_change():
     assert len(ls.shown) == 1 and ls.shown[0].type == types.MessageType.Warning
     ls.report_settings_errors(ls.session.apply_settings({"settings": 5}))
     assert len(ls.shown) == 2
+
+
+def test_notifications_leave_no_futures_behind():
+    # pygls files each generator or threaded notification handler's future under a fresh id
+    # and never removes it: a server that lives for a day of typing would keep every one.
+    import asyncio
+
+    from dbos_lsp.lsp.server import create_server
+
+    ls = create_server()
+    protocol = ls.protocol
+    protocol.set_writer(_NullWriter())
+    uri = "untitled:leak.py"
+
+    def notify(method: str, params: dict, **msg_id: int) -> None:
+        message = protocol.structure_message({"jsonrpc": "2.0", "method": method, "params": params, **msg_id})
+        protocol.handle_message(message)
+
+    async def session() -> None:
+        notify("initialize", {"capabilities": {}, "processId": None, "rootUri": None}, id=1)
+        doc = {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}
+        notify("textDocument/didOpen", {"textDocument": doc})
+        for version in range(2, 50):
+            change = {"text": f"x = {version}\n"}
+            notify(
+                "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+            )
+        notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        for _ in range(20):  # let handlers that run on the loop finish
+            await asyncio.sleep(0)
+
+    asyncio.run(session())
+    assert ls.workspace.text_documents == {}  # the notifications were handled
+    assert protocol._request_futures == {}
+
+
+class _NullWriter:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

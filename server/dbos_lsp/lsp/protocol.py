@@ -9,6 +9,9 @@
   error dialog and never answers).
 * A client response that does not fit the expected result (``workspace/configuration``
   answered with ``null``) fails that one request quietly instead of leaving it pending.
+* A notification's future leaves ``_request_futures`` when it is done: pygls files the
+  future of a generator or threaded notification handler (``didOpen``, ``didChange``, ...)
+  under a fresh id and never removes it, about 2 MiB per 1,000 edits.
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ class DbosProtocol(LanguageServerProtocol):
             if future is not None and not future.done():
                 future.set_exception(JsonRpcInvalidParams(f"unexpected response: {_first_line(cause)}"))
         return _HANDLED
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None):
+        if callback == self._check_handler_result:  # how pygls runs a notification's handler
+
+            def forget(future: Any, check: Any = callback) -> None:
+                self._request_futures.pop(msg_id, None)
+                check(future)
+
+            callback = forget
+        return super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
     def handle_message(self, message: Any) -> None:
         if message is _HANDLED:
