@@ -297,3 +297,59 @@ def test_locate_module(shop: Path) -> None:
     assert index.locate_module(api, "shop.steps", 0)[0] == str(shop / "shop" / "steps.py")
     assert index.locate_module(api, "", 2)[0] == str(shop / "shop" / "__init__.py")
     assert index.locate_module(api, "missing", 1)[0] is None
+
+
+def test_imports_inside_a_function_body(shop: Path) -> None:
+    # A name a body imports (once, and binds no other way) means what the import says:
+    # ``from ..steps import charge`` there resolves like the module-level import.
+    text = """\
+        from dbos import DBOS
+
+
+        async def handler() -> None:
+            from ..steps import charge
+
+            charge("o-1")
+
+
+        @DBOS.workflow()
+        def checkout(order_id: str) -> float:
+            import random
+            from datetime import datetime as dt
+
+            return random.random() + dt.now().timestamp()
+
+
+        @DBOS.workflow()
+        async def pay(order_id: str) -> None:
+            import time as clock
+
+            clock.sleep(1)
+
+
+        def outer() -> None:
+            import time
+
+            @DBOS.workflow()
+            def inner() -> float:
+                return time.time()
+
+
+        @DBOS.workflow()
+        def rebound(order_id: str) -> float:
+            import random
+
+            random = order_id.count
+            return random("x")
+
+
+        @DBOS.workflow()
+        def not_a_workflow_start(order_id: str) -> None:
+            from ..steps import reserve as charge
+
+            charge("book")
+        """
+    index = JediProjectIndex(str(shop))
+    got = findings(shop, "shop/orders/api.py", text, index)
+    assert got == [(7, "DBOS104"), (15, "DBOS201"), (15, "DBOS201"), (22, "DBOS203"), (30, "DBOS201")]
+    assert index.jedi_calls == 0

@@ -53,6 +53,18 @@ class FunctionInfo:
     declared_role: Role | None = None
     # DBOS type its return annotation names (``-> Queue``): of the awaited value when async.
     returns: str | None = None
+    # ``import time`` / ``from .steps import charge`` in its own body, and how many times
+    # each name is bound by an import (a name bound only once, by one, is that import).
+    imports: ImportTable | None = None
+    import_binds: dict[str, int] = field(default_factory=dict)
+
+    def local_import(self, name: str) -> tuple[str | None, PendingImport | None] | None:
+        """(qualified name, pending project import) of ``name`` when this body binds it
+        exactly once, by an import statement; else None."""
+        if self.imports is None or self.import_binds.get(name) != 1 or self.bound.get(name) != 1:
+            return None
+        known, pending = self.imports.known.get(name), self.imports.pending.get(name)
+        return (known, pending) if known is not None or pending is not None else None
 
     @property
     def is_lambda(self) -> bool:
@@ -453,9 +465,13 @@ class ModuleModel:
                 continue
             elif kind in (ast.Import, ast.ImportFrom) and fn is not None:
                 assert isinstance(node, (ast.Import, ast.ImportFrom))
+                if fn.imports is None:
+                    fn.imports = ImportTable()
+                fn.imports.add(node)
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
                     fn.bound[local] = fn.bound.get(local, 0) + 1
+                    fn.import_binds[local] = fn.import_binds.get(local, 0) + 1
                 continue
             elif kind is ast.Constant:
                 continue
@@ -568,7 +584,10 @@ class ModuleModel:
             return None
         head = parts[0]
         if fn is not None and is_local(head, fn):
-            return None
+            imported = _local_import(head, fn)
+            if imported is None or imported[0] is None:
+                return None  # a local, or a project name imported in the body
+            return ".".join([imported[0], *parts[1:]])
         base = self.imports.known.get(head)
         if base is None:
             pending = self.imports.pending.get(head)
@@ -909,7 +928,13 @@ class ModuleModel:
                 if name in f.nested:
                     return f.nested[name].as_callee()
                 if name in f.bound:
-                    return None
+                    # ``from .steps import charge`` in the body: the index finds it
+                    imported = f.local_import(name)
+                    if imported is None or imported[1] is None or self.index is None:
+                        return None
+                    self.used_index = True
+                    resolution = self.index.resolve_import(self.path, imported[1])
+                    return _with_source(resolution) if resolution and resolution.function else None
                 f = f.parent
             if name in self.top_functions:
                 return self.top_functions[name].as_callee()
@@ -1134,6 +1159,16 @@ _CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
 def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
     # Reversed so that the stack pops children in source order.
     return tuple(reversed([f for f in kind._fields if f not in _SKIPPED_FIELDS]))
+
+
+def _local_import(name: str, fn: FunctionInfo) -> tuple[str | None, PendingImport | None] | None:
+    """What ``name`` is in ``fn`` when the nearest function binding it does so by one import."""
+    f: FunctionInfo | None = fn
+    while f is not None:
+        if name in f.bound:
+            return f.local_import(name)
+        f = f.parent
+    return None
 
 
 def is_local(name: str, fn: FunctionInfo | None) -> bool:
