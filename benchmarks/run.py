@@ -820,6 +820,69 @@ async def hover_and_actions(session: Session, doc: Doc, reps: int) -> dict[str, 
     }
 
 
+async def edit_storm(session: Session, doc: Doc, edits: int) -> dict[str, Any]:
+    """``edits`` body edits sent as fast as the client can write them, each followed by a
+    diagnostic pull, a hover, a code action and ``workspace/symbol``, none awaited before
+    the next edit (a user typing fast while the editor asks for everything).  Reports how
+    long the server took to answer them all, per-kind medians (send to answer), how many
+    were answered with ContentModified (stale hover or action: the client drops them), and
+    whether the last pull equals a pull after the storm."""
+    base = await session.diagnostics(doc)
+    pending: list[tuple[str, float, asyncio.Future]] = []
+    client = session.client
+    ident = t.TextDocumentIdentifier(doc.uri)
+
+    answered: dict[int, float] = {}
+
+    def ask(kind: str, coro) -> None:
+        fut = asyncio.ensure_future(coro)
+        fut.add_done_callback(lambda f: answered.setdefault(id(f), time.perf_counter()))
+        pending.append((kind, time.perf_counter(), fut))
+
+    t0 = time.perf_counter()
+    for k in range(edits):
+        line = doc.marker_line(k, edits)
+        session.change(doc, doc.edit(line))
+        ask("pull", client.text_document_diagnostic_async(t.DocumentDiagnosticParams(text_document=ident)))
+        pos = t.Position(line, 8)
+        ask("hover", client.text_document_hover_async(t.HoverParams(ident, pos)))
+        rng = t.Range(pos, pos)
+        ask(
+            "codeAction",
+            client.text_document_code_action_async(t.CodeActionParams(ident, rng, t.CodeActionContext([]))),
+        )
+        ask("workspace/symbol", client.workspace_symbol_async(t.WorkspaceSymbolParams(query="wf")))
+    latencies: dict[str, list[float]] = {}
+    modified = errors = 0
+    last_pull = None
+    for kind, sent, fut in pending:
+        try:
+            value = await asyncio.wait_for(fut, TIMEOUT * 4)
+            if kind == "pull":
+                last_pull = value
+        except Exception as exc:
+            if "ContentModified" in type(exc).__name__ or "-32801" in str(exc) or "changed while" in str(exc):
+                modified += 1
+            else:
+                errors += 1
+            continue
+        latencies.setdefault(kind, []).append(answered[id(fut)] - sent)
+    drained = max(answered.values()) - t0
+    after = await session.diagnostics(doc)
+    last_items = list(getattr(last_pull, "items", None) or [])
+    same = [(d.range, d.code) for d in last_items] == [(d.range, d.code) for d in after]
+    return {
+        "edits": edits,
+        "requests": len(pending),
+        "drained_seconds": round(drained, 2),
+        "median_ms": {k: ms(median(v)) for k, v in latencies.items()},
+        "content_modified": modified,
+        "errors": errors,
+        "last_pull_is_current": same,
+        "findings_before": len(base),
+    }
+
+
 async def cold_start(
     name: str,
     cmd: list[str],
@@ -1136,6 +1199,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         v = results["cold_start"][mode]
         v["ratio_to_bare_import"] = round(v["first_diagnostics_median_ms"] / bare["median_ms"], 2)
 
+    log(f"edit storm ({args.storm_edits} edits, 4 requests each, on the {mid}-line module) ...")
+    path, gen = modules[mid]
+    session = Session("dbos-lsp", dbos_cmd(), work, pull=True, env=env)
+    await session.start()
+    try:
+        doc = Doc(path, gen.text, gen.markers)
+        session.open(doc)
+        results["storm"] = {"module_lines": gen.lines, **await edit_storm(session, doc, args.storm_edits)}
+    finally:
+        await session.stop()
+
     log(f"memory with {args.open_files} open files ...")
     results["memory"] = {
         "dbos-lsp": await memory_with_open_files(
@@ -1409,6 +1483,15 @@ def report(results: dict[str, Any]) -> str:
                 out.append(
                     f"  {name:<24} {v['first_diagnostics_median_ms']:>8} (initialize {v['initialize_median_ms']})"
                 )
+    storm = results.get("storm")
+    if storm:
+        out.append("")
+        out.append(
+            f"Edit storm ({storm['module_lines']} lines): {storm['edits']} edits, {storm['requests']} requests "
+            f"answered after {storm['drained_seconds']} s; medians {storm['median_ms']}; "
+            f"ContentModified {storm['content_modified']}, errors {storm['errors']}, "
+            f"last pull current: {storm['last_pull_is_current']}"
+        )
     if results.get("peers"):
         out.append("")
         out.append("Peers: same modules, same edits, ms (dbos/peer = dbos-lsp pull median / peer median)")
@@ -1534,15 +1617,34 @@ def markdown(results: dict[str, Any]) -> str:
                 )
     mem = results.get("memory") or {}
     if mem:
-        out += ["", "| resident memory | files open | before | after |", "|---|---:|---:|---:|"]
+        out += [
+            "",
+            "| resident memory | files open | before | after | opening them all |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for k, v in mem.items():
             if "rss_after_mib" in v:
                 out.append(
                     f"| {k} | {v['files']} × {v['lines_each']:,} lines | {v['rss_before_mib']} MiB "
-                    f"| {v['rss_after_mib']} MiB |"
+                    f"| {v['rss_after_mib']} MiB | {v.get('open_all_seconds', '?')} s |"
                 )
             else:
-                out.append(f"| {k} | - | - | {v.get('error', '?')} |")
+                out.append(f"| {k} | - | - | {v.get('error', '?')} | |")
+    storm = results.get("storm")
+    if storm:
+        med = storm["median_ms"]
+        out += [
+            "",
+            f"| edit storm, {storm['module_lines']:,} lines | value |",
+            "|---|---:|",
+            f"| edits, each with a pull, hover, code action, workspace/symbol, nothing awaited "
+            f"| {storm['edits']} ({storm['requests']} requests) |",
+            f"| all answered after | {storm['drained_seconds']} s |",
+            *(f"| median {k}, sent to answered | {v} ms |" for k, v in med.items()),
+            f"| ContentModified (stale hover/action, dropped by the client) | {storm['content_modified']} |",
+            f"| other errors | {storm['errors']} |",
+            f"| last pull equals a pull after the storm | {storm['last_pull_is_current']} |",
+        ]
     c = results.get("check")
     if c:
         out += [
@@ -1571,6 +1673,9 @@ def main() -> int:
     ap.add_argument("--tree-modules", type=int, default=1000)
     ap.add_argument("--open-files", type=int, default=100, help="files open at once for the memory figure")
     ap.add_argument("--open-lines", type=int, default=2600, help="lines of each of those files")
+    ap.add_argument(
+        "--storm-edits", type=int, default=200, help="edits of the edit storm, each with 4 requests, nothing awaited"
+    )
     ap.add_argument("--no-peers", action="store_true", help="skip ruff and jedi-language-server")
     ap.add_argument("--quick", action="store_true", help="sizes 250,2600, 8 edits, 40-module tree")
     ap.add_argument(
@@ -1611,6 +1716,7 @@ def main() -> int:
             40,
         )
         args.open_files = min(args.open_files, 10)
+        args.storm_edits = min(args.storm_edits, 40)
     t0 = time.perf_counter()
     results = asyncio.run(run_compare(args) if args.compare else run(args))
     results["total_seconds"] = round(time.perf_counter() - t0, 1)

@@ -214,3 +214,34 @@ def test_parsing_from_many_threads_never_fails():
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: parse_tolerant(text), range(64)))
     assert all(r.tree is not None and r.error is None for r in results)
+
+
+async def test_background_work_waits_while_a_document_is_analysed(monkeypatch: pytest.MonkeyPatch):
+    # The workspace scan calls wait_for_analyses before each file: it must not go on while
+    # an open document's analysis runs (the file in front of the user comes first).
+    import asyncio
+    import threading
+
+    session = new_session()
+    release, started = threading.Event(), threading.Event()
+    real = session.analyze
+
+    def slow(text, path, uri=None):
+        started.set()
+        release.wait(30)
+        return real(text, path, uri)
+
+    monkeypatch.setattr(session, "analyze", slow)
+    order: list[str] = []
+    pending = asyncio.ensure_future(snapshot(session, "file:///a.py", 1, SLEEPY))
+    await asyncio.to_thread(started.wait, 30)
+    waiter = threading.Thread(target=lambda: (session.wait_for_analyses(most=30), order.append("scan goes on")))
+    waiter.start()
+    await asyncio.to_thread(waiter.join, 0.3)
+    assert waiter.is_alive(), "the background work did not wait for the analysis"
+    order.append("analysis released")
+    release.set()
+    snap = await pending
+    await asyncio.to_thread(waiter.join, 30)
+    assert order == ["analysis released", "scan goes on"]
+    assert [f.code for f in snap.analysis.findings] == ["DBOS101"]

@@ -34,6 +34,8 @@ KEEP_PARSED = 8  # documents whose parsed module and incremental state stay in m
 MAX_REMEMBERED = 2000  # bound on remembered (rule, uri, version) and problem keys
 
 Stamp = tuple[int, int]  # (settings generation, document epoch)
+YIELD_SECONDS = 1.0  # the longest the workspace scan waits for document analyses per file
+IDLE_AFTER = 0.2  # seconds without a document analysis before the scan goes on
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ class Session:
         self._nonce = os.urandom(6).hex()  # result ids of an earlier server process never match
         self._analyses: dict[str, tuple[tuple[int, Stamp, str], asyncio.Future]] = {}  # newest asked
         self._running: dict[str, asyncio.Future] = {}  # the analysis thread of each document
+        # Set while no document analysis runs or waits: the workspace scan yields to them.
+        self._idle = threading.Event()
+        self._idle.set()
         self._waiting: dict[str, _Job] = {}  # the next analysis of each document
         self._started = 0
         self._result_ids: dict[str, tuple[tuple[int, Stamp], str, str]] = {}
@@ -294,9 +299,15 @@ class Session:
         text = job.key[2]
         thread = asyncio.ensure_future(asyncio.to_thread(self._analyze_and_split, text, job.path, uri))
         self._running[uri] = thread
+        self._idle.clear()
 
         def finished(t: asyncio.Future) -> None:
             self._running.pop(uri, None)
+            if not self._running:
+                # Idle a moment later: the next file of a burst of opens, or the next
+                # keystroke, usually follows at once.
+                loop = asyncio.get_running_loop()
+                loop.call_later(IDLE_AFTER, lambda: None if self._running else self._idle.set())
             if not job.future.done():
                 if t.cancelled():
                     job.future.cancel()
@@ -309,6 +320,12 @@ class Session:
             self._start_next(uri)
 
         thread.add_done_callback(finished)
+
+    def wait_for_analyses(self, most: float = YIELD_SECONDS) -> None:
+        """Any thread: wait (at most ``most`` seconds) until no document analysis runs, so
+        background work such as the workspace scan lets the documents a user opens or
+        edits be analysed first, yet never stalls for good."""
+        self._idle.wait(most)
 
     def analyses_started(self) -> int:
         """Analyses started so far (tests: an edit storm does not analyse every version)."""

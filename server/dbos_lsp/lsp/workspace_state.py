@@ -137,8 +137,10 @@ class WorkspaceState:
                 changed = self.reindex(path, excluded(path)) or changed
         return changed
 
-    def scan(self, excluded, progress, cancelled, skip) -> int:
-        return self.workspace_index.scan(excluded=excluded, progress=progress, cancelled=cancelled, skip=skip)
+    def scan(self, excluded, progress, cancelled, skip, pause=None) -> int:
+        return self.workspace_index.scan(
+            excluded=excluded, progress=progress, cancelled=cancelled, skip=skip, pause=pause
+        )
 
 
 __all__ = ["IndexWorker", "WorkspaceState"]

@@ -419,10 +419,12 @@ class WorkspaceIndex:
         progress: Callable[[int, int, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         skip: Callable[[str], bool] = lambda path: False,
+        pause: Callable[[], None] | None = None,
     ) -> int:
         """Index every Python file under the roots; returns the number of files indexed.
         ``progress(done, total, path)`` is called after each file; ``skip(path)`` leaves
-        a file alone (the server's open documents, indexed from their buffers)."""
+        a file alone (the server's open documents, indexed from their buffers); ``pause()``
+        is called before each file (the server waits there for its open documents)."""
         files = list(walk_python_files(self.roots, excluded, self.max_file_bytes))
         total = len(files)
         live = {os.path.abspath(f) for f in files}
@@ -436,6 +438,8 @@ class WorkspaceIndex:
             if cancelled is not None and cancelled():
                 break
             if not skip(path):
+                if pause is not None:
+                    pause()
                 self.update_file(path, if_changed=True)
             done += 1
             if progress is not None:

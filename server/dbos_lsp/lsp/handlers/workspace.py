@@ -91,6 +91,7 @@ async def index_workspace(ls: DbosLanguageServer) -> None:
                 progress=progress.report,
                 cancelled=lambda: ls.shutting_down,
                 skip=lambda p: os.path.abspath(p) in opened and state.workspace_index.facts(p) is not None,
+                pause=session.wait_for_analyses,  # the documents in front of the user first
             ),
             track=False,
         )
