@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -326,3 +327,32 @@ def test_an_edit_elsewhere_while_a_function_is_broken_is_exact() -> None:
     other = text.replace("    time.time()", "    time.time_ns()")
     assert fingerprint(analyzer.analyze(other)) == fingerprint(analyze(other))
     assert not analyzer.last_was_incremental  # two statements would be involved: the full path
+
+
+def test_a_new_world_walks_again_what_the_index_answered(tmp_path) -> None:
+    # An analysis that used the project index keeps unedited statements only while the
+    # caller's ``world`` (the server's document epoch) stays the same: after a helper
+    # module changed on disk, a new world re-reads it even for an edit elsewhere.
+    from dbos_lsp.project.index import JediProjectIndex
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    helpers = tmp_path / "helpers.py"
+    helpers.write_text("def stamp() -> int:\n    return 1\n")
+    app = tmp_path / "app.py"
+    text = (
+        "from dbos import DBOS\n\nfrom helpers import stamp\n\n\n@DBOS.workflow()\ndef wf() -> int:\n"
+        "    return stamp()\n\n\n@DBOS.workflow()\nasync def other() -> int:\n    return 1\n"
+    )
+    app.write_text(text)
+    index = JediProjectIndex(str(tmp_path))
+    analyzer = IncrementalAnalyzer()
+    assert analyzer.analyze(text, index=index, path=str(app), world=0).findings == []
+    edited = text.replace("return 1\n", "return 2\n")
+    assert analyzer.analyze(edited, index=index, path=str(app), world=0).findings == []
+    assert analyzer.last_path == "statement" and analyzer._state.model.used_index  # kept, index-using
+    helpers.write_text("import time\n\n\ndef stamp() -> int:\n    return int(time.time())\n")
+    os.utime(helpers, (1, 1))  # a new mtime, whatever the clock's resolution
+    again = edited.replace("return 2\n", "return 3\n")
+    result = analyzer.analyze(again, index=index, path=str(app), world=1)
+    assert [f.code for f in result.findings] == ["DBOS201"]
+    assert fingerprint(result) == fingerprint(analyze(again, index=index, path=str(app)))

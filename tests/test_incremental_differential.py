@@ -23,6 +23,7 @@ import pytest
 from dbos_lsp.analysis.findings import Analysis
 from dbos_lsp.engine.incremental import IncrementalAnalyzer
 from dbos_lsp.engine.pipeline import analyze
+from dbos_lsp.project.index import JediProjectIndex
 from dbos_lsp.rules import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -376,3 +377,46 @@ def test_incremental_equals_full_while_typing(source: Path) -> None:
                 )
                 break
     assert not mismatches, f"{rel}: the incremental analysis differs from the full one\n" + "\n".join(mismatches)
+
+
+# ----- files that import from other project modules (the project index answers) ------------
+
+MULTI = ROOT / "tests" / "corpus_multi_module"
+MULTI_SOURCES = sorted(p for p in MULTI.rglob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("source", MULTI_SOURCES, ids=lambda p: str(p.relative_to(MULTI)))
+def test_incremental_equals_full_with_the_project_index(source: Path) -> None:
+    # While nothing outside the text changes (the server's document epoch, ``world``), an
+    # analysis that used the index keeps the statements an edit did not touch; it must
+    # still equal a full analysis with the same index.
+    rel = str(source.relative_to(ROOT))
+    rnd = random.Random(zlib.crc32(rel.encode()))
+    index = JediProjectIndex(str(MULTI))
+    text = source.read_text(encoding="utf-8")
+    tree = _parses(text)
+    assert tree is not None
+    analyzer = IncrementalAnalyzer()
+    path = str(source)
+    mismatches: list[str] = []
+    kept_with_index = 0
+    analyzer.analyze(text, index=index, path=path, world=0)
+    for n in range(EDITS_PER_FILE):
+        edit = rnd.choice(EDITS)
+        texts = edit(text, tree, rnd)
+        for k, current in enumerate(texts or []):
+            used = analyzer._state is not None and analyzer._state.model.used_index
+            got = analyzer.analyze(current, index=index, path=path, world=0)
+            want = analyze(current, index=index, path=path)
+            if fingerprint(got) != fingerprint(want):
+                mismatches.append(f"edit {n} {edit.__name__} step {k}: {', '.join(differing_codes(got, want))}")
+            kept_with_index += used and analyzer.last_path == "statement"
+        last = (texts or [text])[-1]
+        new_tree = _parses(last)
+        if new_tree is not None:
+            text, tree = last, new_tree
+        elif texts:
+            analyzer.analyze(text, index=index, path=path, world=0)
+    assert not mismatches, f"{rel}: the incremental analysis differs from the full one after\n" + "\n".join(mismatches)
+    if source.name == "workflows.py":
+        assert kept_with_index > 0  # the index-using path was exercised, not only full walks

@@ -30,6 +30,11 @@ and the broken one is one indentation block that closes every bracket and string
 opens; when it leaves one open, one compile of the file checks that the file's first
 error is in it.  Otherwise the full path runs.
 
+A module whose analysis used the project index (a name imported from another project
+module, a helper there) keeps its unedited statements only while the caller's ``world``
+stays the same: the server passes the document's epoch, which changes when a file the
+analysis read changes.  Without one (None) every statement is walked again.
+
 Anything unusual falls back to the full analysis, and the result must always
 equal :func:`engine.analyze` on the same text: ``tests/test_incremental.py``
 and ``tests/test_incremental_differential.py`` check that on random edits and on
@@ -84,6 +89,9 @@ class _State:
     analysis: Analysis
     broken: int | None = None  # the statement that did not parse and was repaired
     error: SyntaxErrorAt | None = None  # its syntax error
+    # What the caller says of everything outside the text (the server: the document's
+    # epoch, bumped when a file its analysis read changes); None: unknown.
+    world: Any = None
 
 
 class IncrementalAnalyzer:
@@ -93,6 +101,7 @@ class IncrementalAnalyzer:
     def __init__(self) -> None:
         self._state: _State | None = None
         self._shifter = _LineShifter()
+        self._same_world = False
         self.last_was_incremental = False
         # How the last analysis ran: "full", "statement" (one statement parsed again),
         # "imports" (import lines parsed again, the rest kept) or "imports+walk" (import
@@ -105,16 +114,29 @@ class IncrementalAnalyzer:
         settings: Settings | None = None,
         index: ProjectIndex | None = None,
         path: str | None = None,
+        world: Any = None,
     ) -> Analysis:
+        """``world``: a value that changes whenever the project index's answers for this
+        document may have (another file it read changed).  While it stays the same, an
+        analysis that used the index can still reuse the statements an edit did not touch;
+        without it (None) such an analysis walks every statement again."""
         settings = settings or Settings()
         lines = split_lines(text)
         self.last_path = "statement"
+        state = self._state
+        self._same_world = state is not None and world is not None and world == state.world
         result = self._try_incremental(text, lines, settings, index, path)
         self.last_was_incremental = result is not None
         if result is None:
             self.last_path = "full"
             result = self._full(text, lines, settings, index, path)
+        if self._state is not None:
+            self._state.world = world
         return result
+
+    def _index_may_differ(self, state: _State) -> bool:
+        """The last model used answers from other files, which may have changed since."""
+        return state.model.used_index and not self._same_world
 
     # ----- the full path, which also prepares the next incremental one ---------------------
 
@@ -210,7 +232,7 @@ class IncrementalAnalyzer:
         body = list(state.model.tree.body)
         body[k] = new_stmt
         tree = ast.Module(body=body, type_ignores=[])
-        if state.model.used_index:
+        if self._index_may_differ(state):
             # Answers from the project index (jedi) went into roles and types: other files
             # may have changed them, so walk every statement again (the parse is still saved).
             model = ModuleModel(tree, lines, path, index)
@@ -218,6 +240,7 @@ class IncrementalAnalyzer:
             model = ModuleModel(tree, lines, path, index, reuse=(state.model, k))
             if not model.reused or model.run_step_targets != state.model.run_step_targets:
                 return None
+            model.used_index = model.used_index or state.model.used_index  # the kept walks used it
         state.broken, state.error = (k, error) if error is not None else (None, None)
         return self._rerun(text, lines, state, model, k)
 
@@ -253,10 +276,12 @@ class IncrementalAnalyzer:
         mentions = _mentions(changed, lines, new_starts, (start, new_end))
         ids = {name: frozenset(id(tree.body[i]) for i in found) for name, found in mentions.items()}
         # Answers from other files (the project index) may have changed: walk it all again.
-        carry = None if state.model.used_index else (state.model, ids)
+        carry = None if self._index_may_differ(state) else (state.model, ids)
         model = ModuleModel(tree, lines, state.path, state.index, carry_over=carry)
         if model.run_step_targets != state.model.run_step_targets:
             return None
+        if carry is not None:
+            model.used_index = model.used_index or state.model.used_index
         moved_from = region_end  # old numbering: everything from here on moved
         kept_after = [[_shifted(f, delta, moved_from) for f in bucket] for bucket in state.local[j + 1 :]]
         local = [*state.local[:k], *([[] for _ in fresh]), *kept_after]
@@ -290,7 +315,7 @@ class IncrementalAnalyzer:
         local_rules = [r for r in run.rules if _statement_scope(r)]
         other_rules = [r for r in run.rules if not _statement_scope(r)]
         module_level = run_rules(other_rules, model, source, run, result.rule_errors)
-        if walk_all or model.used_index or state.model.used_index:
+        if walk_all or ((model.used_index or state.model.used_index) and not self._same_world):
             fresh = run_rules(local_rules, model, source, run, result.rule_errors)
             local = _bucket(fresh, state.starts, state.ends)
         else:

@@ -366,7 +366,9 @@ class Session:
             return analyze(text, settings, self.index, path)
         incremental, lock = self._incremental_for(uri)
         with lock, self.index.recording() as read:
-            analysis = incremental.analyze(text, settings, self.index, path)
+            # The epoch changes when a file this document's analyses read changes: until
+            # then the index's answers are the same, and unedited statements are kept.
+            analysis = incremental.analyze(text, settings, self.index, path, world=self.stamp(uri))
         if read:
             with self._reads_lock:
                 self._reads.setdefault(uri, set()).update(read)
