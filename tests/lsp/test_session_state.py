@@ -245,3 +245,36 @@ async def test_background_work_waits_while_a_document_is_analysed(monkeypatch: p
     await asyncio.to_thread(waiter.join, 30)
     assert order == ["analysis released", "scan goes on"]
     assert [f.code for f in snap.analysis.findings] == ["DBOS101"]
+
+
+async def test_documents_are_analysed_one_at_a_time_in_the_order_asked(monkeypatch: pytest.MonkeyPatch):
+    # Threads share one interpreter lock: the document asked for first (the one in front of
+    # the user) gets its diagnostics before the others start, not after all of them.
+    import asyncio
+    import threading
+
+    session = new_session()
+    events: list[str] = []
+    gate = threading.Event()
+    real = session.analyze
+
+    def recorded(text, path, uri=None):
+        events.append(f"start {uri[-4:]}")
+        if uri.endswith("a.py"):
+            gate.wait(30)
+        result = real(text, path, uri)
+        events.append(f"end {uri[-4:]}")
+        return result
+
+    monkeypatch.setattr(session, "analyze", recorded)
+    asks = [asyncio.ensure_future(snapshot(session, f"file:///{name}.py", 1, SLEEPY)) for name in "abc"]
+    try:
+        while not events:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # b and c had every chance to start beside a
+        assert events == ["start a.py"]
+    finally:
+        gate.set()
+    snaps = await asyncio.gather(*asks)
+    assert events == ["start a.py", "end a.py", "start b.py", "end b.py", "start c.py", "end c.py"]
+    assert all([f.code for f in s.analysis.findings] == ["DBOS101"] for s in snaps)

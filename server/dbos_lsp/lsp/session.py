@@ -34,6 +34,7 @@ KEEP_PARSED = 8  # documents whose parsed module and incremental state stay in m
 MAX_REMEMBERED = 2000  # bound on remembered (rule, uri, version) and problem keys
 
 Stamp = tuple[int, int]  # (settings generation, document epoch)
+MAX_PARALLEL = 1  # document analyses at once (see Session._pump)
 YIELD_SECONDS = 1.0  # the longest the workspace scan waits for document analyses per file
 IDLE_AFTER = 0.2  # seconds without a document analysis before the scan goes on
 
@@ -118,6 +119,7 @@ class Session:
         self._idle = threading.Event()
         self._idle.set()
         self._waiting: dict[str, _Job] = {}  # the next analysis of each document
+        self._queue: OrderedDict[str, None] = OrderedDict()  # documents with one waiting, oldest first
         self._started = 0
         self._result_ids: dict[str, tuple[tuple[int, Stamp], str, str]] = {}
         self._models: dict[str, tuple[tuple, Any]] = {}
@@ -267,7 +269,8 @@ class Session:
         newer text replaces the waiting one, whose callers then get the newer analysis
         (``Snapshot.version`` says which): under an edit storm only the versions the
         server has time for are analysed, and the default thread pool stays free for
-        everything else (hover, ``workspace/symbol``)."""
+        everything else (hover, ``workspace/symbol``).  Across documents, one analysis
+        runs at a time, in the order they were asked for."""
         stamp = self.stamp(uri)
         key = (version, stamp, text)
         entry = self._analyses.get(uri)
@@ -280,22 +283,30 @@ class Session:
             if waiting is not None:  # superseded before it started: its callers get this one
                 _forward(future, waiting.future)
             self._waiting[uri] = _Job(key, path, future)
-            self._start_next(uri)
+            self._queue.setdefault(uri, None)  # keeps its place when asked again
+            self._pump()
         # shield: a cancelled debounce must not cancel an analysis a hover is waiting for.
         done: _Done = await asyncio.shield(future)
         self.first_analysis.set()
         (version, stamp, text) = done.key
         return Snapshot(uri, version, text, done.lines, done.path, done.analysis, stamp), done.problems
 
-    def _start_next(self, uri: str) -> None:
-        """Start the waiting analysis of ``uri`` unless one is running."""
-        if uri in self._running:
-            return
-        job = self._waiting.pop(uri, None)
-        if job is None:
-            return
-        if job.future.done():  # cancelled meanwhile
-            return self._start_next(uri)
+    def _pump(self) -> None:
+        """Start waiting analyses, the document asked first first, while fewer than
+        ``MAX_PARALLEL`` run.  One at a time: threads share one interpreter lock, so two
+        analyses side by side both finish later, and the file in front of the user (the
+        client asks for it first) would wait for the others."""
+        for uri in list(self._queue):
+            if len(self._running) >= MAX_PARALLEL:
+                return
+            if uri in self._running:
+                continue  # its next analysis waits for the running one
+            del self._queue[uri]
+            job = self._waiting.pop(uri, None)
+            if job is not None and not job.future.done():  # else: cancelled meanwhile
+                self._start(uri, job)
+
+    def _start(self, uri: str, job: _Job) -> None:
         text = job.key[2]
         thread = asyncio.ensure_future(asyncio.to_thread(self._analyze_and_split, text, job.path, uri))
         self._running[uri] = thread
@@ -317,7 +328,7 @@ class Session:
                     analysis, problems, excluded, lines = t.result()
                     job.future.set_result(_Done(job.key, job.path, analysis, problems, excluded, lines))
                     self.on_analysed(uri, job.path, analysis, excluded)
-            self._start_next(uri)
+            self._pump()
 
         thread.add_done_callback(finished)
 
