@@ -192,9 +192,11 @@ def run_scenario(
     path: str,
     pythonpath: str | None = None,
     files: dict[str, str] | None = None,
+    trusted: bool = True,
 ) -> dict:
     """Start code-server on a free loopback port, run one driver scenario, return its JSON
-    result.  ``files``: more files of the project, by relative path."""
+    result.  ``files``: more files of the project, by relative path.  ``trusted=False``:
+    workspace trust is on and the folder is not trusted (Restricted Mode, no prompt)."""
     proj, udd = base / "proj", base / "user-data"
     proj.mkdir()
     (proj / "pyproject.toml").write_text(PYPROJECT)
@@ -207,7 +209,8 @@ def run_scenario(
         json.dumps(
             {
                 "workbench.startupEditor": "none",
-                "security.workspace.trust.enabled": False,
+                "security.workspace.trust.enabled": not trusted,
+                "security.workspace.trust.startupPrompt": "never",
                 "telemetry.telemetryLevel": "off",
                 "extensions.autoCheckUpdates": False,
                 "extensions.autoUpdate": False,
@@ -236,7 +239,7 @@ def run_scenario(
             str(extensions_dir),
             "--disable-telemetry",
             "--disable-update-check",
-            "--disable-workspace-trust",
+            *(["--disable-workspace-trust"] if trusted else []),
             "--disable-getting-started-override",
             *(["--log", "trace"] if os.environ.get("DBOS_VSCODE_TRACE") else []),
             str(proj),
@@ -460,6 +463,37 @@ def test_vscode_interpreter_ignores_a_shadowing_package_in_the_workspace(tools, 
         "interpreter: server started as <python> -m dbos_lsp off the working directory",
     )
     assert not marker.exists(), "the dbos_lsp package planted in the workspace was imported"
+
+
+def test_vscode_restricted_mode_never_starts_what_the_workspace_chose(tools, extensions_dir, tmp_path):
+    """An untrusted folder whose .vscode/settings.json points dbos.path and dbos.interpreter at
+    a script: in Restricted Mode the extension still gives diagnostics (dbos-lsp on PATH),
+    and the script never runs."""
+    marker = tmp_path / "workspace-command-ran"
+    script = tmp_path / "evil-server"
+    script.write_text(f"#!/bin/sh\necho ran > {marker}\n")
+    script.chmod(0o755)
+    path = search_path()
+    assert shutil.which("dbos-lsp", path=path), f"dbos-lsp not on PATH ({path}): pip install -e ."
+    workspace_settings = {"dbos.path": str(script), "dbos.interpreter": str(script)}
+    result = run_scenario(
+        "restricted",
+        tools=tools,
+        extensions_dir=extensions_dir,
+        base=tmp_path,
+        settings={},
+        path=path,
+        files={".vscode/settings.json": json.dumps(workspace_settings)},
+        trusted=False,
+    )
+    assert_checks(
+        result,
+        "restricted: Problems panel shows DBOS101",
+        "restricted: squiggle under DBOS.sleep(30) in the editor",
+        "restricted: the extension knows it is in Restricted Mode",
+        "restricted: server not started from a workspace setting",
+    )
+    assert not marker.exists(), "a command chosen by the untrusted workspace ran"
 
 
 def test_vscode_wrong_server_path_shows_error(tools, extensions_dir, tmp_path):

@@ -3,7 +3,7 @@
 // Problems panel, hover, Ctrl+. quick fix, "DBOS: Restart Server", error notifications.
 //
 // Usage: node vscode_e2e.mjs CONFIG.json
-//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "fallback" | "interpreter" | "badpath", logsDir,
+//   CONFIG = { url, folder, file, scenario: "full" | "bundled" | "fallback" | "interpreter" | "restricted" | "badpath",
 //              settingsFile, shotsDir, playwrightDir, chromium, timeoutMs }
 // Prints one JSON line {"scenario", "checks": [{name, pass, detail}], "log": "..."} as the
 // last line of stdout; tests/clients/test_vscode.py asserts on it. Exit code 0 iff all passed.
@@ -277,6 +277,17 @@ async function interpreter(page) {
     check('interpreter: server started as <python> -m dbos_lsp off the working directory', /-m dbos_lsp \(working directory off sys\.path\)/.test(line) && /dbos\.interpreter/.test(line), line);
 }
 
+async function restricted(page) {
+    // an untrusted workspace whose .vscode/settings.json sets dbos.path and dbos.interpreter
+    // to a script: the extension runs (limited support) but never starts what the workspace
+    // chose (test_vscode.py checks the script's marker)
+    await diagnosticShown(page, 'restricted');
+    const log = readChannelLog();
+    check('restricted: the extension knows it is in Restricted Mode', /Restricted Mode/.test(log), log.slice(-1500));
+    const line = log.split('\n').find((l) => /Starting DBOS language server/.test(l)) ?? '';
+    check('restricted: server not started from a workspace setting', !/dbos\.path|dbos\.interpreter/.test(line), line);
+}
+
 async function badpath(page) {
     await openFile(page);
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'could not be started' });
@@ -302,7 +313,7 @@ async function badpath(page) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         page.setDefaultTimeout(15000);
         page.on('pageerror', (e) => process.stderr.write(`pageerror: ${e.message}\n`));
-        const scenarios = { full, bundled, fallback, interpreter, badpath };
+        const scenarios = { full, bundled, fallback, interpreter, restricted, badpath };
         if (!scenarios[cfg.scenario]) throw new Error(`unknown scenario ${cfg.scenario}`);
         await scenarios[cfg.scenario](page);
     } catch (e) {

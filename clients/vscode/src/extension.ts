@@ -169,7 +169,7 @@ async function bundledServer(launcher: string, interpreter: string[], why: strin
     folder?: vscode.WorkspaceFolder, pythonExt?: string[]): Promise<ServerCommand> {
     let python = interpreter;
     let source = `${why} + dbos.interpreter`;
-    if (python.length === 0) {
+    if (python.length === 0 && vscode.workspace.isTrusted) {  // Restricted Mode: see resolveServer
         python = pythonExt ?? (await pythonExtensionInterpreter(folder?.uri)) ?? [];
         source = `${why} + Python extension interpreter`;
     }
@@ -219,7 +219,12 @@ async function resolveServer(ctx: vscode.ExtensionContext): Promise<ServerComman
         }
         return { command: interpreter[0], ...runModule(interpreter), env, source: 'dbos.interpreter' };
     }
-    const py = await pythonExtensionInterpreter(folder?.uri);
+    // Restricted Mode: the Python extension's interpreter may be the workspace's own venv,
+    // which would run the workspace's .pth files; use dbos-lsp on PATH or the bundled server.
+    const py = vscode.workspace.isTrusted ? await pythonExtensionInterpreter(folder?.uri) : undefined;
+    if (!vscode.workspace.isTrusted) {
+        log.info('Restricted Mode: the Python extension\'s interpreter is not used to start the server');
+    }
     if (py) {
         if (hasServerModule(py)) {
             return { command: py[0], ...runModule(py), env, source: 'Python extension interpreter' };
@@ -355,6 +360,10 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
             await restart(ctx);
         }),
         vscode.commands.registerCommand('dbos.showLogs', () => log.show()),
+        vscode.workspace.onDidGrantWorkspaceTrust(() => {
+            log.info('Workspace trusted; restarting');
+            void restart(ctx);
+        }),
         vscode.workspace.onDidChangeConfiguration((e) => {
             if (['path', 'interpreter', 'importStrategy'].some((k) => e.affectsConfiguration(`${SECTION}.${k}`))) {
                 log.info('Server settings changed; restarting');
