@@ -278,3 +278,37 @@ async def test_documents_are_analysed_one_at_a_time_in_the_order_asked(monkeypat
     snaps = await asyncio.gather(*asks)
     assert events == ["start a.py", "end a.py", "start b.py", "end b.py", "start c.py", "end c.py"]
     assert all([f.code for f in s.analysis.findings] == ["DBOS101"] for s in snaps)
+
+
+async def test_closing_a_document_drops_its_analysis_that_has_not_started(monkeypatch: pytest.MonkeyPatch):
+    # Its text may be unsaved changes the user discarded: it must not be analysed, nor
+    # reach the workspace index, after the close.
+    import asyncio
+    import threading
+
+    session = new_session()
+    started: list[str] = []
+    indexed: list[str] = []
+    gate = threading.Event()
+    real = session.analyze
+
+    def recorded(text, path, uri=None):
+        started.append(uri)
+        if uri.endswith("a.py"):
+            gate.wait(30)
+        return real(text, path, uri)
+
+    monkeypatch.setattr(session, "analyze", recorded)
+    monkeypatch.setattr(session, "on_analysed", lambda uri, *rest: indexed.append(uri))
+    first = asyncio.ensure_future(snapshot(session, "file:///a.py", 1, SLEEPY))
+    closed = asyncio.ensure_future(snapshot(session, "file:///b.py", 1, SLEEPY))
+    try:
+        while not started:
+            await asyncio.sleep(0.01)
+        session.forget("file:///b.py")
+    finally:
+        gate.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await closed
+    assert started == ["file:///a.py"] and indexed == ["file:///a.py"]

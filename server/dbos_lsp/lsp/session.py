@@ -327,7 +327,8 @@ class Session:
                 else:
                     analysis, problems, excluded, lines = t.result()
                     job.future.set_result(_Done(job.key, job.path, analysis, problems, excluded, lines))
-                    self.on_analysed(uri, job.path, analysis, excluded)
+                    if uri in self._analyses:  # not closed meanwhile
+                        self.on_analysed(uri, job.path, analysis, excluded)
             self._pump()
 
         thread.add_done_callback(finished)
@@ -467,8 +468,14 @@ class Session:
         self._epochs.pop(uri, None)
 
     def forget(self, uri: str) -> None:
+        """The document was closed: drop its state, and its analysis if it has not started
+        (its text may be unsaved changes the user discarded)."""
         with self._reads_lock:
             self._reads.pop(uri, None)
+        self._queue.pop(uri, None)
+        waiting = self._waiting.pop(uri, None)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.cancel()
         self._analyses.pop(uri, None)
         self._result_ids.pop(uri, None)
         self._models.pop(uri, None)
