@@ -1,10 +1,13 @@
-"""An edit storm over raw stdio: a client that sends edits faster than the server analyses
-them, each followed by diagnostic pulls, a hover, a code-action request and a workspace
-symbol search, without waiting for any answer.
+"""An edit storm over raw stdio: a client that sends 800 edits faster than the server
+analyses them, each followed by a diagnostic pull, and every other one by a hover, every
+fourth by a code-action request, every eighth by a workspace symbol search (about 1,500
+requests), without waiting for any answer, and cancels every fifth hover right away.
 
 Every request gets an answer; the only errors allowed are ContentModified for a hover or
-code action whose text changed while it waited (LSP's answer for a stale request); and
-the last pull gives exactly what ``dbos-lsp check`` finds in the final text."""
+code action whose text changed while it waited (LSP's answer for a stale request) and
+RequestCancelled for a cancelled one; and the last pull gives exactly what
+``dbos-lsp check`` finds in the final text.  How fast: ``benchmarks/run.py`` (edit storm),
+not a timed test."""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ from rb_support import SERVER_DIR, server_env
 from test_protocol_hygiene import PULL, TIMEOUT, RawClient
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTENT_MODIFIED = -32801
-EDITS = 80
+CONTENT_MODIFIED, REQUEST_CANCELLED = -32801, -32800
+EDITS = 800
 
 
 def _module(lines: int) -> str:
@@ -55,10 +58,13 @@ def test_every_request_in_an_edit_storm_is_answered_and_the_last_pull_is_current
         target = next(i for i, line in enumerate(lines) if i > 40 and line.startswith("    return"))
         kinds: dict[int, str] = {}
 
-        def send(method: str, params: dict, kind: str) -> None:
+        cancelled: set[int] = set()
+
+        def send(method: str, params: dict, kind: str) -> int:
             client.next_id += 1
             kinds[client.next_id] = kind
             client._write({"id": client.next_id, "method": method, "params": params})
+            return client.next_id
 
         here = {"line": target, "character": 4}
         for version in range(2, EDITS + 2):
@@ -70,14 +76,20 @@ def test_every_request_in_an_edit_storm_is_answered_and_the_last_pull_is_current
                 {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{**change, "text": line}]},
             )
             send("textDocument/diagnostic", {"textDocument": {"uri": uri}}, "pull")
-            send("textDocument/hover", {"textDocument": {"uri": uri}, "position": here}, "hover")
-            context = {"diagnostics": []}
-            send(
-                "textDocument/codeAction",
-                {"textDocument": {"uri": uri}, "range": {"start": here, "end": here}, "context": context},
-                "action",
-            )
-            send("workspace/symbol", {"query": "wf"}, "symbol")
+            if version % 2:
+                hover = send("textDocument/hover", {"textDocument": {"uri": uri}, "position": here}, "hover")
+                if version % 10 == 1:
+                    client.notify("$/cancelRequest", {"id": hover})
+                    cancelled.add(hover)
+            if version % 4 == 0:
+                context = {"diagnostics": []}
+                send(
+                    "textDocument/codeAction",
+                    {"textDocument": {"uri": uri}, "range": {"start": here, "end": here}, "context": context},
+                    "action",
+                )
+            if version % 8 == 0:
+                send("workspace/symbol", {"query": "wf"}, "symbol")
         answers: dict[int, dict] = {}
         while len(answers) < len(kinds):
             msg = client.inbox.get(timeout=TIMEOUT)
@@ -85,10 +97,13 @@ def test_every_request_in_an_edit_storm_is_answered_and_the_last_pull_is_current
                 client._write({"id": msg["id"], "result": None})
             elif msg.get("id") in kinds:
                 answers[msg["id"]] = msg
+        assert len(kinds) > 1400
         for msg_id, kind in kinds.items():
             answer = answers[msg_id]
             if "error" in answer:
-                assert kind in ("hover", "action") and answer["error"]["code"] == CONTENT_MODIFIED, (kind, answer)
+                code = answer["error"]["code"]
+                stale = kind in ("hover", "action") and code == CONTENT_MODIFIED
+                assert stale or (msg_id in cancelled and code == REQUEST_CANCELLED), (kind, answer)
         final = "\n".join(lines)
         path.write_text(final, encoding="utf-8")
         last_pull = answers[max(i for i, k in kinds.items() if k == "pull")]["result"]
