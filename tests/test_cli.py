@@ -223,6 +223,23 @@ def test_json_empty_array_when_clean(tmp_path):
     assert err == ""
 
 
+def test_json_lists_files_that_were_not_analysed(tmp_path):
+    # A JSON consumer must tell "clean" from "not analysed": a syntax error and an
+    # undecodable file are entries with no rule code (as Ruff reports syntax errors).
+    write(tmp_path / "a_broken.py", "def f(:\n    pass\n")
+    write(tmp_path / "b_latin1.py", "# caf\xe9\n".encode("latin-1"))
+    write(tmp_path / "c_ok.py", CLEAN_TEXT)
+    code, out, err = run_inproc("check", "--format", "json", str(tmp_path))
+    assert code == 1
+    data = json.loads(out)
+    assert [(d["path"], d["code"], d["name"], d["line"]) for d in data] == [
+        (str(tmp_path / "a_broken.py"), None, "syntax-error", 1),
+        (str(tmp_path / "b_latin1.py"), None, "unreadable", 1),
+    ]
+    assert data[0]["severity"] == "error" and "syntax error" in data[0]["message"]
+    assert "syntax error" in err  # and on stderr, as before
+
+
 # ----- directory walking, ordering, bad files -----------------------------------------------
 
 

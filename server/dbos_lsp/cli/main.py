@@ -344,11 +344,11 @@ class FileChecker:
         except UnicodeDecodeError as exc:
             out.checked = out.failed = True
             byte = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
-            out.note(Notice(f"cannot decode as UTF-8 ({byte}); skipped", path=path))
+            out.note(Notice(f"cannot decode as UTF-8 ({byte}); skipped", path=path, kind="unreadable"))
             return
         except OSError as exc:
             out.checked = out.failed = True
-            out.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path))
+            out.note(Notice(f"cannot read: {exc.strerror or exc}; skipped", path=path, kind="unreadable"))
             return
         out.checked = True
         root = self.index_root(abspath)
@@ -373,7 +373,7 @@ class FileChecker:
         if analysis.syntax_error is not None:
             pos = analysis.syntax_error.span.start
             message = f"syntax error: {analysis.syntax_error.message}"
-            out.note(Notice(message, path=path, line=pos.line + 1, column=pos.character + 1))
+            out.note(Notice(message, path=path, line=pos.line + 1, column=pos.character + 1, kind="syntax-error"))
             out.failed = True
             if self.fix or self.add_noqa:
                 out.note(Notice("not changed: the file has a syntax error", path=path))
@@ -387,7 +387,7 @@ class FileChecker:
                     out.note(Notice("not changed: the changed text would not parse", path=path))
                     analysis = reanalyze(text)
         for code, error in analysis.rule_errors:
-            out.note(Notice(f"internal error in rule {code}: {error}", path=path))
+            out.note(Notice(f"internal error in rule {code}: {error}", path=path, kind="rule-error"))
         if analysis.findings:
             from dbos_lsp.analysis.source_text import split_lines
 
@@ -675,7 +675,9 @@ def _report(args: argparse.Namespace, result: CheckResult, stdout: TextIO, stder
             for line in rf.statistics_lines(stats):
                 stdout.write(line + "\n")
     elif args.format == "json":
-        json.dump([finding_to_json(p.path, p.finding) for p in problems], stdout, indent=2, ensure_ascii=False)
+        entries = [finding_to_json(p.path, p.finding) for p in problems]
+        entries += [rf.notice_to_json(n) for n in result.notices if n.kind is not None]
+        json.dump(entries, stdout, indent=2, ensure_ascii=False)
         stdout.write("\n")
     elif args.format == "sarif":
         log = rf.sarif_log(problems, __version__, cwd=cwd, lines=result.lines, notices=result.notices)

@@ -39,6 +39,9 @@ class Notice:
     path: str | None = None
     line: int | None = None  # 1-based
     column: int | None = None  # 1-based, code points
+    # A file that could not be analysed ("syntax-error", "unreadable", "rule-error"): also an
+    # entry of the JSON output, so a consumer tells "clean" from "not analysed".
+    kind: str | None = None
 
     def text(self) -> str:
         if self.path is None:
@@ -113,6 +116,25 @@ def _related_json(path: str, f: Finding, cwd: str | None) -> list[dict]:
 
 def _pos(p) -> dict:
     return {"line": p.line + 1, "column": p.character + 1}
+
+
+def notice_to_json(n: Notice) -> dict:
+    """A file that was not analysed, as a JSON entry shaped like a finding with no rule
+    (``code`` null, as Ruff reports syntax errors)."""
+    line, column = n.line or 1, n.column or 1
+    return {
+        "path": n.path,
+        "line": line,
+        "column": column,
+        "end_line": line,
+        "end_column": column,
+        "code": None,
+        "name": n.kind,
+        "severity": "error",
+        "message": n.message,
+        "fix": None,
+        "related": [],
+    }
 
 
 def finding_to_json(path: str, f: Finding, cwd: str | None = None) -> dict:
