@@ -73,7 +73,7 @@ def test_row_names_are_accepted_by_the_parser(row) -> None:
     """The camelCase and the kebab-case name both reach the field (a wrong name would be ignored)."""
     field = next(f for f in dataclasses.fields(Settings) if f.name == row.field)
     value = _json_default(field)
-    sample = {list: ["DBOS1"], dict: {}, int: 7, str: "full", type(None): "3.4"}[type(value)]
+    sample = {list: ["DBOS1"], dict: {}, bool: not value, int: 7, str: "full", type(None): "3.4"}[type(value)]
     sample = {"severity": {"DBOS101": "hint"}, "per_file_ignores": {"tests/*": ["DBOS303"]}}.get(row.field, sample)
     for key in (row.editor, row.field.replace("_", "-")):
         parsed, errors = parse_settings({key: sample})
@@ -91,7 +91,8 @@ def test_vscode_contributes_each_server_setting(row) -> None:
     default = _json_default(field)
     assert prop.get("default") == default, (key, prop.get("default"), default)
     types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-    expected = {list: "array", dict: "object", int: "integer", str: "string", type(None): "string"}[type(default)]
+    kinds = {list: "array", dict: "object", bool: "boolean", int: "integer", str: "string", type(None): "string"}
+    expected = kinds[type(default)]
     assert expected in types, (key, types)
     if expected == "array":
         assert prop.get("items") == {"type": "string"}, key

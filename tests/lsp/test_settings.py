@@ -84,3 +84,31 @@ async def test_did_change_configuration_reanalyses(configured: Session, via: str
         await until(configured.client, lambda: any(not p.diagnostics for p in mine()), what="a clean publish")
         assert mine()[-1].version == configured.versions[uri]
     assert configured.client.messages == []
+
+
+BROKEN = SLEEPY + "\n\ndef half(:\n    pass\n"
+
+
+async def test_syntax_errors_are_shown_only_with_show_syntax_errors(configured: Session):
+    # Off by default (Pylance and Ruff show them already); on, the editor shows one error
+    # at the parser's position beside the findings that survive the repair.
+    uri = configured.open("broken.py", BROKEN)
+    assert [d.code for d in await configured.diagnostics(uri)] == ["DBOS101"]
+    before = len(configured.client.publishes)
+    settings = {"dbos": {**GOOD_OPTIONS["dbos"], "showSyntaxErrors": True}}
+    configured.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+    if configured.pull:
+        items = list(await configured.diagnostics(uri))
+    else:
+
+        def mine():
+            return [p for p in configured.client.publishes[before:] if p.uri == uri]
+
+        await until(configured.client, lambda: any(len(p.diagnostics) == 2 for p in mine()), what="a publish")
+        items = list(mine()[-1].diagnostics)
+    syntax = [d for d in items if d.code is None]
+    assert [d.code for d in items if d.code is not None] == ["DBOS101"]
+    assert len(syntax) == 1 and syntax[0].message.startswith("SyntaxError: ")
+    assert syntax[0].severity == types.DiagnosticSeverity.Error
+    assert syntax[0].range.start.line == BROKEN.split("\n").index("def half(:")
+    assert configured.client.messages == []

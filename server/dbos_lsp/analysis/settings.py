@@ -39,6 +39,8 @@ class Settings:
     max_file_bytes: int = 4 * 1024 * 1024
     # Hover text: "compact" (signature, summary and links, about 600 characters) or "full" (every rule section).
     hover_detail: str = "compact"
+    # Show the file's syntax error as a diagnostic in the editor (off: Pylance and Ruff already show it).
+    show_syntax_errors: bool = False
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -57,6 +59,7 @@ _ALIASES = {
     "exclude": "exclude",
     "maxfilebytes": "max_file_bytes",
     "hoverdetail": "hover_detail",
+    "showsyntaxerrors": "show_syntax_errors",
 }
 
 
@@ -140,6 +143,11 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 changes[name] = value
             else:
                 errors.append(f"setting {raw_key!r} must be a positive number of bytes; ignored")
+        elif name == "show_syntax_errors":
+            if isinstance(value, bool):
+                changes[name] = value
+            else:
+                errors.append(f"setting {raw_key!r} must be true or false; ignored")
         elif name == "hover_detail":
             if isinstance(value, str) and value.strip().lower() in ("compact", "full"):
                 changes[name] = value.strip().lower()

@@ -87,8 +87,21 @@ def _lines_at(path: str, stamp: int) -> tuple[str, ...]:
         return ()
 
 
-def diagnostics(doc: TextDocument, snap: Snapshot) -> list[types.Diagnostic]:
-    return [to_diagnostic(doc, snap, f) for f in snap.analysis.findings]
+def diagnostics(doc: TextDocument, snap: Snapshot, show_syntax_errors: bool = False) -> list[types.Diagnostic]:
+    """The findings; and the syntax error too when the ``showSyntaxErrors`` setting is on
+    (off by default: Pylance and Ruff show it already, and twice is noise)."""
+    items = [to_diagnostic(doc, snap, f) for f in snap.analysis.findings]
+    problem = snap.analysis.syntax_error
+    if show_syntax_errors and problem is not None:
+        items.append(
+            types.Diagnostic(
+                range=to_range(doc, snap.lines, problem.span),
+                message=f"SyntaxError: {problem.message}",
+                severity=types.DiagnosticSeverity.Error,
+                source="dbos",
+            )
+        )
+    return items
 
 
 def to_code_action(doc: TextDocument, snap: Snapshot, action: Action, document_changes: bool) -> types.CodeAction:

@@ -223,7 +223,8 @@ class DbosLanguageServer(LanguageServer):
         current = self.open_document(uri)
         if current is None or (current.version or 0) != snap.version:
             return  # a newer version has its own publish scheduled
-        items = await asyncio.to_thread(diagnostics, doc, snap)
+        show = self.session.settings_for(snap.path)[0].show_syntax_errors
+        items = await asyncio.to_thread(diagnostics, doc, snap, show)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=items)
         )

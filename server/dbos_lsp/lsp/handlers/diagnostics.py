@@ -26,7 +26,8 @@ async def pull_diagnostics(ls: DbosLanguageServer, params: types.DocumentDiagnos
     if params.previous_result_id is not None and params.previous_result_id == current:
         return types.UnchangedDocumentDiagnosticReport(result_id=current)
     snap = await ls.snapshot(doc)
-    items = await asyncio.to_thread(diagnostics, doc, snap)
+    show = ls.session.settings_for(snap.path)[0].show_syntax_errors
+    items = await asyncio.to_thread(diagnostics, doc, snap, show)
     return types.FullDocumentDiagnosticReport(items=items, result_id=ls.session.snapshot_result_id(snap))
 
 
