@@ -53,15 +53,14 @@ class FunctionInfo:
     declared_role: Role | None = None
     # DBOS type its return annotation names (``-> Queue``): of the awaited value when async.
     returns: str | None = None
-    # ``import time`` / ``from .steps import charge`` in its own body, and how many times
-    # each name is bound by an import (a name bound only once, by one, is that import).
+    # ``import time`` / ``from .steps import charge`` in its own body.
     imports: ImportTable | None = None
-    import_binds: dict[str, int] = field(default_factory=dict)
 
     def local_import(self, name: str) -> tuple[str | None, PendingImport | None] | None:
         """(qualified name, pending project import) of ``name`` when this body binds it
-        exactly once, by an import statement; else None."""
-        if self.imports is None or self.import_binds.get(name) != 1 or self.bound.get(name) != 1:
+        exactly once, by an import statement (an imported name bound once is bound by
+        nothing else); else None."""
+        if self.imports is None or self.bound.get(name) != 1:
             return None
         known, pending = self.imports.known.get(name), self.imports.pending.get(name)
         return (known, pending) if known is not None or pending is not None else None
@@ -471,7 +470,6 @@ class ModuleModel:
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
                     fn.bound[local] = fn.bound.get(local, 0) + 1
-                    fn.import_binds[local] = fn.import_binds.get(local, 0) + 1
                 continue
             elif kind is ast.Constant:
                 continue

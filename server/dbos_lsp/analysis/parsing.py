@@ -239,28 +239,18 @@ def _blank_blocks(text: str, first: SyntaxErrorAt) -> Parsed:
     return Parsed(None, first, by_blocks=False)
 
 
-def tokens_balanced(lines: list[str]) -> bool:
-    """Whether ``lines`` (each ending in a newline) end outside any bracket, multi-line
-    string or backslash continuation.  A broken block that does is broken on its own:
-    the code after it cannot close what it opened, so the file's repair is the same
-    whether the block is repaired alone or with the whole file (what lets an edit there
-    stay incremental).  Anything the tokenizer rejects counts as not balanced."""
-    try:
-        for _ in tokenize.generate_tokens(iter(lines).__next__):
-            pass
-    except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
-        return False
-    return True
+def block_end(lines: list[str]) -> str:
+    """How ``lines`` (each ending in a newline) end, by their tokens:
 
-
-def open_brackets_only(lines: list[str]) -> bool:
-    """Whether ``lines`` end inside an open bracket and nothing else: no open string, no
-    backslash continuation.  Code after such a block cannot close that bracket when every
-    later statement parses on its own (each one's brackets balance), so the file cannot
-    parse and its repair is the repair of this block alone (what lets typing ``f(`` stay
-    incremental without compiling the file)."""
-    if not lines or lines[-1].rstrip("\r\n").endswith("\\"):
-        return False
+    * ``"closed"``: outside any bracket, multi-line string or backslash continuation.  A
+      broken block that ends so is broken on its own: the code after it cannot close what
+      it opened, so the file's repair is the same whether the block is repaired alone or
+      with the whole file (what lets an edit there stay incremental);
+    * ``"bracket"``: inside an open bracket and nothing else.  Code after it cannot close
+      that bracket when every later statement parses on its own (each one's brackets
+      balance), so the file cannot parse and its repair is this block's alone (what lets
+      typing ``f(`` stay incremental without compiling the file);
+    * ``"open"``: anything else (an open string, a backslash, what the tokenizer rejects)."""
     depth = 0
     try:
         for tok in tokenize.generate_tokens(iter(lines).__next__):
@@ -269,10 +259,11 @@ def open_brackets_only(lines: list[str]) -> bool:
             elif tok.type == tokenize.OP and tok.string in ")]}":
                 depth -= 1
     except tokenize.TokenError as exc:  # "EOF in multi-line statement" / "... string"
-        return depth > 0 and "statement" in str(exc.args[0])
-    except SyntaxError:
-        return False
-    return False
+        backslash = bool(lines) and lines[-1].rstrip("\r\n").endswith("\\")
+        return "bracket" if depth > 0 and "statement" in str(exc.args[0]) and not backslash else "open"
+    except SyntaxError:  # IndentationError is a SyntaxError
+        return "open"
+    return "closed"
 
 
 def _describe(exc: BaseException) -> tuple[int, int, str]:

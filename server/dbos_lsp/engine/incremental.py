@@ -27,8 +27,9 @@ alone, exactly as the full analysis repairs a broken block
 (``analysis.parsing.parse_block``): one compile of that statement per keystroke.
 That is the same result as the full analysis while no other statement is broken
 and the broken one is one indentation block that closes every bracket and string it
-opens; when it leaves one open, one compile of the file checks that the file's first
-error is in it.  Otherwise the full path runs.
+opens, or that leaves only brackets open (no later statement can close them); when it
+leaves a string or a backslash continuation open, one compile of the file checks that the
+file's first error is in it.  Otherwise the full path runs.
 
 A module whose analysis used the project index (a name imported from another project
 module, a helper there) keeps its unedited statements only while the caller's ``world``
@@ -56,10 +57,9 @@ from dbos_lsp.analysis.parsing import (
     Parsed,
     SyntaxErrorAt,
     block_around,
+    block_end,
     compile_module,
-    open_brackets_only,
     parse_block,
-    tokens_balanced,
 )
 from dbos_lsp.analysis.resolution import ProjectIndex
 from dbos_lsp.analysis.settings import Settings
@@ -454,8 +454,9 @@ def _repair_statement(
     if _block_at(lines, start, n) != (start, end):
         return None  # a line at column 0 inside it, or it reaches into the next statement
     block = [line + "\n" for line in lines[start:end]]  # as ``normalized_lines`` has them
-    balanced = tokens_balanced(block) and _next_aligned(state, lines, k, delta, n)
-    if not balanced and not open_brackets_only(block):
+    ends = block_end(block)
+    balanced = ends == "closed" and _next_aligned(state, lines, k, delta, n)
+    if not balanced and ends != "bracket":
         try:
             compile_module(text)
             return None  # the file parses after all: not a repair

@@ -142,6 +142,12 @@ class DbosLanguageServer(LanguageServer):
             raise JsonRpcContentModified(f"{doc.uri} changed while the request waited")
         return snap
 
+    def diagnostics_of(self, doc: TextDocument, snap: Snapshot) -> list[types.Diagnostic]:
+        """Worker thread (the settings lookup stats folders): a snapshot's diagnostics, pulled
+        or pushed, with the document's ``showSyntaxErrors``."""
+        show = self.session.settings_for(snap.path)[0].show_syntax_errors
+        return diagnostics(doc, snap, show)
+
     async def settled(self, uri: str) -> None:
         """Before answering for ``uri``: land what its analysis may depend on and is already
         under way: a settings round trip, other documents' edits not analysed yet (their
@@ -223,8 +229,7 @@ class DbosLanguageServer(LanguageServer):
         current = self.open_document(uri)
         if current is None or (current.version or 0) != snap.version:
             return  # a newer version has its own publish scheduled
-        show = self.session.settings_for(snap.path)[0].show_syntax_errors
-        items = await asyncio.to_thread(diagnostics, doc, snap, show)
+        items = await asyncio.to_thread(self.diagnostics_of, doc, snap)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=items)
         )

@@ -56,20 +56,21 @@ class _Done:
     lines: tuple[str, ...]  # of the analysed text, split once (not per request)
 
 
+def _settle(target: asyncio.Future, source: asyncio.Future) -> None:
+    """Give ``target`` (unless it is done) the outcome of the settled ``source``."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(source.result())
+
+
 def _forward(source: asyncio.Future, target: asyncio.Future) -> None:
     """Settle ``target`` as ``source`` settles."""
-
-    def copy(f: asyncio.Future) -> None:
-        if target.done():
-            return
-        if f.cancelled():
-            target.cancel()
-        elif f.exception() is not None:
-            target.set_exception(f.exception())  # type: ignore[arg-type]
-        else:
-            target.set_result(f.result())
-
-    source.add_done_callback(copy)
+    source.add_done_callback(lambda f: _settle(target, f))
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,6 @@ class Session:
         self._idle.set()
         self._waiting: dict[str, _Job] = {}  # the next analysis of each document
         self._queue: OrderedDict[str, None] = OrderedDict()  # documents with one waiting, oldest first
-        self._started = 0
         self._result_ids: dict[str, tuple[tuple[int, Stamp], str, str]] = {}
         self._models: dict[str, tuple[tuple, Any]] = {}
         self._fix_alls: dict[str, tuple[tuple, FixAllResult]] = {}
@@ -319,16 +319,13 @@ class Session:
                 # keystroke, usually follows at once.
                 loop = asyncio.get_running_loop()
                 loop.call_later(IDLE_AFTER, lambda: None if self._running else self._idle.set())
-            if not job.future.done():
-                if t.cancelled():
-                    job.future.cancel()
-                elif t.exception() is not None:
-                    job.future.set_exception(t.exception())  # type: ignore[arg-type]
-                else:
-                    analysis, problems, excluded, lines = t.result()
-                    job.future.set_result(_Done(job.key, job.path, analysis, problems, excluded, lines))
-                    if uri in self._analyses:  # not closed meanwhile
-                        self.on_analysed(uri, job.path, analysis, excluded)
+            if job.future.done() or t.cancelled() or t.exception() is not None:
+                _settle(job.future, t)
+            else:
+                analysis, problems, excluded, lines = t.result()
+                job.future.set_result(_Done(job.key, job.path, analysis, problems, excluded, lines))
+                if uri in self._analyses:  # not closed meanwhile
+                    self.on_analysed(uri, job.path, analysis, excluded)
             self._pump()
 
         thread.add_done_callback(finished)
@@ -338,10 +335,6 @@ class Session:
         background work such as the workspace scan lets the documents a user opens or
         edits be analysed first, yet never stalls for good."""
         self._idle.wait(most)
-
-    def analyses_started(self) -> int:
-        """Analyses started so far (tests: an edit storm does not analyse every version)."""
-        return self._started
 
     def on_analysed(self, uri: str, path: str | None, analysis: Analysis, excluded: bool) -> None:
         """Hook for the server (keeps the workspace index current); nothing by default."""
@@ -354,7 +347,6 @@ class Session:
 
     def analyze(self, text: str, path: str | None, uri: str | None = None) -> tuple[Analysis, list[str], bool]:
         """Worker thread: (analysis, settings problems, whether the file is excluded)."""
-        self._started += 1
         problems: list[str] = []
         try:
             settings, problems = self.settings_for(path)

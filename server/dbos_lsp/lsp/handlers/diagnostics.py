@@ -6,7 +6,6 @@ import asyncio
 
 from lsprotocol import types
 
-from dbos_lsp.lsp.convert import diagnostics
 from dbos_lsp.lsp.server import DbosLanguageServer
 
 
@@ -26,8 +25,7 @@ async def pull_diagnostics(ls: DbosLanguageServer, params: types.DocumentDiagnos
     if params.previous_result_id is not None and params.previous_result_id == current:
         return types.UnchangedDocumentDiagnosticReport(result_id=current)
     snap = await ls.snapshot(doc)
-    show = ls.session.settings_for(snap.path)[0].show_syntax_errors
-    items = await asyncio.to_thread(diagnostics, doc, snap, show)
+    items = await asyncio.to_thread(ls.diagnostics_of, doc, snap)
     return types.FullDocumentDiagnosticReport(items=items, result_id=ls.session.snapshot_result_id(snap))
 
 
